@@ -1,0 +1,17 @@
+"""facerec: detect, align, embed, verify, identify, cluster and evaluate faces.
+
+>>> from facerec import FaceAnalyzer
+>>> fa = FaceAnalyzer()
+>>> result = fa.verify("a.jpg", "b.jpg")
+"""
+from facerec.analyzer import FaceAnalyzer, cosine_similarity
+from facerec.errors import (FacerecError, ImageError, IncompatibleEmbeddingsError, ModelError,
+                            MultipleFacesError, NoFaceError)
+from facerec.io.images import load_image
+from facerec.types import Detection, Face, VerifyResult
+
+__version__ = "0.1.0"
+
+__all__ = ["FaceAnalyzer", "cosine_similarity", "Detection", "Face", "VerifyResult", "load_image",
+           "FacerecError", "ImageError", "NoFaceError", "MultipleFacesError", "ModelError",
+           "IncompatibleEmbeddingsError", "__version__"]

@@ -1,0 +1,126 @@
+"""The facade: image -> detections -> aligned crops -> embeddings -> decisions."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+from facerec.alignment.similarity import center_crop
+from facerec.detection.base import Detector
+from facerec.detection.factory import DEFAULT_DETECTOR, build_detector
+from facerec.errors import MultipleFacesError, NoFaceError
+from facerec.io.images import ImageSource, load_image
+from facerec.models.store import ModelStore
+from facerec.recognition.base import Embedder
+from facerec.recognition.factory import DEFAULT_EMBEDDER, build_embedder
+from facerec.types import Detection, Face, VerifyResult
+
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
+    """Cosine similarity of unit vectors (rows of ``a`` against rows of ``b`` when 2-D)."""
+    a = np.asarray(a, dtype=np.float32)
+    b = np.asarray(b, dtype=np.float32)
+    if a.ndim == 1 and b.ndim == 1:
+        return float(np.dot(a, b))
+    return np.atleast_2d(a) @ np.atleast_2d(b).T
+
+
+class FaceAnalyzer:
+    """Detect, align and embed faces; verify pairs of images.
+
+    >>> fa = FaceAnalyzer()                  # default detector + embedder
+    >>> faces = fa.faces("group.jpg")        # every face: bbox, score, 5 landmarks, embedding
+    >>> fa.verify("a.jpg", "b.jpg").same
+    """
+
+    def __init__(self, model: str = DEFAULT_EMBEDDER, detector: str = DEFAULT_DETECTOR, *, flip: bool = False,
+                 threshold: Optional[float] = None, fallback: bool = False,
+                 store: Optional[ModelStore] = None, offline: Optional[bool] = None) -> None:
+        self.store = store or ModelStore(offline=offline)
+        self.detector: Detector = build_detector(detector, self.store)
+        self.embedder: Embedder = build_embedder(model, self.store, flip=flip, threshold=threshold)
+        self.fallback = fallback
+
+    @property
+    def model(self) -> str:
+        """Identifier of the embedding space this analyzer produces."""
+        return self.embedder.id
+
+    @property
+    def threshold(self) -> float:
+        return self.embedder.threshold
+
+    # -- detection -----------------------------------------------------------------------------
+    def detect(self, image: ImageSource) -> list[Detection]:
+        """Every face, largest first (no embeddings)."""
+        img = load_image(image)
+        dets = self.detector.detect(img)
+        if not dets:
+            dets = self._detect_padded(img)
+        return sorted(dets, key=lambda d: -d.area)
+
+    def _detect_padded(self, img: np.ndarray) -> list[Detection]:
+        """Second try for tightly cropped faces: detect again with a border around the image."""
+        h, w = img.shape[:2]
+        pad = int(0.4 * max(h, w))
+        padded = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        dets = self.detector.detect(padded)
+        for d in dets:
+            d.bbox = d.bbox - pad
+            if d.landmarks is not None:
+                d.landmarks = d.landmarks - pad
+        return dets
+
+    # -- faces with embeddings -----------------------------------------------------------------
+    def faces(self, image: ImageSource, max_faces: Optional[int] = None) -> list[Face]:
+        """Every face with its embedding, largest first; an empty list when there is none."""
+        img = load_image(image)
+        dets = self.detect(img)[:max_faces]
+        return self._embed(img, dets)
+
+    def _embed(self, img: np.ndarray, dets: Sequence[Detection]) -> list[Face]:
+        if not dets:
+            return []
+        vectors = self.embedder.embed_faces(img, [d.landmarks for d in dets])
+        return [Face(bbox=d.bbox, score=d.score, landmarks=d.landmarks, embedding=v)
+                for d, v in zip(dets, vectors)]
+
+    def face(self, image: ImageSource, single: bool = False) -> Face:
+        """The largest face with its embedding.
+
+        Raises :class:`NoFaceError` when there is none (unless the analyzer was built with
+        ``fallback=True``: then a centred crop stands in and ``face.fallback`` is True), and
+        :class:`MultipleFacesError` when ``single`` and there are several.
+        """
+        img = load_image(image)
+        dets = self.detect(img)
+        if single and len(dets) > 1:
+            raise MultipleFacesError(f"{_name(image)}: {len(dets)} faces found, expected exactly one")
+        if dets:
+            return self._embed(img, dets[:1])[0]
+        if not self.fallback:
+            raise NoFaceError(f"{_name(image)}: no face found")
+        h, w = img.shape[:2]
+        crop = center_crop(img, self.embedder.input_size)
+        vec = self.embedder.embed([crop])[0]
+        return Face(bbox=np.array([0, 0, w, h], dtype=np.float32), score=0.0, landmarks=None,
+                    embedding=vec, fallback=True)
+
+    def embed(self, image: ImageSource) -> np.ndarray:
+        """The embedding of the largest face (see :meth:`face`)."""
+        emb = self.face(image).embedding
+        assert emb is not None
+        return emb
+
+    # -- decisions -----------------------------------------------------------------------------
+    def verify(self, a: ImageSource, b: ImageSource, threshold: Optional[float] = None) -> VerifyResult:
+        """Are the largest faces of ``a`` and ``b`` the same person?"""
+        fa, fb = self.face(a), self.face(b)
+        thr = self.threshold if threshold is None else float(threshold)
+        sim = float(np.dot(fa.embedding, fb.embedding))
+        return VerifyResult(same=sim >= thr, similarity=sim, threshold=thr, model=self.model, faces=(fa, fb))
+
+
+def _name(src: object) -> str:
+    return str(src) if isinstance(src, str) or hasattr(src, "__fspath__") else f"<{type(src).__name__}>"

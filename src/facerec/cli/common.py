@@ -1,0 +1,66 @@
+"""Options and helpers shared by the CLI commands."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from facerec.detection.factory import DEFAULT_DETECTOR
+from facerec.recognition.factory import DEFAULT_EMBEDDER
+
+console = Console(stderr=True)
+
+ModelOpt = typer.Option(DEFAULT_EMBEDDER, "--model", "-m",
+                        help="Embedder name, or an ensemble 'a+b' / 'a:0.6+b:0.4'.")
+DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="yunet, scrfd (scrfd:320 sets its input size) or dlib_hog.")
+FlipOpt = typer.Option(False, "--flip", help="Horizontal-flip test-time augmentation.")
+OfflineOpt = typer.Option(False, "--offline", help="Never touch the network (also FACEREC_OFFLINE=1).")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+
+
+def make_analyzer(model: str, detector: str, flip: bool = False, offline: bool = False,
+                  threshold: Optional[float] = None, fallback: bool = False):
+    """A FaceAnalyzer from CLI options (imported lazily to keep --help fast)."""
+    from facerec.analyzer import FaceAnalyzer
+
+    return FaceAnalyzer(model=model, detector=detector, flip=flip, threshold=threshold, fallback=fallback,
+                        offline=True if offline else None)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+class RateColumn(TextColumn):
+    """Items per second, blank until known."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def render(self, task):  # type: ignore[override]
+        from rich.text import Text
+
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f}/s" if speed else "", style="cyan")
+
+
+def progress() -> Progress:
+    """A Rich progress bar with count, rate and ETA, drawn on stderr."""
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    RateColumn(),
+                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                    console=console, transient=False)
+
+
+def report_failures(failures: list[tuple[str, str]]) -> None:
+    """List failed inputs at the end of a batch job (path: reason)."""
+    if not failures:
+        return
+    console.print(f"[yellow]{len(failures)} file(s) failed:[/yellow]")
+    for path, reason in failures:
+        console.print(f"  {path}: {reason}", markup=False, highlight=False)

@@ -1,0 +1,109 @@
+"""``facerec detect|embed|verify``: the single-image commands."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import cv2
+import numpy as np
+import typer
+
+from facerec.cli.common import (DetectorOpt, FlipOpt, JsonOpt, ModelOpt, OfflineOpt, console, make_analyzer,
+                                print_json, progress, report_failures)
+from facerec.errors import FacerecError
+
+
+def detect(images: List[Path] = typer.Argument(..., help="Image files."),
+           draw: Optional[Path] = typer.Option(None, "--draw", help="Write the image with boxes and landmarks here "
+                                                                  "(with several images: a folder)."),
+           detector: str = DetectorOpt, offline: bool = OfflineOpt, json_out: bool = JsonOpt) -> None:
+    """Find every face: box, score and 5 landmarks."""
+    from facerec.detection.factory import build_detector
+    from facerec.io.images import load_image
+    from facerec.models.store import ModelStore
+
+    det = build_detector(detector, ModelStore(offline=True if offline else None))
+    results = []
+    for path in images:
+        img = load_image(path)
+        faces = sorted(det.detect(img), key=lambda d: -d.area)
+        results.append({"image": str(path), "faces": [f.to_dict() for f in faces]})
+        if draw is not None:
+            out = draw if len(images) == 1 else draw / f"{path.stem}_faces.jpg"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(out), draw_faces(img, faces))
+        if not json_out:
+            console.print(f"{path}: {len(faces)} face(s)")
+            for i, f in enumerate(faces):
+                x1, y1, x2, y2 = f.bbox
+                console.print(f"  #{i} box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}) score={f.score:.3f}")
+    if json_out:
+        print_json(results[0] if len(results) == 1 else results)
+
+
+def draw_faces(img: np.ndarray, faces, labels: Optional[List[str]] = None) -> np.ndarray:
+    """A copy of ``img`` with boxes, landmarks and optional labels drawn."""
+    out = img.copy()
+    thick = max(1, round(max(img.shape[:2]) / 400))
+    for i, f in enumerate(faces):
+        x1, y1, x2, y2 = [int(round(v)) for v in f.bbox]
+        cv2.rectangle(out, (x1, y1), (x2, y2), (0, 200, 0), thick)
+        if f.landmarks is not None:
+            for x, y in f.landmarks:
+                cv2.circle(out, (int(round(x)), int(round(y))), thick + 1, (0, 0, 255), -1)
+        text = labels[i] if labels else f"{f.score:.2f}"
+        cv2.putText(out, text, (x1, max(0, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thick, (0, 200, 0), thick)
+    return out
+
+
+def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folders recurse)."),
+          out: Path = typer.Option(..., "--out", "-o", help="Output file: .npz, or .parquet (needs pyarrow)."),
+          model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, offline: bool = OfflineOpt,
+          fallback: bool = typer.Option(False, "--fallback-center", help="Use a centred crop when no face is found.")) -> None:
+    """Embed the largest face of every image; failures are listed at the end."""
+    from facerec.io.embeddings import EmbeddingTable, save_embeddings
+    from facerec.io.files import expand_paths
+
+    if out.suffix not in (".npz", ".parquet"):
+        raise FacerecError(f"{out}: output must end in .npz or .parquet")
+    files = expand_paths(paths)
+    if not files:
+        raise FacerecError("no images found in the given paths")
+    fa = make_analyzer(model, detector, flip, offline, fallback=fallback)
+    kept, vectors, failures = [], [], []
+    with progress() as bar:
+        task = bar.add_task("embedding", total=len(files))
+        for f in files:
+            try:
+                vectors.append(fa.embed(f))
+                kept.append(str(f))
+            except FacerecError as exc:
+                failures.append((str(f), str(exc).removeprefix(f"{f}: ")))
+            bar.advance(task)
+    dim = fa.embedder.dim
+    table = EmbeddingTable(paths=kept, vectors=np.array(vectors, np.float32).reshape(len(kept), dim), model=fa.model)
+    save_embeddings(out, table)
+    console.print(f"wrote {len(kept)} embedding(s) of dimension {dim} to {out}")
+    report_failures(failures)
+    if failures and not kept:
+        raise typer.Exit(2)
+
+
+def verify(image_a: Path = typer.Argument(..., help="First image."), image_b: Path = typer.Argument(..., help="Second image."),
+           model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, offline: bool = OfflineOpt,
+           threshold: Optional[float] = typer.Option(None, "--threshold", "-t", help="Override the model's threshold."),
+           json_out: bool = JsonOpt) -> None:
+    """Are the largest faces of two images the same person? Exit code 0 whatever the answer."""
+    fa = make_analyzer(model, detector, flip, offline, threshold=threshold)
+    result = fa.verify(image_a, image_b)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    verdict = "[green]same person[/green]" if result.same else "[red]different people[/red]"
+    console.print(f"{verdict}  similarity={result.similarity:.4f}  threshold={result.threshold:.4f}  model={result.model}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("detect")(detect)
+    app.command("embed")(embed)
+    app.command("verify")(verify)

@@ -1,0 +1,81 @@
+"""The ``facerec`` command: every subcommand is registered here, each lives in its own module.
+
+Contract for scripts: bad input or usage prints one line starting with ``error:`` on
+stderr and exits with code 2, never a traceback.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional, Sequence
+
+import click
+import typer
+
+try:  # typer >= 0.20 vendors its own copy of click
+    from typer._click import exceptions as _typer_click_exc
+except ImportError:  # pragma: no cover
+    _typer_click_exc = click.exceptions
+
+_USAGE = (click.exceptions.UsageError, _typer_click_exc.UsageError)
+_CLICK = (click.exceptions.ClickException, _typer_click_exc.ClickException)
+_ABORT = (click.exceptions.Abort, typer.Abort)
+_EXIT = (click.exceptions.Exit, typer.Exit)
+_NO_ARGS = tuple(c for c in (getattr(click.exceptions, "NoArgsIsHelpError", None),
+                             getattr(_typer_click_exc, "NoArgsIsHelpError", None)) if c)
+
+from facerec.errors import FacerecError
+
+app = typer.Typer(name="facerec", help="Face recognition: detect, align, embed, verify, identify, cluster, evaluate.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+def _register() -> None:
+    from facerec.cli import faces_cmd, models_cmd
+
+    app.add_typer(models_cmd.app, name="models")
+    faces_cmd.register(app)
+
+
+_register()
+
+
+def _error(message: str) -> int:
+    first = " ".join(str(message).strip().split("\n")[0].split()) or "failed"
+    sys.stderr.write(f"error: {first}\n")
+    return 2
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Console entry point: run the app, turning every expected failure into one ``error:`` line."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    try:
+        result = app(args=list(argv) if argv is not None else None, prog_name="facerec", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except FacerecError as exc:
+        code = _error(str(exc))
+    except _NO_ARGS as exc:  # bare 'facerec' or 'facerec models': show help
+        sys.stdout.write(exc.ctx.get_help() + "\n") if exc.ctx else None
+        code = 0
+    except _USAGE as exc:
+        code = _error(exc.format_message())
+    except _EXIT as exc:
+        code = exc.exit_code
+    except _ABORT:
+        sys.stderr.write("error: aborted\n")
+        code = 130
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        code = 130
+    except _CLICK as exc:
+        code = _error(exc.format_message())
+    except BrokenPipeError:
+        code = 0
+    except (OSError, MemoryError) as exc:
+        code = _error(f"{type(exc).__name__}: {exc}")
+    sys.exit(code) if argv is None else None
+    return code
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""The detector interface: a BGR image -> every face with box, score and 5 landmarks."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Optional
+
+import numpy as np
+
+from facerec.types import Detection
+
+
+class Detector(ABC):
+    """Finds faces in BGR uint8 images of any size."""
+
+    name: str
+
+    @abstractmethod
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """All faces, highest score first, in the image's own pixel coordinates."""
+
+    def largest(self, image: np.ndarray) -> Optional[Detection]:
+        """The face with the largest box, or None when there is no face."""
+        return largest_face(self.detect(image))
+
+
+def largest_face(detections: list[Detection]) -> Optional[Detection]:
+    """The detection with the largest box area (None for an empty list)."""
+    return max(detections, key=lambda d: d.area, default=None)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
+    """Indices kept by greedy non-maximum suppression, best first."""
+    order = scores.argsort()[::-1]
+    keep: list[int] = []
+    x1, y1, x2, y2 = boxes.T
+    areas = (x2 - x1 + 1) * (y2 - y1 + 1)
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        xx1 = np.maximum(x1[i], x1[order[1:]])
+        yy1 = np.maximum(y1[i], y1[order[1:]])
+        xx2 = np.minimum(x2[i], x2[order[1:]])
+        yy2 = np.minimum(y2[i], y2[order[1:]])
+        inter = np.maximum(0.0, xx2 - xx1 + 1) * np.maximum(0.0, yy2 - yy1 + 1)
+        iou = inter / (areas[i] + areas[order[1:]] - inter)
+        order = order[1:][iou <= iou_threshold]
+    return keep

@@ -1,0 +1,32 @@
+"""Build a detector by name."""
+from __future__ import annotations
+
+from typing import Optional
+
+from facerec.detection.base import Detector
+from facerec.errors import ModelError
+from facerec.models.store import ModelStore
+
+DETECTORS = ("yunet", "scrfd", "dlib_hog")
+DEFAULT_DETECTOR = "scrfd"
+
+
+def build_detector(name: str = DEFAULT_DETECTOR, store: Optional[ModelStore] = None, **options) -> Detector:
+    """``yunet``, ``scrfd`` (SCRFD-500M; ``scrfd:320`` sets its input size) or ``dlib_hog`` (dlib extra)."""
+    store = store or ModelStore()
+    base, _, arg = name.partition(":")
+    if base == "yunet":
+        from facerec.detection.yunet import YuNetDetector
+
+        return YuNetDetector(store.path("yunet"), **options)
+    if base in ("scrfd", "scrfd_500m"):
+        from facerec.detection.scrfd import SCRFDDetector
+
+        if arg:
+            options.setdefault("input_size", int(arg))
+        return SCRFDDetector(store.path("scrfd_500m"), **options)
+    if base == "dlib_hog":
+        from facerec.detection.dlib_hog import DlibHogDetector
+
+        return DlibHogDetector(store, **options)
+    raise ModelError(f"unknown detector {name!r}; choose one of: {', '.join(DETECTORS)}")

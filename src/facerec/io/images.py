@@ -1,0 +1,123 @@
+"""Decode any supported image input into one canonical form: BGR ``uint8`` (H, W, 3).
+
+BGR is OpenCV's order and what the detectors take; embedders convert as their
+model needs. EXIF orientation is applied, and a pixel-count limit guards
+against decompression bombs.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from facerec.errors import ImageError
+
+MAX_PIXELS = int(os.environ.get("FACEREC_MAX_PIXELS", 64_000_000))
+"""Images above this many pixels are refused (about 8000 x 8000)."""
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray, Image.Image]
+
+
+def _describe(src: object) -> str:
+    if isinstance(src, (str, os.PathLike)):
+        return str(src)
+    if isinstance(src, (bytes, bytearray)):
+        return f"<{len(src)} bytes>"
+    return f"<{type(src).__name__}>"
+
+
+def _pil_to_bgr(img: Image.Image, name: str) -> np.ndarray:
+    """Convert any PIL mode (L, LA, P, RGBA, CMYK, I;16, I, F, ...) to BGR uint8."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        arr = np.clip(arr / hi * 255.0, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return np.ascontiguousarray(rgb[..., ::-1])
+
+
+def _array_to_bgr(arr: np.ndarray) -> np.ndarray:
+    """Accept (H, W), (H, W, 1), (H, W, 3) BGR or (H, W, 4) BGRA arrays of uint8/uint16/float."""
+    if arr.ndim not in (2, 3) or arr.size == 0:
+        raise ImageError(f"array of shape {arr.shape} is not an image (expected H x W [x C])")
+    if arr.ndim == 3 and arr.shape[2] not in (1, 3, 4):
+        raise ImageError(f"array with {arr.shape[2]} channels is not an image (expected 1, 3 or 4)")
+    if arr.shape[0] * arr.shape[1] > MAX_PIXELS:
+        raise ImageError(f"image of {arr.shape[1]}x{arr.shape[0]} pixels exceeds the limit of {MAX_PIXELS}")
+    if arr.dtype == np.uint16:
+        arr = (arr / 257.0).round().astype(np.uint8)
+    elif arr.dtype.kind == "f":
+        scale = 255.0 if float(np.nanmax(arr)) <= 1.0 else 1.0
+        arr = np.clip(np.nan_to_num(arr) * scale, 0, 255).astype(np.uint8)
+    elif arr.dtype != np.uint8:
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    elif arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif arr.shape[2] == 4:
+        arr = arr[..., :3]
+    return np.ascontiguousarray(arr)
+
+
+def load_image(src: ImageSource) -> np.ndarray:
+    """Load ``src`` as a BGR uint8 array, raising :class:`ImageError` with one clear line on failure.
+
+    Arrays are taken as OpenCV does (BGR or BGRA); PIL images and encoded files
+    are converted from their own mode, with EXIF orientation applied.
+    """
+    if isinstance(src, np.ndarray):
+        return _array_to_bgr(src)
+    name = _describe(src)
+    if isinstance(src, Image.Image):
+        pil = src
+    else:
+        if isinstance(src, (str, os.PathLike)):
+            path = Path(src)
+            if not path.exists():
+                raise ImageError(f"{name}: no such file")
+            if path.is_dir():
+                raise ImageError(f"{name}: is a directory, not an image")
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
+        elif isinstance(src, (bytes, bytearray)):
+            data = bytes(src)
+        else:
+            raise ImageError(f"{name}: unsupported input type (give a path, bytes, a numpy array or a PIL image)")
+        if not data:
+            raise ImageError(f"{name}: empty file")
+        try:
+            pil = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise ImageError(f"{name}: not an image file") from None
+        except Exception as exc:  # PIL raises assorted types on corrupt headers
+            raise ImageError(f"{name}: cannot decode image ({exc})") from None
+    width, height = pil.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{name}: image of {width}x{height} pixels exceeds the limit of {MAX_PIXELS}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            pil.load()
+        pil = ImageOps.exif_transpose(pil)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        msg = str(exc) or type(exc).__name__
+        if "truncated" in msg.lower() or "broken data" in msg.lower():
+            raise ImageError(f"{name}: truncated or corrupt image data") from None
+        raise ImageError(f"{name}: cannot decode image ({msg})") from None
+    if pil.size[0] == 0 or pil.size[1] == 0:
+        raise ImageError(f"{name}: image has no pixels")
+    return _pil_to_bgr(pil, name)

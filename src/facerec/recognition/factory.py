@@ -1,0 +1,63 @@
+"""Build an embedder, or an ensemble of them, by name.
+
+Names: a registry embedder (``arcface_mbf``, ``sface``, ``facenet128``, ``facenet512``,
+``dlib_resnet``), or an ensemble ``a+b`` / ``a:0.6+b:0.4`` (weights default to equal).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from facerec.errors import ModelError
+from facerec.models.registry import get_spec, list_specs
+from facerec.models.store import ModelStore
+from facerec.recognition.base import Embedder
+from facerec.recognition.ensemble import EnsembleEmbedder
+
+DEFAULT_EMBEDDER = "arcface_mbf"
+
+
+def embedder_names() -> list[str]:
+    """Registry names usable as embedders (raw source files excluded)."""
+    return [s.name for s in list_specs("embedder") if not s.extra.get("raw")]
+
+
+def _build_single(name: str, store: ModelStore, flip: bool) -> Embedder:
+    spec = get_spec(name)
+    if spec.task != "embedder" or spec.extra.get("raw"):
+        raise ModelError(f"{name!r} is not an embedder; choose one of: {', '.join(embedder_names())}")
+    if spec.backend == "onnxruntime":
+        from facerec.recognition.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(spec, store.path(name), flip=flip)
+    if spec.backend == "cv2-dnn":
+        from facerec.recognition.cv2_embedder import Cv2DnnEmbedder
+
+        return Cv2DnnEmbedder(spec, store.path(name), flip=flip)
+    if spec.backend == "dlib":
+        from facerec.recognition.dlib_embedder import DlibEmbedder
+
+        return DlibEmbedder(spec, store, flip=flip)
+    raise ModelError(f"model {name!r} has no runnable backend")
+
+
+def build_embedder(name: str = DEFAULT_EMBEDDER, store: Optional[ModelStore] = None, flip: bool = False,
+                   threshold: Optional[float] = None) -> Embedder:
+    """An embedder (or ensemble) ready to run; weights are pulled on first use unless offline."""
+    store = store or ModelStore()
+    parts = [p.strip() for p in name.split("+") if p.strip()]
+    if not parts:
+        raise ModelError("empty model name")
+    if len(parts) == 1:
+        emb = _build_single(parts[0].partition(":")[0], store, flip)
+        if threshold is not None:
+            emb._threshold_override = threshold  # type: ignore[attr-defined]
+        return emb
+    members, weights = [], []
+    for part in parts:
+        base, _, w = part.partition(":")
+        try:
+            weights.append(float(w) if w else 1.0)
+        except ValueError:
+            raise ModelError(f"bad ensemble weight in {part!r} (expected name:number)") from None
+        members.append(_build_single(base, store, flip))
+    return EnsembleEmbedder(members, weights, threshold=threshold)
