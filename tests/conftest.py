@@ -1,0 +1,80 @@
+"""Shared fixtures: real face images shipped by installed packages, and one analyzer per session."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def grace_path() -> Path:
+    """matplotlib's sample photo of Grace Hopper (one face)."""
+    import matplotlib.cbook as cbook
+
+    return Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+@pytest.fixture(scope="session")
+def grace_bgr(grace_path: Path) -> np.ndarray:
+    img = cv2.imread(str(grace_path))
+    assert img is not None
+    return img
+
+
+@pytest.fixture(scope="session")
+def astronaut_bgr() -> np.ndarray:
+    """scikit-image's astronaut (Eileen Collins, one face), as BGR."""
+    import skimage.data
+
+    return np.ascontiguousarray(skimage.data.astronaut()[..., ::-1])
+
+
+@pytest.fixture(scope="session")
+def astronaut_path(tmp_path_factory: pytest.TempPathFactory, astronaut_bgr: np.ndarray) -> Path:
+    path = tmp_path_factory.mktemp("faces") / "astronaut.png"
+    cv2.imwrite(str(path), astronaut_bgr)
+    return path
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    """The default FaceAnalyzer, loaded once for the whole session."""
+    from facerec import FaceAnalyzer
+
+    return FaceAnalyzer()
+
+
+def rotate(img: np.ndarray, degrees: float) -> np.ndarray:
+    """Rotate about the centre, keeping the size."""
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+
+
+def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    """Re-encode as JPEG at ``quality`` and decode again."""
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
+def brightness(img: np.ndarray, factor: float) -> np.ndarray:
+    return np.clip(img.astype(np.float32) * factor, 0, 255).astype(np.uint8)
+
+
+def same_person_variants(img: np.ndarray) -> dict[str, np.ndarray]:
+    """Transforms of one photo that must still match it: flip, crop, scale, rotate, light, JPEG."""
+    h, w = img.shape[:2]
+    return {
+        "flip": np.ascontiguousarray(img[:, ::-1]),
+        "crop": np.ascontiguousarray(img[int(0.05 * h):int(0.95 * h), int(0.05 * w):int(0.95 * w)]),
+        "half": cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA),
+        "double": cv2.resize(img, (w * 2, h * 2), interpolation=cv2.INTER_CUBIC),
+        "rot10": rotate(img, 10),
+        "rot-15": rotate(img, -15),
+        "dark": brightness(img, 0.6),
+        "bright": brightness(img, 1.3),
+        "jpeg20": jpeg(img, 20),
+    }
