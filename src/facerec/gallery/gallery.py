@@ -1,0 +1,490 @@
+"""The gallery facade: enroll, identify, verify, rename, merge, delete, list, export, import.
+
+SQLite (:mod:`facerec.gallery.store`) holds the truth; a FAISS index
+(:mod:`facerec.gallery.index`) finds candidates, and every hit is checked against SQLite, so a
+deleted person disappears from results at once, in this process and in any other.
+
+>>> g = Gallery.open("people.db")
+>>> g.enroll("Grace Hopper", ["grace1.jpg", "grace2.jpg"])
+>>> g.identify("group.jpg")[0].name
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+import numpy as np
+
+from facerec.errors import FacerecError, IncompatibleEmbeddingsError, NoFaceError
+from facerec.gallery.index import FaceIndex
+from facerec.gallery.store import FaceRecord, GalleryStore, Person, PersonNotFoundError
+from facerec.io.images import ImageSource, load_image
+from facerec.types import Face
+
+UNKNOWN = "unknown"
+EXPORT_FORMAT = "facerec-gallery-1"
+
+
+def image_digest(src: ImageSource) -> tuple[str, Optional[str]]:
+    """(SHA-256 of the encoded file or raw array, path or None) of an image source."""
+    if isinstance(src, (str, os.PathLike)):
+        try:
+            return hashlib.sha256(Path(src).read_bytes()).hexdigest(), str(src)
+        except OSError:
+            return "", str(src)  # load_image reports the real problem
+    if isinstance(src, (bytes, bytearray)):
+        return hashlib.sha256(bytes(src)).hexdigest(), None
+    if isinstance(src, np.ndarray):
+        h = hashlib.sha256(str(src.shape).encode())
+        h.update(np.ascontiguousarray(src).tobytes())
+        return h.hexdigest(), None
+    return hashlib.sha256(np.asarray(src).tobytes()).hexdigest(), None
+
+
+@dataclass
+class Match:
+    """A candidate person for a face."""
+
+    person_id: int
+    name: str
+    similarity: float
+
+    def to_dict(self) -> dict:
+        return {"person_id": self.person_id, "name": self.name, "similarity": round(self.similarity, 6)}
+
+
+@dataclass
+class IdentifiedFace:
+    """A face found in a query image, its best person (or ``unknown``) and the top-k candidates."""
+
+    bbox: np.ndarray
+    score: float
+    landmarks: Optional[np.ndarray]
+    name: str
+    similarity: float
+    person_id: Optional[int]
+    candidates: list[Match] = field(default_factory=list)
+
+    @property
+    def known(self) -> bool:
+        return self.person_id is not None
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"bbox": [round(float(v), 2) for v in self.bbox], "score": round(float(self.score), 4),
+                               "name": self.name, "person_id": self.person_id,
+                               "similarity": round(float(self.similarity), 6),
+                               "candidates": [m.to_dict() for m in self.candidates]}
+        if self.landmarks is not None:
+            out["landmarks"] = [[round(float(x), 2), round(float(y), 2)] for x, y in self.landmarks]
+        return out
+
+
+@dataclass
+class EnrollResult:
+    person: Person
+    face_ids: list[int]
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"person": self.person.to_dict(), "added": len(self.face_ids), "face_ids": self.face_ids,
+                "failures": [{"image": s, "error": e} for s, e in self.failures]}
+
+
+class Gallery:
+    """Persons and their faces, searchable by face.
+
+    Build with :meth:`open` (which picks the embedder the gallery was made with) or give an
+    analyzer. Vector-only operations work without one; image operations need it.
+    """
+
+    def __init__(self, path: str | os.PathLike, analyzer=None, *, embedder_name: Optional[str] = None,
+                 threshold: Optional[float] = None) -> None:
+        self.path = Path(path)
+        self.store = GalleryStore(self.path)
+        self.analyzer = analyzer
+        self.index_path = self.path.with_name(self.path.name + ".index")
+        self.index_status = "not loaded"
+        self._index: Optional[FaceIndex] = None
+        self._dirty = False
+        self._lock = threading.RLock()
+        meta = self.store.meta()
+        if analyzer is not None:
+            emb = analyzer.embedder
+            if "embedder_id" in meta and meta["embedder_id"] != emb.id:
+                self.store.close()
+                raise IncompatibleEmbeddingsError(
+                    f"{self.path}: gallery holds vectors of {meta['embedder_id']!r}, not {emb.id!r}")
+            if "embedder_id" not in meta:
+                self.store.set_meta({"embedder_id": emb.id, "embedder_name": embedder_name or emb.id.removesuffix("+flip"),
+                                     "flip": "1" if getattr(emb, "flip", False) else "0", "dim": str(emb.dim),
+                                     "threshold": repr(float(emb.threshold))})
+                meta = self.store.meta()
+        self.embedder_id: Optional[str] = meta.get("embedder_id")
+        self.dim: Optional[int] = int(meta["dim"]) if "dim" in meta else None
+        stored_thr = float(meta["threshold"]) if "threshold" in meta else None
+        self._threshold = threshold if threshold is not None else (
+            analyzer.threshold if analyzer is not None else stored_thr)
+
+    # -- construction --------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike, model: Optional[str] = None, detector: Optional[str] = None,
+             flip: Optional[bool] = None, threshold: Optional[float] = None, offline: Optional[bool] = None,
+             load_models: bool = True) -> "Gallery":
+        """Open (or create) a gallery and load the embedder it was made with.
+
+        ``model`` is only needed for a new gallery (default: the package default embedder); for
+        an existing one it must produce the same vector space or :class:`IncompatibleEmbeddingsError`.
+        """
+        meta = read_meta(path)
+        if not load_models:
+            return cls(path, None, threshold=threshold)
+        from facerec.analyzer import FaceAnalyzer
+        from facerec.detection.factory import DEFAULT_DETECTOR
+        from facerec.recognition.factory import DEFAULT_EMBEDDER
+
+        name = model or meta.get("embedder_name") or DEFAULT_EMBEDDER
+        use_flip = flip if flip is not None else meta.get("flip") == "1"
+        fa = FaceAnalyzer(model=name, detector=detector or meta.get("detector") or DEFAULT_DETECTOR, flip=use_flip,
+                          offline=offline)
+        gallery = cls(path, fa, embedder_name=name, threshold=threshold)
+        if "detector" not in meta:
+            gallery.store.set_meta({"detector": detector or DEFAULT_DETECTOR})
+        return gallery
+
+    def close(self) -> None:
+        """Persist the index if it changed, and close the database."""
+        with self._lock:
+            self.flush()
+            self.store.close()
+
+    def __enter__(self) -> "Gallery":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def threshold(self) -> float:
+        if self._threshold is None:
+            raise FacerecError("this gallery has no threshold yet (enroll someone first or pass --threshold)")
+        return float(self._threshold)
+
+    def _need_analyzer(self):
+        if self.analyzer is None:
+            raise FacerecError("this operation needs the gallery's models loaded")
+        return self.analyzer
+
+    # -- index cache ---------------------------------------------------------------------------
+    def _ensure_index(self) -> Optional[FaceIndex]:
+        """The index, loaded or rebuilt, brought up to the store's current generation."""
+        with self._lock:
+            if self.embedder_id is None or self.dim is None:
+                return None
+            gen = self.store.generation
+            if self._index is None:
+                index, why = FaceIndex.load(self.index_path, self.embedder_id, self.dim)
+                if index is not None and index.generation != gen:
+                    index, why = None, "stale"
+                if index is None:
+                    self._rebuild(gen)
+                    self.index_status = f"rebuilt ({why})"
+                else:
+                    self._index = index
+                    self.index_status = "loaded"
+            elif self._index.generation != gen:
+                self._sync(gen)
+            return self._index
+
+    def _rebuild(self, gen: int) -> None:
+        ids, vecs = self.store.vectors()
+        index = FaceIndex(self.dim or 0, expected_size=len(ids))
+        index.add(ids, vecs)
+        index.generation = gen
+        self._index = index
+        self._dirty = True
+        if len(ids):
+            self.flush()
+
+    def _sync(self, gen: int) -> None:
+        """Apply the difference between the index and SQLite (others' writes, or our own)."""
+        assert self._index is not None
+        truth = self.store.face_ids()
+        gone = np.setdiff1d(self._index.ids, truth)
+        new = np.setdiff1d(truth, self._index.ids)
+        self._index.remove(gone)
+        if new.size:
+            ids, vecs = self.store.vectors(new)
+            self._index.add(ids, vecs)
+        self._index.generation = gen
+        self._dirty = True
+        if self._index.needs_rebuild:
+            self._rebuild(gen)
+
+    def rebuild_index(self) -> str:
+        """Rebuild the index from SQLite now and save it."""
+        with self._lock:
+            self._index = None
+            self._rebuild(self.store.generation)
+            self.index_status = "rebuilt (asked)"
+            self.flush()
+            return self.index_status
+
+    def flush(self) -> None:
+        """Save the index beside the database if it changed since it was last saved."""
+        with self._lock:
+            if self._index is not None and self._dirty and self.embedder_id:
+                self._index.save(self.index_path, self.embedder_id)
+                self._dirty = False
+
+    def index_ids(self) -> np.ndarray:
+        """Face ids the search index holds (for checks)."""
+        index = self._ensure_index()
+        return np.zeros(0, np.int64) if index is None else index.ids.copy()
+
+    # -- enrolment -----------------------------------------------------------------------------
+    def face_record(self, image: ImageSource, face_index: int = 0) -> FaceRecord:
+        """Detect and embed one face of an image (largest first) as a record ready to store."""
+        fa = self._need_analyzer()
+        digest, path = image_digest(image)
+        img = load_image(image)
+        faces = fa.faces(img)
+        name = path or "image"
+        if not faces:
+            raise NoFaceError(f"{name}: no face found")
+        if not 0 <= face_index < len(faces):
+            raise NoFaceError(f"{name}: has {len(faces)} face(s), no face #{face_index}")
+        return record_of(faces[face_index], digest, path)
+
+    def add_records(self, name: str | int, records: Sequence[FaceRecord], model: Optional[str] = None,
+                    create: bool = True) -> tuple[int, list[int]]:
+        """Store precomputed face records under a person in one transaction: (person id, face ids)."""
+        if model is not None and self.embedder_id is not None and model != self.embedder_id:
+            raise IncompatibleEmbeddingsError(f"vectors of {model!r} cannot go into a gallery of {self.embedder_id!r}")
+        with self._lock:
+            pid, ids, gen = self.store.add_faces(name, records, create=create, dim=self.dim)
+            if self._index is not None and self._index.generation == gen - 1:
+                self._index.add(np.array(ids, np.int64), np.stack([r.vector for r in records]) if records else None)
+                self._index.generation = gen
+                self._dirty = True
+            return pid, ids
+
+    def enroll(self, name: str | int, images: Iterable[ImageSource], face_index: int = 0,
+               create: bool = True) -> EnrollResult:
+        """Enroll the largest face (or face #``face_index``) of each image under ``name``.
+
+        Images without a face are reported in ``failures``; if none has one, :class:`NoFaceError`.
+        """
+        records, failures = [], []
+        for src in images:
+            try:
+                records.append(self.face_record(src, face_index))
+            except FacerecError as exc:
+                failures.append((image_digest(src)[1] or "<image>", str(exc)))
+        if not records:
+            raise NoFaceError(failures[0][1] if len(failures) == 1 else
+                              f"no face found in any of the {len(failures)} images")
+        pid, ids = self.add_records(name, records, create=create)
+        return EnrollResult(self.store.person(pid), ids, failures)
+
+    # -- search --------------------------------------------------------------------------------
+    def search(self, vectors: np.ndarray, k: int = 1, threshold: Optional[float] = None) -> list[list[Match]]:
+        """Top-``k`` persons (best face similarity each) per query vector, best first."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim == 1:
+            vectors = vectors[None]
+        if self.dim is not None and vectors.size and vectors.shape[1] != self.dim:
+            raise IncompatibleEmbeddingsError(f"query of dimension {vectors.shape[1]} for a gallery of {self.dim}")
+        with self._lock:
+            index = self._ensure_index()
+            if index is None or len(index) == 0 or not len(vectors):
+                return [[] for _ in range(len(vectors))]
+            want = min(len(index), max(16, 8 * k))
+            sims, ids = index.search(vectors, want)
+            owners = self.store.face_owners(ids.reshape(-1).tolist())
+            names = self.store.names(list(owners.values()))
+        out = []
+        for row_sims, row_ids in zip(sims, ids):
+            best: dict[int, float] = {}
+            for s, fid in zip(row_sims.tolist(), row_ids.tolist()):
+                pid = owners.get(fid)
+                if pid is None or pid not in names:
+                    continue
+                if s > best.get(pid, -2.0):
+                    best[pid] = s
+            ranked = sorted(best.items(), key=lambda kv: -kv[1])[:k]
+            out.append([Match(pid, names[pid], float(s)) for pid, s in ranked])
+        return out
+
+    def identify_faces(self, faces: Sequence[Face], k: int = 1, threshold: Optional[float] = None) -> list[IdentifiedFace]:
+        """Name already-embedded faces: best person at or above the threshold, else ``unknown``."""
+        thr = self.threshold if threshold is None else float(threshold)
+        vecs = np.stack([f.embedding for f in faces]) if faces else np.zeros((0, self.dim or 0), np.float32)
+        results = self.search(vecs, k=max(1, k))
+        out = []
+        for face, matches in zip(faces, results):
+            top = matches[0] if matches else None
+            known = top is not None and top.similarity >= thr
+            out.append(IdentifiedFace(bbox=face.bbox, score=face.score, landmarks=face.landmarks,
+                                      name=top.name if known else UNKNOWN,
+                                      similarity=top.similarity if top else 0.0,
+                                      person_id=top.person_id if known else None, candidates=matches[:k]))
+        return out
+
+    def identify(self, image: ImageSource, k: int = 1, threshold: Optional[float] = None) -> list[IdentifiedFace]:
+        """Every face of ``image`` (largest first), each named or ``unknown``."""
+        faces = self._need_analyzer().faces(image)
+        return self.identify_faces(faces, k=k, threshold=threshold)
+
+    def verify_vector(self, name: str | int, vector: np.ndarray, threshold: Optional[float] = None) -> dict:
+        """Is this face ``name``? Best similarity against their enrolled faces."""
+        person, vecs = self.store.person_vectors(name)
+        if not len(vecs):
+            raise FacerecError(f"{person.name!r} has no enrolled face")
+        thr = self.threshold if threshold is None else float(threshold)
+        sim = float(np.max(vecs @ np.asarray(vector, np.float32)))
+        return {"person": person.to_dict(), "same": sim >= thr, "similarity": round(sim, 6),
+                "threshold": round(thr, 6), "model": self.embedder_id}
+
+    def verify(self, name: str | int, image: ImageSource, threshold: Optional[float] = None) -> dict:
+        """Is the largest face of ``image`` the person ``name``?"""
+        self.store.person(name)  # unknown person before any inference
+        face = self._need_analyzer().face(image)
+        out = self.verify_vector(name, face.embedding, threshold)
+        out["face"] = face.to_dict()
+        return out
+
+    # -- management ----------------------------------------------------------------------------
+    def persons(self) -> list[Person]:
+        return self.store.persons()
+
+    def person(self, key: int | str) -> Person:
+        return self.store.person(key)
+
+    def create_person(self, name: str) -> Person:
+        pid, _ = self.store.create_person(name)
+        return self.store.person(pid)
+
+    def rename(self, key: int | str, new_name: str) -> Person:
+        pid = self.store.person(key).id
+        self.store.rename(pid, new_name)
+        return self.store.person(pid)
+
+    def merge(self, source: int | str, target: int | str) -> Person:
+        """Move every face of ``source`` to ``target`` and remove ``source``."""
+        tid = self.store.person(target).id
+        self.store.merge(source, tid)
+        return self.store.person(tid)
+
+    def delete(self, key: int | str) -> int:
+        """Delete a person and all their vectors, from SQLite and from the index; returns faces removed."""
+        with self._lock:
+            ids, gen = self.store.delete_person(key)
+            if self._index is not None and self._index.generation == gen - 1:
+                self._index.remove(np.array(ids, np.int64))
+                self._index.generation = gen
+                self._dirty = True
+            return len(ids)
+
+    def stats(self) -> dict:
+        persons, faces = self.store.count()
+        return {"persons": persons, "faces": faces, "model": self.embedder_id, "dim": self.dim,
+                "threshold": self._threshold, "index": self.index_status}
+
+    # -- export / import -----------------------------------------------------------------------
+    def export(self, path: str | os.PathLike) -> int:
+        """Write every person and face to an ``.npz`` (plain arrays + JSON, no pickle); returns faces."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise FacerecError(f"{path}: export file must end in .npz")
+        rows = list(self.store.all_faces())
+        persons = [p.name for p in self.persons()]
+        dim = self.dim or 0
+        header = {"format": EXPORT_FORMAT, "embedder_id": self.embedder_id, "dim": dim,
+                  "threshold": self._threshold, "persons": persons}
+        meta = [{"image_sha256": f.image_sha256, "image_path": f.image_path, "bbox": list(f.bbox),
+                 "det_score": f.det_score} for _, f in rows]
+        vectors = np.stack([f.vector for _, f in rows]) if rows else np.zeros((0, dim), np.float32)
+        tmp = path.with_name(f".{path.name}.part")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            np.savez(fh, header=np.array(json.dumps(header)), vectors=vectors.astype(np.float32),
+                     names=np.array([n for n, _ in rows], dtype=str), faces=np.array(json.dumps(meta)))
+        os.replace(tmp, path)
+        return len(rows)
+
+    def import_(self, path: str | os.PathLike) -> tuple[int, int]:
+        """Add the persons and faces of an export (same embedder only); faces already there are skipped.
+
+        Returns (faces added, faces skipped).
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FacerecError(f"{path}: no such file")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(str(data["header"]))
+                vectors = data["vectors"].astype(np.float32)
+                names = [str(n) for n in data["names"]]
+                meta = json.loads(str(data["faces"]))
+        except Exception as exc:
+            raise FacerecError(f"{path}: not a gallery export ({type(exc).__name__})") from None
+        if header.get("format") != EXPORT_FORMAT or len(names) != len(meta) or len(vectors) != len(names):
+            raise FacerecError(f"{path}: not a gallery export")
+        model = header.get("embedder_id")
+        if self.embedder_id is None:
+            if not model:
+                raise FacerecError(f"{path}: export has no embedder id")
+            self.store.set_meta({"embedder_id": model, "embedder_name": str(model).removesuffix("+flip"),
+                                 "flip": "1" if str(model).endswith("+flip") else "0", "dim": str(header["dim"]),
+                                 **({"threshold": repr(float(header["threshold"]))} if header.get("threshold") else {})})
+            self.embedder_id, self.dim = model, int(header["dim"])
+            if self._threshold is None and header.get("threshold") is not None:
+                self._threshold = float(header["threshold"])
+        elif model != self.embedder_id:
+            raise IncompatibleEmbeddingsError(f"{path}: export holds vectors of {model!r}, this gallery {self.embedder_id!r}")
+        for person in header.get("persons", []):
+            self.store.create_person(person, exist_ok=True)
+        existing = {(n, f.image_sha256, tuple(round(float(v), 1) for v in f.bbox)) for n, f in self.store.all_faces()}
+        by_person: dict[str, list[FaceRecord]] = {}
+        skipped = 0
+        for name, vec, m in zip(names, vectors, meta):
+            key = (name, m["image_sha256"], tuple(round(float(v), 1) for v in m["bbox"]))
+            if key in existing:
+                skipped += 1
+                continue
+            existing.add(key)
+            by_person.setdefault(name, []).append(FaceRecord(vector=vec, image_sha256=m["image_sha256"],
+                                                             image_path=m.get("image_path"), bbox=m["bbox"],
+                                                             det_score=float(m["det_score"])))
+        added = 0
+        for name, recs in by_person.items():
+            self.add_records(name, recs)
+            added += len(recs)
+        return added, skipped
+
+
+def record_of(face: Face, digest: str, path: Optional[str]) -> FaceRecord:
+    """A storable record of an embedded face."""
+    assert face.embedding is not None
+    return FaceRecord(vector=np.asarray(face.embedding, np.float32), image_sha256=digest, image_path=path,
+                      bbox=[float(v) for v in face.bbox], det_score=float(face.score))
+
+
+def read_meta(path: str | os.PathLike) -> dict[str, str]:
+    """The gallery's meta table (empty for a new file)."""
+    if not Path(path).exists():
+        return {}
+    store = GalleryStore(path)
+    try:
+        return store.meta()
+    finally:
+        store.close()
+
+
+__all__ = ["Gallery", "IdentifiedFace", "Match", "EnrollResult", "PersonNotFoundError", "UNKNOWN", "image_digest",
+           "record_of", "read_meta"]

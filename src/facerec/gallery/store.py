@@ -1,0 +1,363 @@
+"""The gallery's source of truth: an SQLite file (WAL) of persons and their face vectors.
+
+Every public write runs in one ``BEGIN IMMEDIATE`` transaction and bumps the ``generation``
+counter in the ``meta`` table, so a search index built from the store can tell whether it is
+still current. A process killed mid-write leaves the last committed state and nothing else.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from facerec.errors import FacerecError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS persons (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS faces (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL,
+    image_sha256 TEXT NOT NULL,
+    image_path TEXT,
+    bbox TEXT NOT NULL,
+    det_score REAL NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS faces_person ON faces(person_id);
+CREATE INDEX IF NOT EXISTS faces_image ON faces(image_sha256);
+"""
+
+
+class PersonNotFoundError(FacerecError):
+    """No person with that name or id."""
+
+
+class PersonExistsError(FacerecError):
+    """A person with that name already exists."""
+
+
+@dataclass
+class Person:
+    """A row of ``persons`` with its number of faces."""
+
+    id: int
+    name: str
+    faces: int
+    created: float
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "faces": self.faces, "created": round(self.created, 3)}
+
+
+@dataclass
+class FaceRecord:
+    """One enrolled face: its vector and where it came from."""
+
+    vector: np.ndarray
+    image_sha256: str
+    image_path: Optional[str]
+    bbox: Sequence[float]
+    det_score: float
+    id: int = 0
+    person_id: int = 0
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "person_id": self.person_id, "image_sha256": self.image_sha256,
+                "image_path": self.image_path, "bbox": [round(float(v), 2) for v in self.bbox],
+                "det_score": round(float(self.det_score), 4)}
+
+
+def validate_name(name: str) -> str:
+    """A person's name: stripped, non-empty, one line, at most 200 characters."""
+    clean = " ".join(str(name).split())
+    if not clean:
+        raise FacerecError("a person's name must not be empty")
+    if len(clean) > 200:
+        raise FacerecError("a person's name must be at most 200 characters")
+    return clean
+
+
+class GalleryStore:
+    """Persons and face vectors in SQLite; thread-safe (one connection behind a lock)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise FacerecError(f"{self.path}: is a directory, not a gallery database")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            with self.transaction():
+                for stmt in filter(str.strip, _SCHEMA.split(";")):
+                    self._db.execute(stmt)
+                version = self._get_meta("schema_version")
+                if version is None:
+                    self._set_meta("schema_version", str(SCHEMA_VERSION))
+                    self._set_meta("generation", "0")
+                elif int(version) != SCHEMA_VERSION:
+                    raise FacerecError(f"{self.path}: gallery schema {version} is not supported "
+                                       f"(expected {SCHEMA_VERSION})")
+        except sqlite3.DatabaseError as exc:
+            raise FacerecError(f"{self.path}: not a gallery database ({exc})") from None
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back on error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _get_meta(self, key: str) -> Optional[str]:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                         (key, value))
+
+    def _bump(self) -> int:
+        gen = int(self._get_meta("generation") or 0) + 1
+        self._set_meta("generation", str(gen))
+        return gen
+
+    def meta(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self.transaction():
+            for k, v in values.items():
+                self._set_meta(k, v)
+
+    @property
+    def generation(self) -> int:
+        """Counter bumped by every write; an index built at another generation is stale."""
+        with self._lock:
+            return int(self._get_meta("generation") or 0)
+
+    # -- persons -------------------------------------------------------------------------------
+    def _person_row(self, key: int | str) -> tuple[int, str]:
+        if isinstance(key, int):
+            row = self._db.execute("SELECT id, name FROM persons WHERE id=?", (int(key),)).fetchone()
+        else:
+            row = self._db.execute("SELECT id, name FROM persons WHERE name=?", (validate_name(key),)).fetchone()
+        if row is None:
+            what = f"id {key}" if isinstance(key, int) else repr(key)
+            raise PersonNotFoundError(f"no person {what} in the gallery")
+        return int(row[0]), str(row[1])
+
+    def person(self, key: int | str) -> Person:
+        """A person by id (int) or name (str)."""
+        with self._lock:
+            pid, _ = self._person_row(key)
+            row = self._db.execute("SELECT p.id, p.name, p.created, COUNT(f.id) FROM persons p "
+                                   "LEFT JOIN faces f ON f.person_id = p.id WHERE p.id=? GROUP BY p.id",
+                                   (pid,)).fetchone()
+            return Person(id=row[0], name=row[1], created=row[2], faces=row[3])
+
+    def persons(self) -> list[Person]:
+        """Every person with their face count, by name."""
+        with self._lock:
+            rows = self._db.execute("SELECT p.id, p.name, p.created, COUNT(f.id) FROM persons p "
+                                    "LEFT JOIN faces f ON f.person_id = p.id GROUP BY p.id ORDER BY p.name").fetchall()
+        return [Person(id=r[0], name=r[1], created=r[2], faces=r[3]) for r in rows]
+
+    def names(self, person_ids: Sequence[int]) -> dict[int, str]:
+        ids = sorted({int(i) for i in person_ids})
+        if not ids:
+            return {}
+        with self._lock:
+            rows = self._db.execute(f"SELECT id, name FROM persons WHERE id IN ({','.join('?' * len(ids))})",
+                                    ids).fetchall()
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    def count(self) -> tuple[int, int]:
+        """(persons, faces)."""
+        with self._lock:
+            p = self._db.execute("SELECT COUNT(*) FROM persons").fetchone()[0]
+            f = self._db.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
+        return int(p), int(f)
+
+    def create_person(self, name: str, exist_ok: bool = False) -> tuple[int, int]:
+        """Add a person; returns (person id, generation)."""
+        name = validate_name(name)
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM persons WHERE name=?", (name,)).fetchone()
+            if row is not None:
+                if not exist_ok:
+                    raise PersonExistsError(f"a person named {name!r} already exists")
+                return int(row[0]), int(self._get_meta("generation") or 0)
+            cur = db.execute("INSERT INTO persons(name, created) VALUES(?, ?)", (name, time.time()))
+            return int(cur.lastrowid), self._bump()
+
+    def rename(self, key: int | str, new_name: str) -> int:
+        new_name = validate_name(new_name)
+        with self.transaction() as db:
+            pid, old = self._person_row(key)
+            if new_name == old:
+                return int(self._get_meta("generation") or 0)
+            if db.execute("SELECT 1 FROM persons WHERE name=?", (new_name,)).fetchone():
+                raise PersonExistsError(f"a person named {new_name!r} already exists (merge them instead)")
+            db.execute("UPDATE persons SET name=? WHERE id=?", (new_name, pid))
+            return self._bump()
+
+    def merge(self, source: int | str, target: int | str) -> tuple[int, int]:
+        """Move every face of ``source`` to ``target`` and delete ``source``: (faces moved, generation)."""
+        with self.transaction() as db:
+            sid, sname = self._person_row(source)
+            tid, _ = self._person_row(target)
+            if sid == tid:
+                raise FacerecError(f"cannot merge {sname!r} into itself")
+            moved = db.execute("UPDATE faces SET person_id=? WHERE person_id=?", (tid, sid)).rowcount
+            db.execute("DELETE FROM persons WHERE id=?", (sid,))
+            return int(moved), self._bump()
+
+    def delete_person(self, key: int | str) -> tuple[list[int], int]:
+        """Delete a person and every face of theirs: (deleted face ids, generation)."""
+        with self.transaction() as db:
+            pid, _ = self._person_row(key)
+            ids = [int(r[0]) for r in db.execute("SELECT id FROM faces WHERE person_id=?", (pid,))]
+            db.execute("DELETE FROM faces WHERE person_id=?", (pid,))
+            db.execute("DELETE FROM persons WHERE id=?", (pid,))
+            return ids, self._bump()
+
+    # -- faces ---------------------------------------------------------------------------------
+    def add_faces(self, person: int | str, faces: Sequence[FaceRecord], create: bool = True,
+                  dim: Optional[int] = None) -> tuple[int, list[int], int]:
+        """Add faces to a person (created when missing and ``create``), all in one transaction.
+
+        Returns (person id, new face ids, generation).
+        """
+        with self.transaction() as db:
+            try:
+                pid, _ = self._person_row(person)
+            except PersonNotFoundError:
+                if not create or isinstance(person, int):
+                    raise
+                cur = db.execute("INSERT INTO persons(name, created) VALUES(?, ?)", (validate_name(person), time.time()))
+                pid = int(cur.lastrowid)
+            ids = []
+            now = time.time()
+            for f in faces:
+                vec = np.ascontiguousarray(f.vector, dtype=np.float32).reshape(-1)
+                if dim is not None and vec.shape[0] != dim:
+                    raise FacerecError(f"vector of dimension {vec.shape[0]} does not fit this gallery ({dim})")
+                cur = db.execute("INSERT INTO faces(person_id, vector, image_sha256, image_path, bbox, det_score, created) "
+                                 "VALUES(?, ?, ?, ?, ?, ?, ?)",
+                                 (pid, vec.tobytes(), f.image_sha256, f.image_path,
+                                  json.dumps([round(float(v), 2) for v in f.bbox]), float(f.det_score), now))
+                ids.append(int(cur.lastrowid))
+            return pid, ids, self._bump()
+
+    def has_image(self, person: str, image_sha256: str) -> bool:
+        """Whether this image is already enrolled for this person (makes batch enrolment resumable)."""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM faces f JOIN persons p ON p.id = f.person_id "
+                                   "WHERE p.name=? AND f.image_sha256=? LIMIT 1", (person, image_sha256)).fetchone()
+        return row is not None
+
+    def enrolled_images(self) -> set[tuple[str, str]]:
+        """Every (person name, image sha256) pair in the gallery."""
+        with self._lock:
+            rows = self._db.execute("SELECT p.name, f.image_sha256 FROM faces f JOIN persons p ON p.id = f.person_id")
+            return {(str(a), str(b)) for a, b in rows}
+
+    def face_ids(self) -> np.ndarray:
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM faces ORDER BY id").fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def vectors(self, ids: Optional[Sequence[int]] = None) -> tuple[np.ndarray, np.ndarray]:
+        """(face ids, vectors) of the given faces, or of all of them; rows ordered by id."""
+        with self._lock:
+            if ids is None:
+                rows = self._db.execute("SELECT id, vector FROM faces ORDER BY id").fetchall()
+            else:
+                rows = []
+                ids = [int(i) for i in ids]
+                for start in range(0, len(ids), 900):
+                    chunk = ids[start:start + 900]
+                    rows += self._db.execute(f"SELECT id, vector FROM faces WHERE id IN ({','.join('?' * len(chunk))})",
+                                             chunk).fetchall()
+                rows.sort()
+        out_ids = np.array([r[0] for r in rows], dtype=np.int64)
+        if not rows:
+            return out_ids, np.zeros((0, 0), dtype=np.float32)
+        vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+        return out_ids, vecs
+
+    def face_owners(self, face_ids: Sequence[int]) -> dict[int, int]:
+        """face id -> person id, for the faces that still exist."""
+        ids = sorted({int(i) for i in face_ids if i >= 0})
+        if not ids:
+            return {}
+        with self._lock:
+            rows = self._db.execute(f"SELECT id, person_id FROM faces WHERE id IN ({','.join('?' * len(ids))})",
+                                    ids).fetchall()
+        return {int(a): int(b) for a, b in rows}
+
+    def person_vectors(self, key: int | str) -> tuple[Person, np.ndarray]:
+        with self._lock:
+            person = self.person(key)
+            rows = self._db.execute("SELECT vector FROM faces WHERE person_id=? ORDER BY id", (person.id,)).fetchall()
+        vecs = np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows]) if rows else np.zeros((0, 0), np.float32)
+        return person, vecs
+
+    def faces_of(self, key: int | str) -> list[FaceRecord]:
+        with self._lock:
+            pid, _ = self._person_row(key)
+            rows = self._db.execute("SELECT id, person_id, vector, image_sha256, image_path, bbox, det_score "
+                                    "FROM faces WHERE person_id=? ORDER BY id", (pid,)).fetchall()
+        return [_face_row(r) for r in rows]
+
+    def all_faces(self) -> Iterator[tuple[str, FaceRecord]]:
+        """(person name, face) for every face, by person then id."""
+        with self._lock:
+            rows = self._db.execute("SELECT f.id, f.person_id, f.vector, f.image_sha256, f.image_path, f.bbox, "
+                                    "f.det_score, p.name FROM faces f JOIN persons p ON p.id = f.person_id "
+                                    "ORDER BY p.name, f.id").fetchall()
+        for r in rows:
+            yield str(r[7]), _face_row(r[:7])
+
+    def check(self) -> None:
+        """Raise unless SQLite's integrity check passes."""
+        with self._lock:
+            res = self._db.execute("PRAGMA integrity_check").fetchone()[0]
+        if res != "ok":
+            raise FacerecError(f"{self.path}: integrity check failed: {res}")
+
+
+def _face_row(r: tuple) -> FaceRecord:
+    return FaceRecord(id=int(r[0]), person_id=int(r[1]), vector=np.frombuffer(r[2], dtype=np.float32).copy(),
+                      image_sha256=str(r[3]), image_path=r[4], bbox=json.loads(r[5]), det_score=float(r[6]))
