@@ -1,0 +1,61 @@
+"""One entry point for every clustering method, all thresholded by the embedder's cosine threshold."""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from facerec.clustering.whispers import chinese_whispers
+from facerec.errors import FacerecError
+
+METHODS = ("chinese-whispers", "dbscan", "hdbscan")
+
+
+def cluster_vectors(vectors: np.ndarray, method: str = "chinese-whispers", threshold: float = 0.3,
+                    min_size: int = 2) -> np.ndarray:
+    """Labels per row of unit vectors; -1 marks faces left alone (clusters smaller than ``min_size``).
+
+    ``threshold`` is a cosine similarity: two faces at or above it may share a cluster
+    (DBSCAN's ``eps`` is ``1 - threshold`` in cosine distance; HDBSCAN merges nothing farther).
+    """
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    if x.ndim != 2:
+        raise FacerecError("clustering needs a 2-D array of vectors")
+    if len(x) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if method == "chinese-whispers":
+        labels = chinese_whispers(x, threshold)
+    elif method == "dbscan":
+        from sklearn.cluster import DBSCAN
+
+        labels = DBSCAN(eps=max(1e-6, 1.0 - threshold), min_samples=min_size, metric="cosine",
+                        algorithm="brute").fit_predict(x)
+    elif method == "hdbscan":
+        from sklearn.cluster import HDBSCAN
+
+        if len(x) < 2:
+            return np.full(len(x), -1, dtype=np.int64)
+        # On unit vectors euclidean distance is sqrt(2 - 2 cos): the threshold maps exactly.
+        eps = float(np.sqrt(max(0.0, 2.0 - 2.0 * threshold)))
+        kwargs = {"copy": True} if "copy" in inspect.signature(HDBSCAN).parameters else {}
+        labels = HDBSCAN(min_cluster_size=max(2, min_size), min_samples=1, cluster_selection_epsilon=eps,
+                         metric="euclidean", allow_single_cluster=True, **kwargs).fit_predict(x)
+    else:
+        raise FacerecError(f"unknown clustering method {method!r}; choose one of: {', '.join(METHODS)}")
+    return _drop_small(np.asarray(labels, dtype=np.int64), min_size)
+
+
+def _drop_small(labels: np.ndarray, min_size: int) -> np.ndarray:
+    """Relabel clusters 0..k-1 by decreasing size; clusters under ``min_size`` become -1."""
+    out = np.full(len(labels), -1, dtype=np.int64)
+    valid = labels >= 0
+    if not valid.any():
+        return out
+    uniq, counts = np.unique(labels[valid], return_counts=True)
+    order = sorted(zip(-counts, uniq))
+    new = 0
+    for neg, lab in order:
+        if -neg >= min_size:
+            out[labels == lab] = new
+            new += 1
+    return out
