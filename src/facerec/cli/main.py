@@ -35,6 +35,7 @@ def _register() -> None:
 
     app.add_typer(models_cmd.app, name="models")
     faces_cmd.register(app)
+    __import__("facerec.cli.gallery_cmd", fromlist=["register"]).register(app)  # gallery, cluster, serve
 
 
 _register()
