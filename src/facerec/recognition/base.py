@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
+from facerec.errors import ModelError
 from facerec.models.registry import ModelSpec
 
 
@@ -66,7 +67,7 @@ class Embedder(ABC):
         if override is not None:
             return float(override)
         if self.spec is None or self.spec.threshold is None:
-            raise ValueError(f"embedder {self.name} has no calibrated threshold")
+            raise ModelError(f"embedder {self.name} has no calibrated threshold; pass one with --threshold")
         return float(self.spec.threshold)
 
     @abstractmethod
