@@ -1,0 +1,4 @@
+"""``python -m facerec`` runs the CLI."""
+from facerec.cli.main import main
+
+main()
