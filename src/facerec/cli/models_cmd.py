@@ -42,17 +42,30 @@ def list_models(json_out: bool = JsonOpt) -> None:
     console.print("InsightFace buffalo_s weights (scrfd_500m, arcface_mbf) are for non-commercial research only.")
 
 
+def default_models() -> list[str]:
+    """Registry names the default FaceAnalyzer needs."""
+    from facerec.detection.factory import DEFAULT_DETECTOR
+    from facerec.recognition.factory import DEFAULT_EMBEDDER
+
+    detector = {"scrfd": "scrfd_500m"}.get(DEFAULT_DETECTOR.partition(":")[0], DEFAULT_DETECTOR.partition(":")[0])
+    embedders = [p.partition(":")[0] for p in DEFAULT_EMBEDDER.split("+")]
+    return [detector, *embedders]
+
+
 @app.command("pull")
 def pull(names: Optional[List[str]] = typer.Argument(None, help="Model names (see 'facerec models list')."),
          all_models: bool = typer.Option(False, "--all", help="Pull every model."),
+         defaults: bool = typer.Option(False, "--default", help="Pull what the default pipeline uses."),
          force: bool = typer.Option(False, "--force", help="Fetch again even if cached.")) -> None:
     """Fetch models into the cache and verify their SHA-256."""
     if all_models:
         selected = [n for n in REGISTRY]
+    elif defaults:
+        selected = default_models()
     elif names:
         selected = [get_spec(n).name for n in names]
     else:
-        raise ModelError("name at least one model, or pass --all")
+        raise ModelError("name at least one model, or pass --default or --all")
     store = ModelStore()
     for name in selected:
         with console.status(f"pulling {name}"):
