@@ -123,4 +123,5 @@ class FaceAnalyzer:
 
 
 def _name(src: object) -> str:
+    """How to name an image input in an error message."""
     return str(src) if isinstance(src, str) or hasattr(src, "__fspath__") else f"<{type(src).__name__}>"

@@ -16,8 +16,9 @@ from facerec.errors import FacerecError
 def detect(images: List[Path] = typer.Argument(..., help="Image files."),
            draw: Optional[Path] = typer.Option(None, "--draw", help="Write the image with boxes and landmarks here "
                                                                   "(with several images: a folder)."),
+           largest: bool = typer.Option(False, "--largest", help="Only the largest face of each image."),
            detector: str = DetectorOpt, offline: bool = OfflineOpt, json_out: bool = JsonOpt) -> None:
-    """Find every face: box, score and 5 landmarks."""
+    """Find every face (or the largest): box, score and 5 landmarks."""
     from facerec.detection.factory import build_detector
     from facerec.io.images import load_image
     from facerec.models.store import ModelStore
@@ -26,7 +27,7 @@ def detect(images: List[Path] = typer.Argument(..., help="Image files."),
     results = []
     for path in images:
         img = load_image(path)
-        faces = sorted(det.detect(img), key=lambda d: -d.area)
+        faces = sorted(det.detect(img), key=lambda d: -d.area)[: 1 if largest else None]
         results.append({"image": str(path), "faces": [f.to_dict() for f in faces]})
         if draw is not None:
             out = draw if len(images) == 1 else draw / f"{path.stem}_faces.jpg"

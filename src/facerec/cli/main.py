@@ -74,7 +74,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         code = 0
     except (OSError, MemoryError) as exc:
         code = _error(f"{type(exc).__name__}: {exc}")
-    sys.exit(code) if argv is None else None
+    if argv is None:
+        sys.exit(code)
     return code
 
 
