@@ -249,16 +249,7 @@ class Gallery:
     # -- enrolment -----------------------------------------------------------------------------
     def face_record(self, image: ImageSource, face_index: int = 0) -> FaceRecord:
         """Detect and embed one face of an image (largest first) as a record ready to store."""
-        fa = self._need_analyzer()
-        digest, path = image_digest(image)
-        img = load_image(image)
-        faces = fa.faces(img)
-        name = path or "image"
-        if not faces:
-            raise NoFaceError(f"{name}: no face found")
-        if not 0 <= face_index < len(faces):
-            raise NoFaceError(f"{name}: has {len(faces)} face(s), no face #{face_index}")
-        return record_of(faces[face_index], digest, path)
+        return face_record(self._need_analyzer(), image, face_index)
 
     def add_records(self, name: str | int, records: Sequence[FaceRecord], model: Optional[str] = None,
                     create: bool = True) -> tuple[int, list[int]]:
@@ -468,6 +459,19 @@ class Gallery:
         return added, skipped
 
 
+def face_record(analyzer, image: ImageSource, face_index: int = 0) -> FaceRecord:
+    """Detect and embed face #``face_index`` (largest first) of an image with ``analyzer``."""
+    digest, path = image_digest(image)
+    img = load_image(image)
+    faces = analyzer.faces(img)
+    name = path or "image"
+    if not faces:
+        raise NoFaceError(f"{name}: no face found")
+    if not 0 <= face_index < len(faces):
+        raise NoFaceError(f"{name}: has {len(faces)} face(s), no face #{face_index}")
+    return record_of(faces[face_index], digest, path)
+
+
 def record_of(face: Face, digest: str, path: Optional[str]) -> FaceRecord:
     """A storable record of an embedded face."""
     assert face.embedding is not None
@@ -487,4 +491,4 @@ def read_meta(path: str | os.PathLike) -> dict[str, str]:
 
 
 __all__ = ["Gallery", "IdentifiedFace", "Match", "EnrollResult", "PersonNotFoundError", "UNKNOWN", "image_digest",
-           "record_of", "read_meta"]
+           "face_record", "record_of", "read_meta"]

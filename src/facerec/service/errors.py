@@ -1,0 +1,83 @@
+"""Every error leaves the service as JSON ``{"error": {"code", "message"}}`` with a 4xx status."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from facerec.errors import (FacerecError, ImageError, IncompatibleEmbeddingsError, ModelError, MultipleFacesError,
+                            NoFaceError)
+from facerec.gallery.store import PersonExistsError, PersonNotFoundError
+
+log = logging.getLogger("facerec.service")
+
+
+class ApiError(Exception):
+    """An error with its HTTP status and machine-readable code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+               422: "invalid_request"}
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def facerec_status(exc: FacerecError) -> tuple[int, str]:
+    """HTTP status and code of a facerec error."""
+    if isinstance(exc, ImageError):
+        return 400, "bad_image"
+    if isinstance(exc, NoFaceError):
+        return 422, "no_face"
+    if isinstance(exc, MultipleFacesError):
+        return 422, "multiple_faces"
+    if isinstance(exc, PersonNotFoundError):
+        return 404, "unknown_person"
+    if isinstance(exc, PersonExistsError):
+        return 409, "person_exists"
+    if isinstance(exc, IncompatibleEmbeddingsError):
+        return 409, "incompatible_embeddings"
+    if isinstance(exc, ModelError):
+        return 503, "model_unavailable"
+    return 400, "bad_request"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that shape every error response."""
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(FacerecError)
+    async def _facerec(_: Request, exc: FacerecError) -> JSONResponse:
+        status, code = facerec_status(exc)
+        return error_response(status, code, " ".join(str(exc).split()) or code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors()[:5]:
+            loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
+            parts.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else str(err.get("msg", "invalid")))
+        return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        detail = exc.detail if isinstance(exc.detail, str) else code
+        return error_response(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # a bug, never bad input
+        log.exception("internal error")
+        return error_response(500, "internal_error", f"internal error ({type(exc).__name__})")

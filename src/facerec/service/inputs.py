@@ -1,0 +1,122 @@
+"""Images and fields from a request: multipart/form-data uploads or JSON with base64 strings."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from facerec.errors import ImageError
+from facerec.service.errors import ApiError
+
+
+@dataclass
+class Payload:
+    """Uploaded files (raw bytes, by field name) and the other fields (strings or JSON values)."""
+
+    files: dict[str, list[bytes]] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def images(self, name: str, required: bool = True) -> list[bytes]:
+        got = self.files.get(name, [])
+        if not got and required:
+            raise ApiError(422, "missing_image", f"no image given: send '{name}' as a file upload or base64 in JSON")
+        return got
+
+    def image(self, name: str) -> bytes:
+        return self.images(name)[0]
+
+    def text(self, name: str, required: bool = False) -> str | None:
+        value = self.fields.get(name)
+        if value is None or value == "":
+            if required:
+                raise ApiError(422, "missing_field", f"field '{name}' is required")
+            return None
+        if not isinstance(value, (str, int, float)):
+            raise ApiError(422, "invalid_request", f"field '{name}' must be a string")
+        return str(value)
+
+    def integer(self, name: str, default: int) -> int:
+        value = self.fields.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ApiError(422, "invalid_request", f"field '{name}' must be an integer") from None
+
+
+def decode_base64(value: Any, name: str) -> bytes:
+    """Bytes of a base64 string, with or without a ``data:...;base64,`` prefix."""
+    if not isinstance(value, str):
+        raise ImageError(f"'{name}' must be a base64 string")
+    text = value.split(",", 1)[1] if value.startswith("data:") and "," in value else value
+    try:
+        data = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ImageError(f"'{name}' is not valid base64") from None
+    if not data:
+        raise ImageError(f"'{name}' is empty")
+    return data
+
+
+async def read_payload(request: Request, image_fields: tuple[str, ...]) -> Payload:
+    """Parse the body: multipart (file parts are images) or JSON (``image_fields`` hold base64)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    out = Payload()
+    if ctype == "multipart/form-data":
+        try:
+            form = await request.form()
+        except Exception as exc:  # malformed multipart
+            if type(exc).__name__ == "BodyTooLarge":
+                raise
+            raise ApiError(400, "bad_request", f"malformed multipart body ({type(exc).__name__})") from None
+        for key, value in form.multi_items():
+            if hasattr(value, "read"):
+                data = await value.read()
+                if not data:
+                    raise ImageError(f"uploaded file '{key}' is empty")
+                out.files.setdefault(key, []).append(data)
+            elif key in image_fields:
+                out.files.setdefault(key, []).append(decode_base64(value, key))
+            else:
+                out.fields[key] = value
+        return out
+    if ctype in ("application/json", ""):
+        body = await request.body()
+        if not body:
+            if ctype == "":
+                return out
+            raise ApiError(400, "bad_request", "empty JSON body")
+        try:
+            obj = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ApiError(400, "bad_request", "body is not valid JSON") from None
+        if not isinstance(obj, dict):
+            raise ApiError(400, "bad_request", "JSON body must be an object")
+        for key, value in obj.items():
+            if key in image_fields or (key.endswith("s") and key[:-1] in image_fields):
+                values = value if isinstance(value, list) else [value]
+                base = key if key in image_fields else key[:-1]
+                out.files.setdefault(base, []).extend(decode_base64(v, base) for v in values)
+            else:
+                out.fields[key] = value
+        return out
+    raise ApiError(415, "unsupported_media_type",
+                   f"content type {ctype!r} is not supported: send multipart/form-data or application/json")
+
+
+def openapi_body(images: dict[str, str], fields: dict[str, dict] | None = None, required: list[str] | None = None) -> dict:
+    """``openapi_extra`` documenting both body forms of an endpoint."""
+    fields = fields or {}
+    multipart = {name: {"type": "string", "format": "binary", "description": desc} for name, desc in images.items()}
+    as_json = {name: {"type": "string", "format": "byte", "description": desc + " (base64)"} for name, desc in images.items()}
+    multipart.update(fields)
+    as_json.update(fields)
+    req = required if required is not None else list(images)
+    return {"requestBody": {"required": True, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "properties": multipart, "required": req}},
+        "application/json": {"schema": {"type": "object", "properties": as_json, "required": req}}}}}
