@@ -1,0 +1,43 @@
+"""Embedders run by OpenCV's DNN module: FaceNet-512 (davidsandberg 20180408-102900, frozen TF graph)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from facerec.errors import ModelError
+from facerec.models.registry import ModelSpec
+from facerec.recognition.base import Embedder, to_input_tensor
+
+OUTPUT_LAYER = "embeddings"
+"""The graph's output node (already L2-normalised by the graph, we normalise again anyway)."""
+
+
+class Cv2DnnEmbedder(Embedder):
+    """A frozen TensorFlow graph read by ``cv2.dnn.readNetFromTensorflow``.
+
+    The graph takes one prewhitened RGB 160x160 image at a time (NCHW blob) and its
+    ``embeddings`` node gives a 512-D vector; batches are run image by image.
+    """
+
+    def __init__(self, spec: ModelSpec, model_path: Path, flip: bool = False) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.dim = spec.dim
+        self.input_size = spec.input_size
+        self.flip = flip
+        try:
+            self.net = cv2.dnn.readNetFromTensorflow(str(model_path))
+        except cv2.error as exc:
+            raise ModelError(f"model {spec.name!r}: OpenCV cannot read {model_path}: "
+                             f"{str(exc).strip().splitlines()[-1]}") from None
+
+    def _forward(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        batch = to_input_tensor(crops, self.spec)
+        out = np.empty((len(batch), self.dim), dtype=np.float32)
+        for i in range(len(batch)):
+            self.net.setInput(batch[i:i + 1])
+            out[i] = self.net.forward(OUTPUT_LAYER).reshape(-1)
+        return out

@@ -1,0 +1,59 @@
+"""dlib's ResNet metric network (``dlib_face_recognition_resnet_model_v1``), 128-D, on dlib's own face chips."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+from facerec.models.dlib_support import box_from_landmarks, import_dlib, rgb, shape_predictor, to_rectangle
+from facerec.models.registry import ModelSpec
+from facerec.models.store import ModelStore
+from facerec.recognition.base import Embedder
+
+CHIP_PADDING = 0.25
+"""dlib's default padding around the face in ``get_face_chip`` (what the network was trained on)."""
+
+
+class DlibEmbedder(Embedder):
+    """dlib ResNet-29 embedder. Needs the ``dlib`` extra.
+
+    Alignment is dlib's own: the 5-point shape predictor (eye corners, nose bottom) is run in a
+    box derived from our 5 landmarks, then ``dlib.get_face_chip(img, shape, 150, 0.25)`` cuts
+    the 150x150 chip. :meth:`embed` takes chips that are already aligned that way.
+    """
+
+    def __init__(self, spec: ModelSpec, store: Optional[ModelStore] = None, flip: bool = False,
+                 landmarks_model: str = "dlib_shape5") -> None:
+        dlib = import_dlib()
+        store = store or ModelStore()
+        self.spec = spec
+        self.name = spec.name
+        self.dim = spec.dim
+        self.input_size = spec.input_size
+        self.flip = flip
+        self.net = dlib.face_recognition_model_v1(str(store.path(spec.name)))
+        self.predictor = shape_predictor(store, landmarks_model)
+        self._dlib = dlib
+
+    def chip(self, image_rgb: np.ndarray, bbox: np.ndarray) -> np.ndarray:
+        """dlib's aligned RGB chip for the face in ``bbox`` of an RGB image."""
+        shape = self.predictor(image_rgb, to_rectangle(bbox))
+        return self._dlib.get_face_chip(image_rgb, shape, self.input_size[0], CHIP_PADDING)
+
+    def align(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """The 150x150 BGR chip for the face with these 5 landmarks."""
+        return self.chip(rgb(image), box_from_landmarks(landmarks))[..., ::-1].copy()
+
+    def embed_faces(self, image: np.ndarray, landmarks: Sequence[np.ndarray]) -> np.ndarray:
+        img = rgb(image)
+        return self.embed([self.chip(img, box_from_landmarks(lm))[..., ::-1] for lm in landmarks])
+
+    def _forward(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        w, h = self.input_size
+        chips = []
+        for crop in crops:
+            if crop.shape[:2] != (h, w):
+                crop = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+            chips.append(rgb(crop))
+        return np.asarray(self.net.compute_face_descriptor(chips), dtype=np.float32).reshape(len(chips), self.dim)
