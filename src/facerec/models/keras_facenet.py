@@ -6,7 +6,7 @@ layer is mapped to ONNX operators working in NCHW:
 
 * ``Conv2D`` (with or without bias) -> ``Conv``; a ``BatchNormalization`` fed only by a conv
   (or by a ``Dense``) is folded into that layer's weights, any other one becomes a
-  ``BatchNormalization`` op. ``'same'`` padding is turned into explicit pads the way
+  per-channel ``Mul`` + ``Add``. ``'same'`` padding is turned into explicit pads the way
   TensorFlow computes them (the odd pixel goes to the bottom/right).
 * ``Activation`` -> ``Relu`` etc.; ``MaxPooling2D``/``AveragePooling2D``/
   ``GlobalAveragePooling2D``; ``Concatenate`` (channel axis remapped to 1); ``Add``;
