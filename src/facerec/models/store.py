@@ -188,6 +188,7 @@ class ModelStore:
         tmp = Path(tmp_name)
         try:
             convert(raw, tmp)
+            tmp.chmod(0o644)  # mkstemp creates 0600; cached models are readable like downloaded ones
             target.with_name(target.name + ".sha256").write_text(sha256_file(tmp) + "\n")
             os.replace(tmp, target)
         finally:
