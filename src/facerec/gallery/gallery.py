@@ -188,14 +188,15 @@ class Gallery:
             gen = self.store.generation
             if self._index is None:
                 index, why = FaceIndex.load(self.index_path, self.embedder_id, self.dim)
-                if index is not None and index.generation != gen:
-                    index, why = None, "stale"
                 if index is None:
                     self._rebuild(gen)
                     self.index_status = f"rebuilt ({why})"
                 else:
                     self._index = index
                     self.index_status = "loaded"
+                    if index.generation != gen:  # sound but stale: apply the difference with SQLite
+                        self._sync(gen)
+                        self.index_status = "updated (stale)"
             elif self._index.generation != gen:
                 self._sync(gen)
             return self._index
@@ -257,6 +258,7 @@ class Gallery:
         if model is not None and self.embedder_id is not None and model != self.embedder_id:
             raise IncompatibleEmbeddingsError(f"vectors of {model!r} cannot go into a gallery of {self.embedder_id!r}")
         with self._lock:
+            self._ensure_index()
             pid, ids, gen = self.store.add_faces(name, records, create=create, dim=self.dim)
             if self._index is not None and self._index.generation == gen - 1:
                 self._index.add(np.array(ids, np.int64), np.stack([r.vector for r in records]) if records else None)
@@ -374,6 +376,7 @@ class Gallery:
     def delete(self, key: int | str) -> int:
         """Delete a person and all their vectors, from SQLite and from the index; returns faces removed."""
         with self._lock:
+            self._ensure_index()
             ids, gen = self.store.delete_person(key)
             if self._index is not None and self._index.generation == gen - 1:
                 self._index.remove(np.array(ids, np.int64))

@@ -1,0 +1,218 @@
+"""The gallery on real faces: enroll, identify, verify, rename, merge, delete, export/import, index cache."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import jpeg, same_person_variants
+
+pytest.importorskip("faiss", reason="the gallery needs faiss-cpu (pip install 'facerec[gallery]')")
+
+from facerec.errors import FacerecError, IncompatibleEmbeddingsError, NoFaceError  # noqa: E402
+from facerec.gallery import UNKNOWN, Gallery, PersonExistsError, PersonNotFoundError  # noqa: E402
+from facerec.gallery.index import FaceIndex  # noqa: E402
+from facerec.gallery.store import FaceRecord, GalleryStore  # noqa: E402
+
+
+@pytest.fixture()
+def gallery(tmp_path, analyzer):
+    g = Gallery(tmp_path / "g.db", analyzer)
+    yield g
+    g.close()
+
+
+@pytest.fixture(scope="module")
+def both(grace_bgr, astronaut_bgr):
+    """Grace Hopper and Eileen Collins side by side in one photo."""
+    import cv2
+
+    h = astronaut_bgr.shape[0]
+    g = cv2.resize(grace_bgr, (int(grace_bgr.shape[1] * h / grace_bgr.shape[0]), h))
+    return np.hstack([astronaut_bgr, g])
+
+
+def test_enroll_and_identify_real_faces(gallery, grace_bgr, astronaut_bgr, both):
+    res = gallery.enroll("Grace Hopper", [grace_bgr])
+    assert res.person.name == "Grace Hopper" and res.person.faces == 1 and len(res.face_ids) == 1
+    # An unknown face stays unknown while only Grace is enrolled.
+    (face,) = gallery.identify(astronaut_bgr)
+    assert face.name == UNKNOWN and face.person_id is None and face.similarity < gallery.threshold
+    for name, variant in same_person_variants(grace_bgr).items():
+        (face,) = gallery.identify(variant)
+        assert face.name == "Grace Hopper", name
+        assert face.similarity >= gallery.threshold
+    gallery.enroll("Eileen Collins", [astronaut_bgr])
+    faces = gallery.identify(both, k=2)
+    assert sorted(f.name for f in faces) == ["Eileen Collins", "Grace Hopper"]
+    for f in faces:
+        assert [m.name for m in f.candidates][0] == f.name and len(f.candidates) == 2
+        x1, y1, x2, y2 = f.bbox
+        on_left = (x1 + x2) / 2 < astronaut_bgr.shape[1]
+        assert f.name == ("Eileen Collins" if on_left else "Grace Hopper")
+    assert {p.name: p.faces for p in gallery.persons()} == {"Grace Hopper": 1, "Eileen Collins": 1}
+
+
+def test_enroll_records_source_and_reports_failures(gallery, grace_path, tmp_path):
+    blank = np.full((200, 200, 3), 127, np.uint8)
+    res = gallery.enroll("Grace Hopper", [grace_path, blank])
+    assert len(res.face_ids) == 1 and len(res.failures) == 1 and "no face" in res.failures[0][1]
+    (rec,) = gallery.store.faces_of("Grace Hopper")
+    assert rec.image_path == str(grace_path) and len(rec.image_sha256) == 64
+    assert rec.bbox[2] > rec.bbox[0] and 0 < rec.det_score <= 1
+    with pytest.raises(NoFaceError):
+        gallery.enroll("Nobody", [blank])
+    assert [p.name for p in gallery.persons()] == ["Grace Hopper"]
+
+
+def test_verify_against_person(gallery, grace_bgr, astronaut_bgr):
+    gallery.enroll("Grace Hopper", [grace_bgr])
+    assert gallery.verify("Grace Hopper", jpeg(grace_bgr, 30))["same"] is True
+    res = gallery.verify("Grace Hopper", astronaut_bgr)
+    assert res["same"] is False and res["similarity"] < res["threshold"]
+    with pytest.raises(PersonNotFoundError):
+        gallery.verify("Ada Lovelace", grace_bgr)
+
+
+def test_rename_merge_delete(gallery, grace_bgr, astronaut_bgr):
+    variants = same_person_variants(grace_bgr)
+    gallery.enroll("Grace", [grace_bgr])
+    gallery.enroll("G. Hopper", [variants["flip"], variants["dark"]])
+    gallery.enroll("Eileen Collins", [astronaut_bgr])
+    with pytest.raises(PersonExistsError):
+        gallery.rename("Grace", "Eileen Collins")
+    gallery.rename("Grace", "Grace Hopper")
+    merged = gallery.merge("G. Hopper", "Grace Hopper")
+    assert merged.faces == 3
+    assert {p.name: p.faces for p in gallery.persons()} == {"Grace Hopper": 3, "Eileen Collins": 1}
+    assert gallery.identify(variants["rot10"])[0].name == "Grace Hopper"
+    # Deleting removes every vector from SQLite and the search index, at once.
+    before = set(gallery.index_ids().tolist())
+    assert gallery.delete("Grace Hopper") == 3
+    assert len(set(gallery.index_ids().tolist())) == len(before) - 3
+    assert gallery.store.count() == (1, 1)
+    face = gallery.identify(grace_bgr, k=5)[0]
+    assert face.name == UNKNOWN and all(m.name != "Grace Hopper" for m in face.candidates)
+    with pytest.raises(PersonNotFoundError):
+        gallery.delete("Grace Hopper")
+
+
+def test_delete_seen_by_another_process_view(tmp_path, analyzer, grace_bgr):
+    """A second Gallery on the same file (as a server would hold) stops naming a deleted person."""
+    a = Gallery(tmp_path / "g.db", analyzer)
+    b = Gallery(tmp_path / "g.db", analyzer)
+    a.enroll("Grace Hopper", [grace_bgr])
+    assert b.identify(grace_bgr)[0].name == "Grace Hopper"
+    a.delete("Grace Hopper")
+    assert b.identify(grace_bgr)[0].name == UNKNOWN
+    a.close()
+    b.close()
+
+
+def test_refuses_other_embedder(tmp_path, analyzer, grace_bgr):
+    from facerec import FaceAnalyzer
+
+    with Gallery(tmp_path / "g.db", analyzer) as g:
+        g.enroll("Grace Hopper", [grace_bgr])
+        other = FaceAnalyzer(model="sface")
+        face = other.face(grace_bgr)
+        from facerec.gallery.gallery import record_of
+
+        with pytest.raises(IncompatibleEmbeddingsError):
+            g.add_records("Grace Hopper", [record_of(face, "x", None)], model=other.model)
+        with pytest.raises(FacerecError):  # 128-D vectors never enter a 512-D gallery
+            g.add_records("Grace Hopper", [record_of(face, "x", None)])
+    with pytest.raises(IncompatibleEmbeddingsError):
+        Gallery(tmp_path / "g.db", other)
+    with pytest.raises(IncompatibleEmbeddingsError):
+        Gallery.open(tmp_path / "g.db", model="sface")
+    assert Gallery.open(tmp_path / "g.db", load_models=False).embedder_id == analyzer.model
+
+
+def test_export_import_roundtrip(tmp_path, analyzer, grace_bgr, astronaut_bgr):
+    with Gallery(tmp_path / "a.db", analyzer) as a:
+        a.enroll("Grace Hopper", [grace_bgr, same_person_variants(grace_bgr)["flip"]])
+        a.enroll("Eileen Collins", [astronaut_bgr])
+        assert a.export(tmp_path / "e.npz") == 3
+    with Gallery(tmp_path / "b.db", analyzer) as b:
+        assert b.import_(tmp_path / "e.npz") == (3, 0)
+        assert b.import_(tmp_path / "e.npz") == (0, 3)  # idempotent
+        assert {p.name: p.faces for p in b.persons()} == {"Grace Hopper": 2, "Eileen Collins": 1}
+        assert b.identify(astronaut_bgr)[0].name == "Eileen Collins"
+    # An empty gallery opened without models takes the export's embedder.
+    with Gallery.open(tmp_path / "c.db", load_models=False) as c:
+        c.import_(tmp_path / "e.npz")
+        assert c.embedder_id == analyzer.model
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with Gallery(tmp_path / "d.db", analyzer) as d, pytest.raises(FacerecError, match="not a gallery export"):
+        d.import_(tmp_path / "junk.npz")
+
+
+def test_index_rebuilt_when_missing_stale_or_corrupt(tmp_path, analyzer, grace_bgr, astronaut_bgr):
+    db = tmp_path / "g.db"
+    with Gallery(db, analyzer) as g:
+        g.enroll("Grace Hopper", [grace_bgr])
+        g.enroll("Eileen Collins", [astronaut_bgr])
+    index_file = db.with_name("g.db.index")
+    assert index_file.is_file()
+    with Gallery(db, analyzer) as g:
+        assert g.identify(grace_bgr)[0].name == "Grace Hopper" and g.index_status == "loaded"
+    # Stale: SQLite changed behind the saved index's back.
+    store = GalleryStore(db)
+    store.delete_person("Eileen Collins")
+    store.close()
+    with Gallery(db, analyzer) as g:
+        assert g.identify(astronaut_bgr)[0].name == UNKNOWN and g.index_status == "updated (stale)"
+        assert g.index_ids().tolist() == g.store.face_ids().tolist()
+    # Corrupt: flipped bytes fail the checksum; garbage fails to decode.
+    data = bytearray(index_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    index_file.write_bytes(bytes(data))
+    with Gallery(db, analyzer) as g:
+        assert g.identify(grace_bgr)[0].name == "Grace Hopper" and g.index_status.startswith("rebuilt (corrupt")
+    index_file.write_bytes(b"garbage")
+    with Gallery(db, analyzer) as g:
+        g.index_ids()
+        assert g.index_status.startswith("rebuilt (corrupt")
+    index_file.unlink()
+    with Gallery(db, analyzer) as g:
+        g.index_ids()
+        assert g.index_status == "rebuilt (missing)"
+
+
+def test_store_transaction_rolls_back(tmp_path, analyzer, grace_bgr):
+    store = GalleryStore(tmp_path / "s.db")
+    vec = analyzer.embed(grace_bgr)
+    good = FaceRecord(vector=vec, image_sha256="a", image_path=None, bbox=[0, 0, 1, 1], det_score=0.9)
+    bad = FaceRecord(vector=vec[:100], image_sha256="b", image_path=None, bbox=[0, 0, 1, 1], det_score=0.9)
+    gen = store.generation
+    with pytest.raises(FacerecError):
+        store.add_faces("Grace Hopper", [good, bad], dim=512)
+    assert store.count() == (0, 0) and store.generation == gen
+    store.add_faces("Grace Hopper", [good], dim=512)
+    assert store.count() == (1, 1) and store.generation == gen + 1
+    store.check()
+    store.close()
+    (tmp_path / "not.db").write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(FacerecError, match="not a gallery database"):
+        GalleryStore(tmp_path / "not.db")
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_face_index_kinds(tmp_path, analyzer, grace_bgr, astronaut_bgr, kind):
+    grace = [analyzer.embed(v) for v in same_person_variants(grace_bgr).values()]
+    astro = [analyzer.embed(v) for v in same_person_variants(astronaut_bgr).values()]
+    vecs = np.stack(grace + astro)
+    ids = np.arange(1, len(vecs) + 1) * 10
+    index = FaceIndex(vecs.shape[1], kind=kind)
+    index.add(ids, vecs)
+    sims, found = index.search(analyzer.embed(grace_bgr)[None], 3)
+    assert set(found[0].tolist()) <= set(ids[: len(grace)].tolist()) and sims[0, 0] > 0.5
+    index.remove(ids[: len(grace)])  # every Grace vector gone
+    sims, found = index.search(analyzer.embed(grace_bgr)[None], 3)
+    assert not set(found[0].tolist()) & set(ids[: len(grace)].tolist())
+    index.generation = 7
+    index.save(tmp_path / "i.npz", "model-x")
+    loaded, why = FaceIndex.load(tmp_path / "i.npz", "model-x", vecs.shape[1])
+    assert why == "" and loaded.kind == kind and loaded.generation == 7 and len(loaded) == len(astro)
+    assert set(loaded.search(analyzer.embed(astronaut_bgr)[None], 1)[1][0].tolist()) <= set(ids[len(grace):].tolist())
+    assert FaceIndex.load(tmp_path / "i.npz", "model-y", vecs.shape[1]) == (None, "other embedder")

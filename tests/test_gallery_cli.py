@@ -1,0 +1,107 @@
+"""``facerec gallery ...`` as a user runs it: enroll, identify --json, verify, list, rename, merge, delete, export/import."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import pytest
+
+from conftest import same_person_variants
+
+pytest.importorskip("faiss", reason="the gallery needs faiss-cpu (pip install 'facerec[gallery]')")
+
+from facerec.cli.main import main  # noqa: E402
+
+
+@pytest.fixture()
+def images(tmp_path, grace_bgr, astronaut_bgr):
+    out = {}
+    for name, img in (("grace", grace_bgr), ("astro", astronaut_bgr)):
+        out[name] = tmp_path / f"{name}.jpg"
+        cv2.imwrite(str(out[name]), img)
+        for vname, var in list(same_person_variants(img).items())[:3]:
+            out[f"{name}_{vname}"] = tmp_path / f"{name}_{vname}.jpg"
+            cv2.imwrite(str(out[f"{name}_{vname}"]), var)
+    return out
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_gallery_cli_end_to_end(tmp_path, capsys, images):
+    db = tmp_path / "g.db"
+    g = ("gallery", "--db", db)
+    assert run(capsys, *g, "enroll", "Grace Hopper", images["grace"])[0] == 0
+    assert run(capsys, *g, "enroll", "G H", images["grace_flip"])[0] == 0
+    assert run(capsys, *g, "enroll", "Eileen Collins", images["astro"], images["astro_crop"])[0] == 0
+    code, out, _ = run(capsys, *g, "identify", images["grace_crop"], images["astro_flip"], "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert [r["image"] for r in result] == [str(images["grace_crop"]), str(images["astro_flip"])]
+    assert result[0]["faces"][0]["name"] in ("Grace Hopper", "G H")
+    assert result[1]["faces"][0]["name"] == "Eileen Collins"
+    face = result[1]["faces"][0]
+    assert len(face["bbox"]) == 4 and face["similarity"] > 0.3
+    code, out, _ = run(capsys, *g, "verify", "Eileen Collins", images["astro_half"], "--json")
+    assert code == 0 and json.loads(out)["same"] is True
+    code, out, _ = run(capsys, *g, "verify", "Eileen Collins", images["grace"], "--json")
+    assert code == 0 and json.loads(out)["same"] is False
+    assert run(capsys, *g, "merge", "G H", "Grace Hopper")[0] == 0
+    assert run(capsys, *g, "rename", "Grace Hopper", "Grace B. Hopper")[0] == 0
+    code, out, _ = run(capsys, *g, "list", "--json")
+    assert {p["name"]: p["faces"] for p in json.loads(out)["persons"]} == {"Grace B. Hopper": 2, "Eileen Collins": 2}
+    assert run(capsys, *g, "export", tmp_path / "e.npz")[0] == 0
+    assert run(capsys, *g, "delete", "Grace B. Hopper")[0] == 0
+    code, out, _ = run(capsys, *g, "identify", images["grace"], "--json")
+    assert json.loads(out)[0]["faces"][0]["name"] == "unknown"
+    g2 = ("gallery", "--db", tmp_path / "g2.db")
+    assert run(capsys, *g2, "import", tmp_path / "e.npz")[0] == 0
+    code, out, _ = run(capsys, *g2, "identify", images["grace"], "--json")
+    assert json.loads(out)[0]["faces"][0]["name"] == "Grace B. Hopper"
+
+
+def test_gallery_cli_errors(tmp_path, capsys, images):
+    db = tmp_path / "g.db"
+    g = ("gallery", "--db", db)
+    code, _, err = run(capsys, *g, "list")
+    assert code == 2 and err.startswith("error:") and "no such gallery" in err
+    assert run(capsys, *g, "enroll", "Grace Hopper", images["grace"])[0] == 0
+    for argv, needle in [
+        (("verify", "Nobody", images["grace"]), "no person 'Nobody'"),
+        (("delete", "Nobody"), "no person 'Nobody'"),
+        (("rename", "Grace Hopper", ""), "must not be empty"),
+        (("merge", "Grace Hopper", "Grace Hopper"), "into itself"),
+        (("enroll", "X", tmp_path / "missing.jpg"), "no such file"),
+        (("import", tmp_path / "missing.npz"), "no such file"),
+        (("export", tmp_path / "out.txt"), "must end in .npz"),
+    ]:
+        code, _, err = run(capsys, *g, *argv)
+        assert code == 2 and err.startswith("error:") and needle in err and "Traceback" not in err, (argv, err)
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    code, out, err = run(capsys, *g, "identify", tmp_path / "bad.jpg", images["grace"], "--json")
+    assert code == 0 and "bad.jpg: not an image" in " ".join(err.split())  # batch goes past bad files and lists them
+    res = json.loads(out)
+    assert res[0]["error"] and res[1]["faces"][0]["name"] == "Grace Hopper"
+    code, _, err = run(capsys, "gallery", "--db", db, "--model", "sface", "list")
+    assert code == 0  # list needs no models
+    code, _, err = run(capsys, "gallery", "--db", db, "--model", "sface", "enroll", "X", images["grace"])
+    assert code == 2 and "gallery holds vectors of" in err
+
+
+def test_enroll_dataset_parallel(tmp_path, capsys, images):
+    root = tmp_path / "people"
+    for person, keys in (("Grace_Hopper", ("grace", "grace_flip", "grace_crop")), ("Eileen_Collins", ("astro", "astro_flip"))):
+        (root / person).mkdir(parents=True)
+        for k in keys:
+            (root / person / images[k].name).write_bytes(images[k].read_bytes())
+    (root / "Eileen_Collins" / "broken.jpg").write_bytes(b"\xff\xd8 broken")
+    db = tmp_path / "g.db"
+    code, _, err = run(capsys, "gallery", "--db", db, "enroll-dataset", root, "--workers", "2")
+    assert code == 0 and "broken.jpg" in err
+    code, out, _ = run(capsys, "gallery", "--db", db, "list", "--json")
+    assert {p["name"]: p["faces"] for p in json.loads(out)["persons"]} == {"Grace_Hopper": 3, "Eileen_Collins": 2}
+    code, _, err = run(capsys, "gallery", "--db", db, "enroll-dataset", root, "--workers", "2")
+    assert code == 0 and "5 image(s) already enrolled" in err
