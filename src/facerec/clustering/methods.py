@@ -16,7 +16,8 @@ def cluster_vectors(vectors: np.ndarray, method: str = "chinese-whispers", thres
     """Labels per row of unit vectors; -1 marks faces left alone (clusters smaller than ``min_size``).
 
     ``threshold`` is a cosine similarity: two faces at or above it may share a cluster
-    (DBSCAN's ``eps`` is ``1 - threshold`` in cosine distance; HDBSCAN merges nothing farther).
+    (DBSCAN's ``eps`` is ``1 - threshold`` in cosine distance; HDBSCAN clusters lose members with no
+    cluster-mate that close).
     """
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     if x.ndim != 2:
@@ -40,9 +41,21 @@ def cluster_vectors(vectors: np.ndarray, method: str = "chinese-whispers", thres
         kwargs = {"copy": True} if "copy" in inspect.signature(HDBSCAN).parameters else {}
         labels = HDBSCAN(min_cluster_size=max(2, min_size), min_samples=1, cluster_selection_epsilon=eps,
                          metric="euclidean", allow_single_cluster=True, **kwargs).fit_predict(x)
+        labels = _require_link(x, np.asarray(labels, dtype=np.int64), threshold)
     else:
         raise FacerecError(f"unknown clustering method {method!r}; choose one of: {', '.join(METHODS)}")
     return _drop_small(np.asarray(labels, dtype=np.int64), min_size)
+
+
+def _require_link(x: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
+    """Members with no cluster-mate at or above ``threshold`` leave their cluster (HDBSCAN ignores it)."""
+    out = labels.copy()
+    for lab in np.unique(labels[labels >= 0]):
+        idx = np.flatnonzero(labels == lab)
+        sims = x[idx] @ x[idx].T
+        np.fill_diagonal(sims, -np.inf)
+        out[idx[sims.max(axis=1) < threshold]] = -1
+    return out
 
 
 def _drop_small(labels: np.ndarray, min_size: int) -> np.ndarray:
