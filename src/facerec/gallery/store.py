@@ -51,6 +51,10 @@ class PersonExistsError(FacerecError):
     """A person with that name already exists."""
 
 
+class InvalidNameError(FacerecError):
+    """A person's name is empty or too long."""
+
+
 @dataclass
 class Person:
     """A row of ``persons`` with its number of faces."""
@@ -86,9 +90,9 @@ def validate_name(name: str) -> str:
     """A person's name: stripped, non-empty, one line, at most 200 characters."""
     clean = " ".join(str(name).split())
     if not clean:
-        raise FacerecError("a person's name must not be empty")
+        raise InvalidNameError("a person's name must not be empty")
     if len(clean) > 200:
-        raise FacerecError("a person's name must be at most 200 characters")
+        raise InvalidNameError("a person's name must be at most 200 characters")
     return clean
 
 

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facerec.errors import (FacerecError, ImageError, IncompatibleEmbeddingsError, ModelError, MultipleFacesError,
                             NoFaceError)
-from facerec.gallery.store import PersonExistsError, PersonNotFoundError
+from facerec.gallery.store import InvalidNameError, PersonExistsError, PersonNotFoundError
 
 log = logging.getLogger("facerec.service")
 
@@ -42,6 +42,8 @@ def facerec_status(exc: FacerecError) -> tuple[int, str]:
         return 422, "multiple_faces"
     if isinstance(exc, PersonNotFoundError):
         return 404, "unknown_person"
+    if isinstance(exc, InvalidNameError):
+        return 422, "invalid_name"
     if isinstance(exc, PersonExistsError):
         return 409, "person_exists"
     if isinstance(exc, IncompatibleEmbeddingsError):

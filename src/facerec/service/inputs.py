@@ -31,7 +31,7 @@ class Payload:
 
     def text(self, name: str, required: bool = False) -> str | None:
         value = self.fields.get(name)
-        if value is None or value == "":
+        if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 raise ApiError(422, "missing_field", f"field '{name}' is required")
             return None
