@@ -1,0 +1,179 @@
+"""``facerec evaluate lfw|pairs`` (verification accuracy) and ``facerec datasets download lfw``."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from facerec.cli.common import JsonOpt, OfflineOpt, console, print_json, progress
+from facerec.errors import FacerecError
+
+evaluate_app = typer.Typer(help="Verification accuracy: the LFW View 2 protocol, or your own pairs.",
+                           no_args_is_help=True)
+datasets_app = typer.Typer(help="Download benchmark datasets.", no_args_is_help=True)
+
+ProfileOpt = typer.Option("default", "--profile", "-p", help="Named pipeline (model, detector, flip) to start from.")
+ModelOverride = typer.Option(None, "--model", "-m", help="Embedder or ensemble 'a+b' / 'a:0.6+b:0.4' "
+                             "(default: the profile's).")
+DetectorOverride = typer.Option(None, "--detector", "-d", help="yunet, scrfd, scrfd:320, dlib_hog "
+                                "(default: the profile's).")
+FlipOverride = typer.Option(None, "--flip/--no-flip", help="Horizontal-flip augmentation (default: the profile's).")
+WorkersOpt = typer.Option(1, "--workers", "-w", min=1, help="Worker processes (each single-threaded) when >1.")
+CacheDirOpt = typer.Option(None, "--cache-dir", help="Embedding cache folder (default ~/.cache/facerec/embeddings).")
+NoCacheOpt = typer.Option(False, "--no-cache", help="Compute everything again; read and write no cache.")
+RocOpt = typer.Option(None, "--roc", help="Write the ROC curve to this PNG (needs matplotlib).")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``evaluate`` and ``datasets`` to the main app."""
+    app.add_typer(evaluate_app, name="evaluate")
+    app.add_typer(datasets_app, name="datasets")
+
+
+def _pipeline(profile: str, model: Optional[str], detector: Optional[str], flip: Optional[bool]):
+    from facerec.recognition.profiles import get_profile
+
+    prof = get_profile(profile)
+    return (model or prof.model, detector or prof.detector, prof.flip if flip is None else flip)
+
+
+def _find_pairs(lfw: Path) -> Path:
+    for cand in (lfw / "pairs.txt", lfw.parent / "pairs.txt", lfw.parent / "lfw_protocol" / "pairs.txt"):
+        if cand.is_file():
+            return cand
+    raise FacerecError(f"no pairs.txt next to {lfw}; pass --pairs FILE")
+
+
+def _run(pairs, root: Path, model: str, detector: str, flip: bool, select: str, workers: int,
+         cache_dir: Optional[Path], no_cache: bool, offline: bool, as_json: bool, roc: Optional[Path],
+         title: str, extra: dict) -> None:
+    from facerec.evaluation.lfw import evaluate_with, save_roc_png
+    from facerec.evaluation.runner import EmbeddingRunner
+
+    runner = EmbeddingRunner(model, detector, flip=flip, select=select, cache_dir=cache_dir,
+                             use_cache=not no_cache, workers=workers, offline=True if offline else None)
+    with progress() as bar:
+        task = bar.add_task("embedding", total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        rep, ev, _ = evaluate_with(runner, pairs, root, on_progress=tick)
+    rep.update(extra)
+    if roc is not None:
+        save_roc_png(roc, {f"{rep['model']} ({rep['accuracy_mean']:.2%})": (ev.roc_fpr, ev.roc_tpr)}, title)
+        rep["roc_png"] = str(roc)
+    if as_json:
+        print_json(rep)
+    else:
+        _print_report(rep, title)
+    if rep["failed_images"]:
+        from facerec.cli.common import report_failures
+
+        report_failures(sorted(rep["failed_images"].items()))
+
+
+def _print_report(rep: dict, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console()
+    table = Table(title=f"{title}: per fold")
+    for col in ("fold", "pairs", "threshold", "accuracy", "VAL@FAR=1e-3", "FAR"):
+        table.add_column(col, justify="right")
+    for f in rep["folds"]:
+        table.add_row(str(f["fold"] + 1), str(f["pairs"]), f"{f['threshold']:.4f}", f"{f['accuracy']:.2%}",
+                      f"{f['val']:.2%}", f"{f['far']:.4f}")
+    out.print(table)
+    out.print(f"model {rep['model']}  detector {rep['detector']}  flip {rep['flip']}  face {rep['select']}")
+    out.print(f"accuracy {rep['accuracy_mean']:.2%} ± {rep['accuracy_std']:.2%}   AUC {rep['auc']:.5f}   "
+              f"EER {rep['eer']:.2%}")
+    out.print(f"VAL@FAR=1e-3 {rep['val_far_1e-3']:.2%} ± {rep['val_far_1e-3_std']:.2%} (FAR {rep['far_mean']:.5f})   "
+              f"TAR@FAR=1e-2 {rep['tar_far_1e-2']:.2%}   TAR@FAR=1e-3 {rep['tar_far_1e-3']:.2%}")
+    out.print(f"threshold (mean over folds) {rep['threshold_mean']:.4f}   pairs {rep['pairs']}   "
+              f"images {rep['images']}   no face {rep['no_face_count']}")
+    for p in rep["no_face_images"]:
+        out.print(f"  no face: {p}", markup=False, highlight=False)
+    if rep["skipped_pairs"]:
+        out.print(f"[yellow]{rep['skipped_pairs']} pair(s) skipped: unreadable images[/yellow]")
+
+
+@evaluate_app.command("lfw")
+def evaluate_lfw(
+    lfw: Path = typer.Option(..., "--lfw", help="The LFW image folder (Name/Name_0001.jpg)."),
+    pairs: Optional[Path] = typer.Option(None, "--pairs", help="pairs.txt (default: next to --lfw)."),
+    profile: str = ProfileOpt, model: Optional[str] = ModelOverride, detector: Optional[str] = DetectorOverride,
+    flip: Optional[bool] = FlipOverride,
+    select: str = typer.Option("central", "--select", help="Face used per image: central or largest."),
+    workers: int = WorkersOpt, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
+    roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
+) -> None:
+    """The LFW View 2 protocol: 10 folds, threshold chosen on the other 9, accuracy ± std, AUC, EER, VAL@FAR."""
+    from facerec.evaluation.pairs import read_pairs
+
+    if not lfw.is_dir():
+        raise FacerecError(f"{lfw}: no such folder")
+    pairs_file = pairs or _find_pairs(lfw)
+    m, d, f = _pipeline(profile, model, detector, flip)
+    _run(read_pairs(pairs_file), lfw, m, d, f, select, workers, cache_dir, no_cache, offline, as_json, roc,
+         f"LFW {pairs_file.name}", {"pairs_file": str(pairs_file), "profile": profile})
+
+
+@evaluate_app.command("pairs")
+def evaluate_pairs(
+    dataset: Path = typer.Argument(..., help="Folder of images (folder per person when pairs are generated)."),
+    pairs: Optional[Path] = typer.Option(None, "--pairs", help="Pairs file; default: generate pairs from the folders."),
+    per_fold: int = typer.Option(300, "--per-fold", min=1, help="Matched (and as many mismatched) pairs per fold."),
+    folds: int = typer.Option(10, "--folds", min=2, help="Folds of disjoint people when generating."),
+    seed: int = typer.Option(0, "--seed", help="Seed for generated pairs."),
+    save_pairs: Optional[Path] = typer.Option(None, "--save-pairs", help="Write the generated pairs here."),
+    profile: str = ProfileOpt, model: Optional[str] = ModelOverride, detector: Optional[str] = DetectorOverride,
+    flip: Optional[bool] = FlipOverride,
+    select: str = typer.Option("largest", "--select", help="Face used per image: largest or central."),
+    workers: int = WorkersOpt, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
+    roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
+) -> None:
+    """Verification accuracy on your own data: a pairs file, or pairs generated from a folder per person."""
+    from facerec.evaluation.pairs import generate_pairs, read_pairs, write_pairs
+
+    if not dataset.is_dir():
+        raise FacerecError(f"{dataset}: no such folder")
+    if pairs is not None:
+        plist, source = read_pairs(pairs), str(pairs)
+    else:
+        plist = generate_pairs(dataset, per_fold=per_fold, n_folds=folds, seed=seed)
+        source = f"generated (seed {seed}, {len({p.fold for p in plist})} folds)"
+        if save_pairs is not None:
+            write_pairs(save_pairs, plist)
+    m, d, f = _pipeline(profile, model, detector, flip)
+    _run(plist, dataset, m, d, f, select, workers, cache_dir, no_cache, offline, as_json, roc,
+         dataset.name, {"pairs_file": source, "profile": profile})
+
+
+@datasets_app.command("download")
+def download(
+    name: str = typer.Argument(..., help="Dataset name: lfw."),
+    directory: Path = typer.Option(Path("data"), "--dir", help="Where to put it (creates DIR/lfw and the pairs files)."),
+    variant: str = typer.Option("deepfunneled", "--variant", help="deepfunneled, funneled or original."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="Mirror serving the same file names."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Fetch a dataset with checksums verified, resuming partial downloads, extracted to what evaluate reads."""
+    from facerec.datasets.download import download_lfw
+
+    if name.lower() != "lfw":
+        raise FacerecError(f"unknown dataset {name!r}; available: lfw")
+    with progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def tick(label: str, done: int, total: Optional[int]) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        result = download_lfw(directory, variant=variant, base_url=base_url, on_progress=tick)
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"LFW ({variant}) ready: images in {result['images']}, pairs in {result['pairs']}")

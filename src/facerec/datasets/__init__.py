@@ -1,0 +1,1 @@
+"""Downloading benchmark datasets (LFW) with checksums verified."""

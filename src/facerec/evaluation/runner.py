@@ -1,0 +1,322 @@
+"""Embeddings for a list of image files through the real pipeline, with the on-disk cache.
+
+Detection (all faces, with the analyzer's padded retry) is cached per detector configuration
+and shared by every embedder; embeddings are cached per ensemble member, so an ensemble, a new
+weighting or another metric costs nothing once its members are computed. One face per image is
+used: the most central one (``select="central"``, the subject of an LFW photo) or the largest
+(``select="largest"``, what :meth:`FaceAnalyzer.face` returns). Images where nothing is found get
+the analyzer's centred fallback crop and are flagged.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import multiprocessing as mp
+import os
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from facerec.errors import FacerecError
+from facerec.evaluation.cache import ArrayCache, Entry, default_cache_dir, image_key
+
+SELECTIONS = ("central", "largest")
+SAVE_EVERY = 250
+"""Cache files are written every this many computed images, so an interrupted run resumes."""
+
+
+# -- configuration fingerprints -------------------------------------------------------------------
+def _code_fingerprint(*objects: object) -> str:
+    """Hash of the code of functions/classes, ignoring docstrings, comments and formatting."""
+    digest = hashlib.sha256()
+    for obj in objects:
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))  # type: ignore[arg-type]
+        except (OSError, TypeError, SyntaxError):
+            digest.update(repr(obj).encode())
+            continue
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                    and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+        digest.update(ast.dump(tree).encode())
+    return digest.hexdigest()[:16]
+
+
+def _public_settings(obj: object) -> dict:
+    return {k: v for k, v in sorted(vars(obj).items())
+            if not k.startswith("_") and isinstance(v, (int, float, str, bool, tuple))}
+
+
+def _weights_id(name: str, store) -> str:
+    """The pinned SHA-256 of a registry model, else size+mtime of its cached file."""
+    from facerec.models.registry import get_spec
+
+    try:
+        spec = get_spec(name)
+    except FacerecError:
+        return ""
+    if spec.sha256:
+        return spec.sha256
+    try:
+        st = store.cached_path(name).stat()
+        return f"{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        return ""
+
+
+def detection_config(analyzer, detector_name: str) -> dict:
+    """Everything the cached detections depend on."""
+    from facerec.analyzer import FaceAnalyzer
+
+    det = analyzer.detector
+    return {
+        "detector": detector_name,
+        "class": type(det).__name__,
+        "settings": _public_settings(det),
+        "weights": _weights_id(getattr(det, "name", detector_name), analyzer.store),
+        "code": _code_fingerprint(type(det), FaceAnalyzer.detect, FaceAnalyzer._detect_padded),
+    }
+
+
+def embedding_config(analyzer, member, det_digest: str, select: str) -> dict:
+    """Everything one member's cached embeddings depend on (detections, selection, alignment, model)."""
+    from facerec.alignment import similarity
+    from facerec.recognition import base
+
+    spec = getattr(member, "spec", None)
+    return {
+        "detection": det_digest,
+        "select": select,
+        "embedder": member.id,
+        "class": type(member).__name__,
+        "weights": _weights_id(member.name, analyzer.store),
+        "input_size": list(member.input_size),
+        "preprocess": [getattr(spec, "color", ""), getattr(spec, "normalization", "")],
+        "align_zoom": float(spec.extra.get("align_zoom", 1.0)) if spec is not None else 1.0,
+        "template": similarity.ARCFACE_TEMPLATE.round(4).tolist(),
+        "code": _code_fingerprint(*(getattr(type(member), m) for m in ("_forward", "embed", "embed_faces", "align")),
+                                  similarity.align_face, similarity.estimate_similarity, similarity.template_for,
+                                  similarity.center_crop, base.to_input_tensor, base.prewhiten, base.align_for,
+                                  select_face, ImageWorker.embed),
+    }
+
+
+# -- the per-process worker -----------------------------------------------------------------------
+def select_face(boxes: np.ndarray, shape: tuple[int, int], how: str) -> int:
+    """Index of the face to use: the most central box, or the largest."""
+    if how == "largest":
+        areas = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
+        return int(np.argmax(areas))
+    h, w = shape
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
+    return int(np.argmin(np.hypot(centres[:, 0] - w / 2.0, centres[:, 1] - h / 2.0)))
+
+
+def _members(embedder) -> list:
+    from facerec.recognition.ensemble import EnsembleEmbedder
+
+    return list(embedder.members) if isinstance(embedder, EnsembleEmbedder) else [embedder]
+
+
+class ImageWorker:
+    """Detects, selects, aligns and embeds one image with every member embedder."""
+
+    def __init__(self, model: str, detector: str, flip: bool, select: str, offline: Optional[bool]) -> None:
+        from facerec.analyzer import FaceAnalyzer
+
+        if select not in SELECTIONS:
+            raise FacerecError(f"unknown face selection {select!r}; choose one of: {', '.join(SELECTIONS)}")
+        self.analyzer = FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline)
+        self.members = _members(self.analyzer.embedder)
+        self.select = select
+
+    def detect(self, img: np.ndarray) -> Entry:
+        dets = self.analyzer.detect(img)
+        n = len(dets)
+        return {
+            "boxes": np.array([d.bbox for d in dets], dtype=np.float32).reshape(n, 4),
+            "scores": np.array([d.score for d in dets], dtype=np.float32).reshape(n),
+            "landmarks": np.array([d.landmarks for d in dets], dtype=np.float32).reshape(n, 5, 2),
+        }
+
+    def embed(self, img: np.ndarray, det: Entry, which: Sequence[int]) -> dict[int, Entry]:
+        from facerec.alignment.similarity import center_crop
+
+        out: dict[int, Entry] = {}
+        if len(det["boxes"]):
+            i = select_face(det["boxes"], img.shape[:2], self.select)
+            lm = det["landmarks"][i]
+            for m in which:
+                vec = self.members[m].embed_faces(img, [lm])
+                out[m] = {"vector": vec.astype(np.float32), "fallback": np.array([False])}
+        else:
+            for m in which:
+                member = self.members[m]
+                vec = member.embed([center_crop(img, member.input_size)])
+                out[m] = {"vector": vec.astype(np.float32), "fallback": np.array([True])}
+        return out
+
+    def process(self, task: tuple[int, str, Optional[Entry], list[int]]):
+        """``(index, path, cached detections or None, members to embed)`` -> result tuple."""
+        from facerec.io.images import load_image
+
+        idx, path, det, which = task
+        try:
+            img = load_image(path)
+            if det is None:
+                det = self.detect(img)
+            return idx, det, self.embed(img, det, which), None
+        except FacerecError as exc:
+            return idx, None, {}, str(exc)
+
+
+_WORKER: Optional[ImageWorker] = None
+
+
+def _init_worker(model: str, detector: str, flip: bool, select: str, offline: Optional[bool]) -> None:
+    global _WORKER
+    os.environ["FACEREC_THREADS"] = "1"
+    import cv2
+
+    cv2.setNumThreads(1)
+    _WORKER = ImageWorker(model, detector, flip, select, offline)
+
+
+def _run_task(task):
+    assert _WORKER is not None
+    return _WORKER.process(task)
+
+
+# -- the runner -----------------------------------------------------------------------------------
+@dataclass
+class ImageEmbeddings:
+    """One embedding per image per ensemble member (rows follow ``paths``)."""
+
+    paths: list[Path]
+    member_ids: list[str]
+    weights: list[float]
+    vectors: list[np.ndarray]
+    """Per member: (n, dim) float32 unit rows; zero rows for images that failed."""
+    fallback: np.ndarray
+    """True where no face was found and the centred crop stood in."""
+    faces: np.ndarray
+    """Number of faces detected in each image (-1 when it failed)."""
+    failures: dict[int, str] = field(default_factory=dict)
+    """Row index -> reason, for images that could not be read."""
+    model: str = ""
+    computed: int = 0
+
+    def combined(self) -> np.ndarray:
+        """The ensemble vectors (weighted, concatenated, unit length) as the analyzer makes them."""
+        if len(self.vectors) == 1:
+            return self.vectors[0]
+        parts = [v * np.sqrt(w) for v, w in zip(self.vectors, self.weights)]
+        out = np.concatenate(parts, axis=1)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+class EmbeddingRunner:
+    """Computes (or reads from the cache) one embedding per image for a model/detector setting."""
+
+    def __init__(self, model: str, detector: str, flip: bool = False, select: str = "central",
+                 cache_dir: Optional[os.PathLike] = None, use_cache: bool = True, workers: int = 1,
+                 offline: Optional[bool] = None) -> None:
+        self.model_name, self.detector_name, self.flip, self.select = model, detector, flip, select
+        self.offline, self.workers = offline, max(1, int(workers))
+        self.local = ImageWorker(model, detector, flip, select, offline)
+        analyzer = self.local.analyzer
+        self.members = self.local.members
+        self.model_id = analyzer.model
+        emb = analyzer.embedder
+        self.weights = list(getattr(emb, "weights", [1.0]))
+        root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.use_cache = use_cache
+        det_cfg = detection_config(analyzer, detector)
+        self.det_cache = ArrayCache(root, "detections", det_cfg)
+        self.emb_caches = [ArrayCache(root, "embeddings", embedding_config(analyzer, m, self.det_cache.digest, select))
+                           for m in self.members]
+        self.config = {"detection": det_cfg, "embeddings": [c.config for c in self.emb_caches]}
+
+    def _save(self) -> None:
+        if self.use_cache:
+            self.det_cache.save()
+            for c in self.emb_caches:
+                c.save()
+
+    def run(self, paths: Sequence[os.PathLike | str],
+            on_progress: Optional[Callable[[int, int], None]] = None) -> ImageEmbeddings:
+        """Embeddings of ``paths``; unreadable files are listed in ``failures``, never fatal."""
+        paths = [Path(p) for p in paths]
+        n = len(paths)
+        vectors = [np.zeros((n, m.dim), dtype=np.float32) for m in self.members]
+        fallback = np.zeros(n, dtype=bool)
+        faces = np.full(n, -1, dtype=np.int64)
+        failures: dict[int, str] = {}
+        keys: dict[int, tuple[str, str]] = {}
+        tasks = []
+        for i, p in enumerate(paths):
+            try:
+                keys[i] = image_key(p)
+            except OSError as exc:
+                failures[i] = f"{p}: {exc.strerror or 'cannot read'}"
+                continue
+            key, stamp = keys[i]
+            det = self.det_cache.get(key, stamp) if self.use_cache else None
+            missing = []
+            for m, cache in enumerate(self.emb_caches):
+                hit = cache.get(key, stamp) if self.use_cache else None
+                if hit is None:
+                    missing.append(m)
+                else:
+                    vectors[m][i] = hit["vector"][0]
+                    fallback[i] = bool(hit["fallback"][0])
+            if det is not None:
+                faces[i] = len(det["boxes"])
+            if missing or det is None:
+                tasks.append((i, str(p), det, missing))
+        done = n - len(tasks)
+        if on_progress:
+            on_progress(done, n)
+        computed = 0
+        try:
+            for idx, det, embs, error in self._execute(tasks):
+                done += 1
+                if error is not None:
+                    failures[idx] = error
+                else:
+                    key, stamp = keys[idx]
+                    faces[idx] = len(det["boxes"])
+                    self.det_cache.put(key, stamp, det)
+                    for m, entry in embs.items():
+                        vectors[m][idx] = entry["vector"][0]
+                        fallback[idx] = bool(entry["fallback"][0])
+                        self.emb_caches[m].put(key, stamp, entry)
+                    computed += 1
+                    if computed % SAVE_EVERY == 0:
+                        self._save()
+                if on_progress:
+                    on_progress(done, n)
+        finally:
+            self._save()
+        return ImageEmbeddings(paths=paths, member_ids=[m.id for m in self.members], weights=self.weights,
+                               vectors=vectors, fallback=fallback, faces=faces, failures=failures,
+                               model=self.model_id, computed=computed)
+
+    def _execute(self, tasks: list):
+        if not tasks:
+            return
+        if self.workers == 1 or len(tasks) < 2 * self.workers:
+            for t in tasks:
+                yield self.local.process(t)
+            return
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(self.workers, initializer=_init_worker,
+                      initargs=(self.model_name, self.detector_name, self.flip, self.select, self.offline)) as pool:
+            yield from pool.imap_unordered(_run_task, tasks, chunksize=8)

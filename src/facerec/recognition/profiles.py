@@ -1,0 +1,68 @@
+"""Named pipelines (embedder or ensemble, detector, flip) with their own calibrated thresholds.
+
+An ensemble's best threshold, calibrated on LFW View 1 (``pairsDevTrain.txt``) by
+``bench/calibrate_thresholds.py``, is better than the weighted mean of its members' thresholds;
+the same holds for flip augmentation. :func:`threshold_for` lets :func:`build_embedder` use the
+profile's threshold whenever it builds a profile's model with the profile's flip setting.
+Choices and figures: results/accuracy.md, results/speed.md, results/calibration.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from facerec.errors import ModelError
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A pipeline we ship: model string, detector, flip, and its View 1 threshold."""
+
+    name: str
+    model: str
+    detector: str
+    flip: bool
+    threshold: Optional[float]
+    note: str = ""
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p for p in (
+        Profile("default", "arcface_mbf", "scrfd", False, None,
+                "provisional until results/accuracy.md picks the default"),
+        Profile("fast", "arcface_mbf", "scrfd:320", False, None, "one small embedder, small detector input"),
+        Profile("accurate", "arcface_mbf+sface", "scrfd", True, None, "provisional"),
+    )
+}
+DEFAULT_PROFILE = "default"
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name`` or a :class:`ModelError` listing them."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ModelError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}") from None
+
+
+def canonical_model(model: str) -> tuple[tuple[str, float], ...]:
+    """``'a:3+b:1'`` -> ``(('a', 0.75), ('b', 0.25))``: equal for equivalent model strings."""
+    parts = [p.strip() for p in model.split("+") if p.strip()]
+    named = []
+    for p in parts:
+        base, _, w = p.partition(":")
+        try:
+            named.append((base.strip(), float(w) if w else 1.0))
+        except ValueError:
+            return tuple((p, 1.0) for p in parts)
+    total = sum(w for _, w in named) or 1.0
+    return tuple((n, round(w / total, 4)) for n, w in named)
+
+
+def threshold_for(model: str, flip: bool) -> Optional[float]:
+    """The calibrated threshold of a profile using exactly this model and flip setting, if any."""
+    key = canonical_model(model)
+    for p in PROFILES.values():
+        if p.threshold is not None and p.flip == flip and canonical_model(p.model) == key:
+            return p.threshold
+    return None
