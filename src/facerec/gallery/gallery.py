@@ -297,8 +297,13 @@ class Gallery:
             if index is None or len(index) == 0 or not len(vectors):
                 return [[] for _ in range(len(vectors))]
             want = min(len(index), max(16, 8 * k))
-            sims, ids = index.search(vectors, want)
-            owners = self.store.face_owners(ids.reshape(-1).tolist())
+            while True:  # widen the search until every query sees k persons (or the whole index)
+                sims, ids = index.search(vectors, want)
+                owners = self.store.face_owners(ids.reshape(-1).tolist())
+                enough = all(len({owners[i] for i in row if i in owners}) >= k for row in ids.tolist())
+                if enough or want >= len(index):
+                    break
+                want = min(len(index), want * 4)
             names = self.store.names(list(owners.values()))
         out = []
         for row_sims, row_ids in zip(sims, ids):
