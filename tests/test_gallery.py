@@ -197,10 +197,16 @@ def test_store_transaction_rolls_back(tmp_path, analyzer, grace_bgr):
         GalleryStore(tmp_path / "not.db")
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw"])
-def test_face_index_kinds(tmp_path, analyzer, grace_bgr, astronaut_bgr, kind):
+@pytest.fixture(scope="module")
+def variant_vectors(analyzer, grace_bgr, astronaut_bgr):
     grace = [analyzer.embed(v) for v in same_person_variants(grace_bgr).values()]
     astro = [analyzer.embed(v) for v in same_person_variants(astronaut_bgr).values()]
+    return grace, astro
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_face_index_kinds(tmp_path, analyzer, grace_bgr, astronaut_bgr, variant_vectors, kind):
+    grace, astro = variant_vectors
     vecs = np.stack(grace + astro)
     ids = np.arange(1, len(vecs) + 1) * 10
     index = FaceIndex(vecs.shape[1], kind=kind)

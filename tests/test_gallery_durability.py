@@ -77,7 +77,7 @@ def test_enroll_dataset_killed_then_resumed(tmp_path, grace_bgr, astronaut_bgr):
     total = 0
     for name, img in (("Grace_Hopper", grace_bgr), ("Eileen_Collins", astronaut_bgr)):
         (root / name).mkdir(parents=True)
-        for i, angle in enumerate(range(-15, 16, 1)):
+        for i, angle in enumerate(range(-10, 11, 1)):
             var = brightness(rotate(img, angle), 0.8 + 0.01 * i)
             cv2.imwrite(str(root / name / f"{name}_{i:04d}.jpg"), var)
             total += 1
