@@ -29,6 +29,25 @@ from facerec.service.pool import InferencePool
 
 STATIC = Path(__file__).with_name("static")
 
+ERRORS_DOC = """
+
+Errors are JSON `{"error": {"code": ..., "message": ...}}`:
+
+| status | code | when |
+|---|---|---|
+| 400 | `bad_image` | the upload is not a readable image (not an image, truncated, empty, bad base64) |
+| 400 | `bad_request` | malformed JSON or multipart body, or an impossible operation (merge into itself) |
+| 401 | `unauthorized` | API key missing or wrong |
+| 404 | `unknown_person` | no person with that id |
+| 404 | `not_found` | no such endpoint |
+| 405 | `method_not_allowed` | wrong HTTP method |
+| 409 | `person_exists` | a person with that name already exists |
+| 413 | `too_large` | the request body exceeds the size limit |
+| 415 | `unsupported_media_type` | neither multipart/form-data nor application/json |
+| 422 | `no_face` | no face where one is needed (or no face with that index) |
+| 422 | `missing_image`, `missing_field`, `invalid_name`, `invalid_request` | a required part is missing or invalid |
+"""
+
 
 @dataclass
 class ServiceConfig:
@@ -124,7 +143,8 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
     app = FastAPI(title="facerec", version=__version__, lifespan=lifespan,
                   description="Face detection, verification and identification against a gallery of persons. "
                               "Images go as multipart file uploads or as base64 strings in JSON. "
-                              + ("Send the API key in `X-API-Key` (or `Authorization: Bearer`)." if keys else ""))
+                              + ("Send the API key in `X-API-Key` (or `Authorization: Bearer`). " if keys else "")
+                              + ERRORS_DOC)
     app.state.gallery, app.state.pool, app.state.config = gallery, pool, cfg
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_bytes)
