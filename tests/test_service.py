@@ -38,9 +38,14 @@ def client(tmp_path_factory):
 
 
 def _err(resp, status: int, code: str) -> dict:
+    """The response is the documented error: this status and code, in the OpenAPI description's table."""
+    from facerec.service.app import ERRORS_DOC
+
     assert resp.status_code == status, (resp.status_code, resp.text)
     body = resp.json()
     assert body["error"]["code"] == code and body["error"]["message"], body
+    row = next(line for line in ERRORS_DOC.splitlines() if f"`{code}`" in line)
+    assert row.startswith(f"| {status} |"), row
     return body
 
 
@@ -48,6 +53,7 @@ def test_health_docs_and_page(client):
     h = client.get("/health").json()
     assert h["status"] == "ok" and h["model"] and h["auth"] is False
     schema = client.get("/openapi.json").json()
+    assert "`no_face`" in schema["info"]["description"]
     for path in ("/v1/detect", "/v1/embed", "/v1/verify", "/v1/identify", "/v1/persons", "/v1/persons/{person_id}",
                  "/v1/persons/{person_id}/faces"):
         assert path in schema["paths"], path
