@@ -9,7 +9,7 @@ import numpy as np
 import typer
 
 from facerec.cli.common import (DetectorOpt, FlipOpt, JsonOpt, ModelOpt, OfflineOpt, console, make_analyzer,
-                                print_json, progress, report_failures)
+                                print_json)
 from facerec.errors import FacerecError
 
 
@@ -57,36 +57,36 @@ def draw_faces(img: np.ndarray, faces, labels: Optional[List[str]] = None) -> np
     return out
 
 
-def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folders recurse)."),
+def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folders recurse), or one "
+                                                       "folder-per-person dataset."),
           out: Path = typer.Option(..., "--out", "-o", help="Output file: .npz, or .parquet (needs pyarrow)."),
           model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, offline: bool = OfflineOpt,
-          fallback: bool = typer.Option(False, "--fallback-center", help="Use a centred crop when no face is found.")) -> None:
-    """Embed the largest face of every image; failures are listed at the end."""
-    from facerec.io.embeddings import EmbeddingTable, save_embeddings
-    from facerec.io.files import expand_paths
+          fallback: bool = typer.Option(False, "--fallback-center", help="Use a centred crop when no face is found."),
+          labels: Optional[bool] = typer.Option(None, "--labels/--no-labels",
+                                                help="Label rows by folder name [default: when PATH is one "
+                                                     "folder-per-person dataset]."),
+          aligned: bool = typer.Option(False, "--aligned", help="Inputs are crops written by 'facerec align' "
+                                                                "(no detection)."),
+          jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
+                                             help="Worker processes, one thread each [default: all cores]."),
+          shard_size: int = typer.Option(1000, "--shard-size", min=1, help="Images per resumable shard.")) -> None:
+    """Embed the largest face of every image; interrupted runs resume; failures are listed at the end."""
+    from facerec.cli.dataset_cmd import aligned_zoom, list_failures, progress_bar, say
+    from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items
 
-    if out.suffix not in (".npz", ".parquet"):
-        raise FacerecError(f"{out}: output must end in .npz or .parquet")
-    files = expand_paths(paths)
-    if not files:
+    items = collect_items(paths, labels)
+    if not items:
         raise FacerecError("no images found in the given paths")
-    fa = make_analyzer(model, detector, flip, offline, fallback=fallback)
-    kept, vectors, failures = [], [], []
-    with progress() as bar:
-        task = bar.add_task("embedding", total=len(files))
-        for f in files:
-            try:
-                vectors.append(fa.embed(f))
-                kept.append(str(f))
-            except FacerecError as exc:
-                failures.append((str(f), str(exc).removeprefix(f"{f}: ")))
-            bar.advance(task)
-    dim = fa.embedder.dim
-    table = EmbeddingTable(paths=kept, vectors=np.array(vectors, np.float32).reshape(len(kept), dim), model=fa.model)
-    save_embeddings(out, table)
-    console.print(f"wrote {len(kept)} embedding(s) of dimension {dim} to {out}")
-    report_failures(failures)
-    if failures and not kept:
+    options = EmbedOptions(model=model, detector=detector, flip=flip, fallback=fallback, aligned=aligned,
+                           align_zoom=aligned_zoom(paths) if aligned else 1.0, offline=True if offline else None)
+    with progress_bar("embedding") as bar:
+        report = embed_items(items, out, options=options, jobs=jobs, shard_size=shard_size, progress=bar)
+    table = report.table
+    if len(table):
+        who = f" of {len(set(table.labels))} people" if table.labels else ""
+        say(f"wrote {len(table)} embedding(s){who} of dimension {table.vectors.shape[1]} to {out}")
+    list_failures(report.failures, None)
+    if not len(table):
         raise typer.Exit(2)
 
 

@@ -35,6 +35,7 @@ def _register() -> None:
 
     app.add_typer(models_cmd.app, name="models")
     faces_cmd.register(app)
+    __import__("facerec.cli.dataset_cmd", fromlist=["register"]).register(app)  # align, train, classify, plot
     __import__("facerec.cli.gallery_cmd", fromlist=["register"]).register(app)  # gallery, cluster, serve
     __import__("facerec.cli.evaluate_cmd", fromlist=["register"]).register(app)  # evaluate, datasets
 

@@ -1,0 +1,143 @@
+"""A trained face classifier: class names, the embedder it was trained on, the classifier's arrays.
+
+Saved as one ``.npz`` of plain arrays plus a JSON header (no pickle; loaded with
+``allow_pickle=False``). It refuses embeddings from any other embedder.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from facerec.classification.classifiers import CLASSIFIERS, Classifier, class_centroids
+from facerec.errors import FacerecError, IncompatibleEmbeddingsError
+
+FORMAT = "facerec-classifier"
+VERSION = 1
+UNKNOWN = "unknown"
+
+
+@dataclass
+class Prediction:
+    """The answer for one face."""
+
+    name: str
+    """The predicted person, or ``unknown`` when rejected."""
+    probability: float
+    similarity: float
+    """Cosine similarity to the predicted person's centroid."""
+    best: str
+    """The most likely person even when rejected."""
+    top: list[tuple[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "probability": round(self.probability, 6), "similarity": round(self.similarity, 6),
+                "best": self.best, "top": [[n, round(p, 6)] for n, p in self.top]}
+
+
+@dataclass
+class FaceClassifier:
+    """A classifier plus what it needs to be used safely: class names, embedder id, centroids."""
+
+    classifier: Classifier
+    classes: list[str]
+    embedder: str
+    dim: int
+    centroids: np.ndarray
+    info: dict = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, classifier: Classifier, vectors: np.ndarray, labels: Sequence[str], embedder: str,
+            seed: int = 0) -> "FaceClassifier":
+        """Train ``classifier`` on ``vectors`` labelled by name."""
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise FacerecError(f"need at least two people to train a classifier, got {len(classes)}")
+        lookup = {name: i for i, name in enumerate(classes)}
+        y = np.array([lookup[n] for n in labels], np.int64)
+        x = np.asarray(vectors, np.float32)
+        classifier.fit(x, y, len(classes), seed=seed)
+        return cls(classifier, classes, embedder, int(x.shape[1]), class_centroids(x, y, len(classes)).astype(np.float32))
+
+    @property
+    def kind(self) -> str:
+        return self.classifier.kind
+
+    def require_model(self, model: str, dim: Optional[int] = None) -> None:
+        """Refuse vectors from another embedder (or of another dimension)."""
+        if model != self.embedder:
+            raise IncompatibleEmbeddingsError(
+                f"this classifier was trained on {self.embedder!r} embeddings, not {model!r}")
+        if dim is not None and dim != self.dim:
+            raise IncompatibleEmbeddingsError(f"this classifier takes {self.dim}-D embeddings, not {dim}-D")
+
+    def predict_proba(self, vectors: np.ndarray, model: str) -> np.ndarray:
+        """(n, C) probabilities for vectors made by ``model`` (checked)."""
+        x = np.atleast_2d(np.asarray(vectors, np.float32))
+        self.require_model(model, x.shape[1])
+        return self.classifier.predict_proba(x)
+
+    def predict(self, vectors: np.ndarray, model: str, threshold: float = 0.0, min_similarity: float = -1.0,
+                top: int = 3) -> list[Prediction]:
+        """Name every vector, or ``unknown`` when its probability is below ``threshold`` or its
+        similarity to that person's centroid is below ``min_similarity`` (open-set)."""
+        x = np.atleast_2d(np.asarray(vectors, np.float32))
+        proba = self.predict_proba(x, model)
+        sims = x @ self.centroids.T
+        out = []
+        for row, sim in zip(proba, sims):
+            order = np.argsort(-row)[:max(1, top)]
+            k = int(order[0])
+            p, s = float(row[k]), float(sim[k])
+            name = self.classes[k] if p >= threshold and s >= min_similarity else UNKNOWN
+            out.append(Prediction(name, p, s, self.classes[k], [(self.classes[int(j)], float(row[j])) for j in order]))
+        return out
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, path: os.PathLike | str) -> Path:
+        """Write the model atomically as ``.npz`` (arrays + JSON header)."""
+        from facerec.workflows.files import write_atomic
+
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise FacerecError(f"{path}: a classifier is saved as .npz")
+        header = {"format": FORMAT, "version": VERSION, "kind": self.kind, "params": self.classifier.params(),
+                  "embedder": self.embedder, "dim": self.dim, "info": self.info}
+        arrays = {f"clf_{k}": np.asarray(v) for k, v in self.classifier.arrays().items()}
+        buf = io.BytesIO()
+        np.savez_compressed(buf, header=np.array(json.dumps(header)), classes=np.array(self.classes, dtype=str),
+                            centroids=self.centroids, **arrays)
+        write_atomic(path, buf.getvalue())
+        return path
+
+    @classmethod
+    def load(cls, path: os.PathLike | str) -> "FaceClassifier":
+        """Read a model written by :meth:`save` (never unpickles)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FacerecError(f"{path}: no such classifier file")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(str(data["header"]))
+                classes = [str(c) for c in data["classes"]]
+                centroids = data["centroids"].astype(np.float32)
+                arrays = {k[4:]: data[k] for k in data.files if k.startswith("clf_")}
+        except Exception as exc:  # noqa: BLE001
+            raise FacerecError(f"{path}: not a facerec classifier ({type(exc).__name__})") from None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise FacerecError(f"{path}: not a facerec classifier")
+        if header.get("version", 0) > VERSION:
+            raise FacerecError(f"{path}: classifier format {header['version']} is newer than this facerec")
+        kind = header.get("kind")
+        if kind not in CLASSIFIERS:
+            raise FacerecError(f"{path}: unknown classifier kind {kind!r}")
+        try:
+            clf = CLASSIFIERS[kind].from_arrays(arrays, header.get("params", {}), len(classes))
+        except (KeyError, ValueError) as exc:
+            raise FacerecError(f"{path}: incomplete classifier ({exc})") from None
+        return cls(clf, classes, str(header["embedder"]), int(header["dim"]), centroids, header.get("info", {}))

@@ -1,0 +1,55 @@
+"""Train a classifier on labelled embeddings: filter small classes, split per class, fit, evaluate."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from facerec.classification.classifiers import make_classifier
+from facerec.classification.evaluate import Evaluation, evaluate
+from facerec.classification.model import FaceClassifier
+from facerec.classification.split import classes_with_min, stratified_split
+from facerec.errors import FacerecError
+from facerec.io.embeddings import EmbeddingTable
+
+
+@dataclass
+class TrainResult:
+    """The trained model and its test-set figures (``evaluation`` is None without a test set)."""
+
+    model: FaceClassifier
+    evaluation: Optional[Evaluation]
+    train_images: int
+    test_images: int
+
+    def to_dict(self) -> dict:
+        ev = self.evaluation
+        return {"classifier": self.model.kind, "embedder": self.model.embedder, "classes": len(self.model.classes),
+                "train_images": self.train_images, "test_images": self.test_images,
+                "test_accuracy": ev.accuracy if ev else None, "top5_accuracy": ev.top5 if ev else None,
+                "per_class": ev.per_class if ev else []}
+
+
+def train_classifier(table: EmbeddingTable, kind: str = "svm", min_images_per_class: int = 2,
+                     test_ratio: float = 0.3, seed: int = 0) -> TrainResult:
+    """Keep people with at least ``min_images_per_class`` vectors, hold out ``test_ratio`` of each
+    person's vectors (seeded), train ``kind`` on the rest and score it on the held-out ones."""
+    if table.labels is None:
+        raise FacerecError("these embeddings have no labels: embed a folder-per-person dataset")
+    if not 0.0 <= test_ratio < 1.0:
+        raise FacerecError(f"--test-ratio must be at least 0 and below 1, got {test_ratio}")
+    keep = set(classes_with_min(table.labels, max(1, min_images_per_class)))
+    if len(keep) < 2:
+        raise FacerecError(f"fewer than two people have at least {min_images_per_class} images")
+    rows = np.array([i for i, name in enumerate(table.labels) if name in keep], np.int64)
+    labels = [table.labels[i] for i in rows]
+    vectors = table.vectors[rows]
+    train, test = stratified_split(labels, test_ratio, seed)
+    model = FaceClassifier.fit(make_classifier(kind), vectors[train], [labels[i] for i in train], table.model, seed)
+    ev = evaluate(model, vectors[test], [labels[i] for i in test], table.model) if len(test) else None
+    result = TrainResult(model, ev, len(train), len(test))
+    model.info = {"min_images_per_class": min_images_per_class, "test_ratio": test_ratio, "seed": seed,
+                  "train_images": len(train), "test_images": len(test),
+                  "test_accuracy": ev.accuracy if ev else None}
+    return result

@@ -1,0 +1,297 @@
+"""``facerec align|train|classify|plot``: the FaceNet tutorial's workflow on whole datasets."""
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional
+
+import typer
+
+from facerec.cli.common import (DetectorOpt, FlipOpt, JsonOpt, ModelOpt, OfflineOpt, console, print_json, progress,
+                                report_failures)
+from facerec.errors import FacerecError
+
+JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes, one thread each [default: all cores].")
+MAX_LISTED = 20
+
+
+def say(message: str) -> None:
+    """One plain line on stderr (no markup, no wrapping)."""
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback drawing a Rich bar; items done before the start
+    (resumed runs) do not count towards the rate."""
+    with progress() as bar:
+        state: dict = {}
+
+        def update(done: int, total: int) -> None:
+            if "task" not in state:
+                state["task"] = bar.add_task(description, total=total, completed=done)
+            else:
+                bar.update(state["task"], completed=done, total=total)
+
+        yield update
+
+
+def list_failures(failures: list[tuple[str, str]], report: Optional[Path]) -> None:
+    report_failures(failures[:MAX_LISTED])
+    if len(failures) > MAX_LISTED:
+        say(f"  ... and {len(failures) - MAX_LISTED} more")
+    if failures and report is not None:
+        say(f"failure report: {report}")
+
+
+# -- align -------------------------------------------------------------------------------------------
+def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/Name_0001.jpg)."),
+          out: Path = typer.Argument(..., help="Output folder (same layout, .png crops)."),
+          jobs: Optional[int] = JobsOpt,
+          size: int = typer.Option(112, "--size", help="Crop size in pixels (square)."),
+          zoom: float = typer.Option(1.0, "--zoom", help="Below 1 leaves more margin around the face."),
+          detector: str = DetectorOpt,
+          fallback: str = typer.Option("none", "--fallback", help="'center': write a centred crop when no face is found."),
+          offline: bool = OfflineOpt, json_out: bool = JsonOpt) -> None:
+    """Align the largest face of every image; resumable, with a failure report."""
+    from facerec.workflows.align_dataset import AlignSettings, align_dataset
+
+    if fallback not in ("none", "center"):
+        raise FacerecError(f"--fallback must be 'center' or 'none', not {fallback!r}")
+    settings = AlignSettings(size=size, zoom=zoom, detector=detector, fallback=fallback == "center")
+    with progress_bar("aligning") as bar:
+        report = align_dataset(dataset, out, settings=settings, jobs=jobs, offline=True if offline else None,
+                               progress=bar)
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        extra = f", {len(report.fallbacks)} centre-crop fallback(s)" if report.fallbacks else ""
+        say(f"aligned {report.aligned}, already done {report.skipped}, failed {len(report.failures)}"
+                      f"{extra} -> {out}")
+        list_failures(report.failures, report.report_path)
+    if report.failures and report.aligned + report.skipped == 0:
+        raise typer.Exit(2)
+
+
+def aligned_zoom(paths: List[Path]) -> float:
+    """The zoom recorded by 'facerec align' in the folder (1.0 when not recorded)."""
+    from facerec.workflows.align_dataset import read_settings
+
+    for p in paths:
+        settings = read_settings(p) if p.is_dir() else None
+        if settings:
+            return float(settings.get("zoom", 1.0))
+    return 1.0
+
+
+# -- train -------------------------------------------------------------------------------------------
+def train(data: Path = typer.Argument(..., help="A folder-per-person dataset (raw or aligned) or an embeddings file."),
+          out: Path = typer.Option(..., "--out", "-o", help="Where to save the classifier (.npz)."),
+          classifier: str = typer.Option("svm", "--classifier", "-c", help="svm, logreg, knn or centroid."),
+          min_images: int = typer.Option(2, "--min-images-per-class", min=1, help="Skip people with fewer images."),
+          test_ratio: float = typer.Option(0.3, "--test-ratio", help="Share of each person's images held out."),
+          seed: int = typer.Option(0, "--seed", help="Seed of the split."),
+          model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, offline: bool = OfflineOpt,
+          jobs: Optional[int] = JobsOpt,
+          save_embeddings: Optional[Path] = typer.Option(None, "--save-embeddings",
+                                                         help="Keep the dataset's embeddings in this file."),
+          json_out: bool = JsonOpt) -> None:
+    """Train a classifier naming the people of a dataset; report test accuracy."""
+    from facerec.classification import make_classifier, train_classifier
+
+    if out.suffix != ".npz":
+        raise FacerecError(f"{out}: a classifier is saved as .npz")
+    if not 0.0 <= test_ratio < 1.0:
+        raise FacerecError(f"--test-ratio must be at least 0 and below 1, got {test_ratio}")
+    make_classifier(classifier)  # fail fast on a bad name
+    table = _labelled_embeddings(data, model, detector, flip, offline, jobs, min_images, save_embeddings)
+    result = train_classifier(table, classifier, min_images, test_ratio, seed)
+    result.model.save(out)
+    summary = result.to_dict() | {"out": str(out)}
+    if json_out:
+        print_json(summary)
+        return
+    say(f"{result.model.kind} on {result.model.embedder}: {summary['classes']} people, "
+                  f"{result.train_images} training / {result.test_images} test images -> {out}")
+    if result.evaluation is not None:
+        ev = result.evaluation
+        say(f"test top-1 accuracy {ev.accuracy:.4f}   top-5 {ev.top5:.4f}")
+        _print_worst(ev.per_class)
+
+
+def _print_worst(rows: list[dict], n: int = 10) -> None:
+    from rich.table import Table
+
+    worst = [r for r in rows if r["f1"] < 1.0][:n]
+    if not worst:
+        say("every class perfect on the test set")
+        return
+    table = Table(title=f"worst {len(worst)} classes", title_justify="left")
+    for col in ("person", "precision", "recall", "test images"):
+        table.add_column(col, justify="left" if col == "person" else "right")
+    for r in worst:
+        table.add_row(r["name"], f"{r['precision']:.3f}", f"{r['recall']:.3f}", str(r["support"]))
+    console.print(table)  # rich table
+
+
+def _labelled_embeddings(data: Path, model: str, detector: str, flip: bool, offline: bool, jobs: Optional[int],
+                         min_images: int, keep: Optional[Path]):
+    """Embeddings with labels: loaded from a file, or computed from a dataset folder (aligned
+    crops when it holds 'facerec align' settings), skipping people with too few images."""
+    from collections import Counter
+
+    from facerec.io.embeddings import load_embeddings
+    from facerec.workflows.align_dataset import read_settings
+    from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items
+
+    if data.is_file():
+        return load_embeddings(data)
+    if not data.is_dir():
+        raise FacerecError(f"{data}: no such file or folder")
+    items = collect_items([data], labels=True)
+    counts = Counter(label for _, label in items)
+    items = [(p, label) for p, label in items if counts[label] >= min_images]
+    if not items:
+        raise FacerecError(f"{data}: no person has {min_images} or more images")
+    settings = read_settings(data)
+    options = EmbedOptions(model=model, detector=detector, flip=flip, aligned=settings is not None,
+                           align_zoom=float(settings.get("zoom", 1.0)) if settings else 1.0,
+                           offline=True if offline else None)
+    with contextlib.ExitStack() as stack:
+        target = keep
+        if target is None:
+            target = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="facerec-"))) / "embeddings.npz"
+        with progress_bar("embedding") as bar:
+            report = embed_items(items, target, options=options, jobs=jobs, progress=bar)
+        list_failures(report.failures, None)
+        return report.table
+
+
+# -- classify ----------------------------------------------------------------------------------------
+def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A classifier from 'facerec train'."),
+             images: List[Path] = typer.Argument(..., help="Images or folders; one labelled dataset folder "
+                                                          "also reports accuracy."),
+             threshold: float = typer.Option(0.0, "--threshold", "-t", help="Below this probability: 'unknown'."),
+             min_similarity: Optional[float] = typer.Option(
+                 None, "--min-similarity", help="Below this cosine similarity to the person's mean face: 'unknown' "
+                                                "[default: off; 'auto' is not a value, use the model's verify "
+                                                "threshold from 'facerec models']."),
+             detector: str = DetectorOpt, offline: bool = OfflineOpt, jobs: Optional[int] = JobsOpt,
+             json_out: bool = JsonOpt) -> None:
+    """Name every face, or 'unknown' below the threshold (open set)."""
+    from facerec.classification import FaceClassifier
+    from facerec.workflows.embed_dataset import looks_like_dataset
+
+    clf = FaceClassifier.load(model_file)
+    min_sim = -1.0 if min_similarity is None else min_similarity
+    if len(images) == 1 and looks_like_dataset(images[0]):
+        _classify_dataset(clf, images[0], threshold, min_sim, detector, offline, jobs, json_out)
+        return
+    _classify_images(clf, images, threshold, min_sim, detector, offline, json_out)
+
+
+def _analyzer_for(clf, detector: str, offline: bool):
+    """A FaceAnalyzer producing the classifier's embedding space."""
+    from facerec.analyzer import FaceAnalyzer
+
+    name, flip = embedder_name(clf.embedder)
+    fa = FaceAnalyzer(model=name, detector=detector, flip=flip, offline=True if offline else None)
+    clf.require_model(fa.model)
+    return fa, name, flip
+
+
+def embedder_name(embedder_id: str) -> tuple[str, bool]:
+    """The build name and flip flag behind an embedder id (``a+flip`` -> ``("a", True)``)."""
+    flip = "+flip" in embedder_id
+    return embedder_id.replace("+flip", ""), flip
+
+
+def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, detector: str, offline: bool,
+                     json_out: bool) -> None:
+    from facerec.io.files import expand_paths
+
+    fa, _, _ = _analyzer_for(clf, detector, offline)
+    files = expand_paths(images)
+    if not files:
+        raise FacerecError("no images found in the given paths")
+    results, failures = [], []
+    for path in files:
+        try:
+            faces = fa.faces(path)
+        except FacerecError as exc:
+            if len(files) == 1:
+                raise
+            failures.append((str(path), str(exc).removeprefix(f"{path}: ")))
+            continue
+        preds = clf.predict([f.embedding for f in faces], fa.model, threshold, min_sim) if faces else []
+        results.append({"image": str(path), "faces": [f.to_dict() | p.to_dict() for f, p in zip(faces, preds)]})
+        if not json_out:
+            if not faces:
+                say(f"{path}: no face found")
+            for i, (f, p) in enumerate(zip(faces, preds)):
+                x1, y1, x2, y2 = (int(round(v)) for v in f.bbox)
+                who = p.name if p.name != "unknown" else f"unknown (closest: {p.best})"
+                say(f"{path} #{i} ({x1},{y1},{x2},{y2}): {who}  p={p.probability:.3f} "
+                              f"sim={p.similarity:.3f}")
+    if json_out:
+        print_json({"model": str(clf.embedder), "threshold": threshold, "results": results,
+                    "failures": [{"path": p, "reason": r} for p, r in failures]})
+    else:
+        list_failures(failures, None)
+    if failures and not results:
+        raise typer.Exit(2)
+
+
+def _classify_dataset(clf, folder: Path, threshold: float, min_sim: float, detector: str, offline: bool,
+                      jobs: Optional[int], json_out: bool) -> None:
+    from facerec.classification import evaluate
+    from facerec.workflows.align_dataset import read_settings
+    from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items
+
+    name, flip = embedder_name(clf.embedder)
+    settings = read_settings(folder)
+    options = EmbedOptions(model=name, detector=detector, flip=flip, aligned=settings is not None,
+                           align_zoom=float(settings.get("zoom", 1.0)) if settings else 1.0,
+                           offline=True if offline else None)
+    items = collect_items([folder], labels=True)
+    with tempfile.TemporaryDirectory(prefix="facerec-") as tmp:
+        with progress_bar("embedding") as bar:
+            report = embed_items(items, Path(tmp) / "e.npz", options=options, jobs=jobs, progress=bar)
+    table = report.table
+    if not len(table):
+        list_failures(report.failures, None)
+        raise FacerecError(f"{folder}: no face could be embedded")
+    clf.require_model(table.model)
+    ev = evaluate(clf, table.vectors, table.labels or [], table.model, threshold, min_sim)
+    known = sum(1 for label in table.labels or [] if label in set(clf.classes))
+    if json_out:
+        print_json({"accuracy": ev.accuracy, "top5_accuracy": ev.top5, "images": ev.images, "known_images": known,
+                    "failed": len(report.failures), "per_class": ev.per_class,
+                    "failures": [{"path": p, "reason": r} for p, r in report.failures]})
+        return
+    say(f"accuracy {ev.accuracy:.4f}  top-5 {ev.top5:.4f} on {ev.images} images "
+                  f"({known} of people the model knows)")
+    _print_worst(ev.per_class)
+    list_failures(report.failures, None)
+
+
+# -- plot --------------------------------------------------------------------------------------------
+def plot(embeddings: Path = typer.Argument(..., help="A labelled embeddings file (facerec embed DATASET)."),
+         out: Path = typer.Option(..., "--out", "-o", help="FILE.html (interactive, plotly) or FILE.png (matplotlib)."),
+         method: str = typer.Option("pca", "--method", help="pca, tsne or umap (umap needs umap-learn)."),
+         top: int = typer.Option(10, "--top", min=1, help="Plot the N people with the most images."),
+         seed: int = typer.Option(0, "--seed", help="Seed for t-SNE/UMAP.")) -> None:
+    """The tutorial's 3-D scatter of embeddings, coloured by identity."""
+    from facerec.io.embeddings import load_embeddings
+    from facerec.plotting import plot_embeddings
+
+    info = plot_embeddings(load_embeddings(embeddings), out, method, top, seed)
+    say(f"plotted {info['points']} faces of {info['identities']} people ({method}) -> {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("align")(align)
+    app.command("train")(train)
+    app.command("classify")(classify)
+    app.command("plot")(plot)

@@ -1,0 +1,1 @@
+"""Whole-dataset jobs: parallel, resumable alignment and embedding."""

@@ -1,0 +1,179 @@
+"""Align a whole dataset: the largest face of every image, warped onto the ArcFace template,
+written to an output folder with the same layout (``Name/Name_0001.jpg`` -> ``Name/Name_0001.png``).
+
+Resumable: outputs are written atomically and existing ones are skipped. Failures (no face,
+unreadable, ...) go to ``OUT/failures.tsv``; the settings to ``OUT/align.json`` so that
+``embed --aligned`` knows where the landmarks sit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import cv2
+
+from facerec.alignment.similarity import align_face, center_crop
+from facerec.detection.factory import DEFAULT_DETECTOR
+from facerec.errors import FacerecError
+from facerec.io.files import expand_paths
+from facerec.recognition.factory import DEFAULT_EMBEDDER
+from facerec.workflows.files import FailureLog, reason_of, remove_stale_parts, write_atomic, write_json_atomic
+from facerec.workflows.parallel import default_jobs, parallel_map
+
+SETTINGS_FILE = "align.json"
+REPORT_FILE = "failures.tsv"
+OUTPUT_SUFFIX = ".png"
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)``: once with ``done=0`` before work starts, then per item."""
+
+
+@dataclass
+class AlignSettings:
+    """How faces are found and warped (recorded in ``OUT/align.json``)."""
+
+    size: int = 112
+    zoom: float = 1.0
+    detector: str = DEFAULT_DETECTOR
+    fallback: bool = False
+
+    def to_dict(self) -> dict:
+        return {"template": "arcface", "size": self.size, "zoom": self.zoom, "detector": self.detector,
+                "fallback": "center" if self.fallback else None}
+
+
+@dataclass
+class AlignReport:
+    """What one run did."""
+
+    total: int
+    aligned: int = 0
+    skipped: int = 0
+    fallbacks: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    report_path: Optional[Path] = None
+
+    def to_dict(self) -> dict:
+        return {"total": self.total, "aligned": self.aligned, "skipped": self.skipped,
+                "fallbacks": len(self.fallbacks), "failed": len(self.failures),
+                "failures": [{"path": p, "reason": r} for p, r in self.failures],
+                "report": str(self.report_path) if self.report_path else None}
+
+
+def output_path(src: Path, root: Path, out: Path) -> Path:
+    """Where the aligned crop of ``src`` (under ``root``) goes."""
+    return (out / src.relative_to(root)).with_suffix(OUTPUT_SUFFIX)
+
+
+def read_settings(folder: Path) -> Optional[dict]:
+    """The ``align.json`` of an aligned folder, if any."""
+    import json
+
+    path = Path(folder) / SETTINGS_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise FacerecError(f"{path}: not a valid settings file") from None
+
+
+def _check_settings(out: Path, settings: AlignSettings) -> None:
+    old = read_settings(out)
+    if old is None:
+        return
+    for key in ("size", "zoom"):
+        if old.get(key) != settings.to_dict()[key]:
+            raise FacerecError(f"{out} holds crops aligned with {key}={old.get(key)}; "
+                               f"rerun with the same settings or choose another output folder")
+
+
+# -- worker side ---------------------------------------------------------------------------------
+def _make_worker(model: str, detector: str, offline: Optional[bool], settings: dict):
+    from facerec.analyzer import FaceAnalyzer
+
+    return FaceAnalyzer(model=model, detector=detector, offline=offline), settings
+
+
+def _align_one(state, item: tuple[str, str]) -> tuple[str, str, str]:
+    """``(src, status, reason)`` with status ``ok``, ``fallback`` or ``failed``."""
+    from facerec.io.images import load_image
+
+    fa, settings = state
+    src, dst = item
+    try:
+        img = load_image(src)
+        dets = [d for d in fa.detect(img) if d.landmarks is not None]
+        status = "ok"
+        if dets:
+            crop = align_face(img, dets[0].landmarks, settings["size"], settings["zoom"])
+        elif settings["fallback"]:
+            crop, status = center_crop(img, settings["size"]), "fallback"
+        else:
+            return src, "failed", "no face found"
+        ok, buf = cv2.imencode(OUTPUT_SUFFIX, crop)
+        if not ok:
+            return src, "failed", "could not encode the aligned crop"
+        write_atomic(Path(dst), buf.tobytes())
+        return src, status, ""
+    except Exception as exc:  # noqa: BLE001 (one bad file must not stop the batch)
+        return src, "failed", reason_of(exc, src)
+
+
+# -- driver ----------------------------------------------------------------------------------------
+def align_dataset(dataset: Path, out: Path, *, settings: Optional[AlignSettings] = None,
+                  model: str = DEFAULT_EMBEDDER, jobs: Optional[int] = None, offline: Optional[bool] = None,
+                  progress: Optional[Progress] = None) -> AlignReport:
+    """Align every image under ``dataset`` into ``out`` (same layout, ``.png``), skipping done ones."""
+    settings = settings or AlignSettings()
+    dataset, out = Path(dataset), Path(out)
+    if not dataset.is_dir():
+        raise FacerecError(f"{dataset}: not a folder")
+    if settings.size < 16:
+        raise FacerecError(f"crop size {settings.size} is too small (at least 16)")
+    if out.resolve() == dataset.resolve() or dataset.resolve() in out.resolve().parents:
+        raise FacerecError(f"{out}: the output folder must not be inside the dataset")
+    files = expand_paths([dataset])
+    if not files:
+        raise FacerecError(f"{dataset}: no images found")
+    _check_settings(out, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(out)
+    write_json_atomic(out / SETTINGS_FILE, settings.to_dict())
+
+    report = AlignReport(total=len(files), report_path=out / REPORT_FILE)
+    log = FailureLog(out / REPORT_FILE)
+    todo: list[tuple[str, str]] = []
+    claimed: dict[Path, Path] = {}
+    for src in files:
+        dst = output_path(src, dataset, out)
+        if dst in claimed:
+            log.add(str(src), f"same output name as {claimed[dst]}")
+            continue
+        claimed[dst] = src
+        if dst.exists():
+            report.skipped += 1
+        else:
+            todo.append((str(src), str(dst)))
+    done = report.skipped + len(log.entries)
+    if progress:
+        progress(done, len(files))
+    kwargs = {"model": model, "detector": settings.detector, "offline": offline, "settings": settings.to_dict()
+              | {"fallback": settings.fallback}}
+    try:
+        for src, status, reason in parallel_map(_align_one, todo, factory=_make_worker, factory_kwargs=kwargs,
+                                                jobs=default_jobs() if jobs is None else jobs):
+            if status == "failed":
+                log.add(src, reason)
+            else:
+                report.aligned += 1
+                if status == "fallback":
+                    report.fallbacks.append(src)
+            done += 1
+            if progress:
+                progress(done, len(files))
+    finally:
+        log.close()
+    report.failures = list(log.entries)
+    return report

@@ -1,0 +1,225 @@
+"""Embed many images, optionally labelled by folder (``Name/Name_0001.jpg`` -> ``Name``).
+
+From raw images (detect + align on the fly, largest face) or from crops written by
+``facerec align`` (``aligned=True``). Results are written in shards next to the output
+(``OUT.shards/``) so an interrupted run resumes; the finished table replaces them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from facerec.detection.factory import DEFAULT_DETECTOR
+from facerec.errors import FacerecError
+from facerec.io.embeddings import EmbeddingTable, save_embeddings
+from facerec.io.files import dataset_items, expand_paths, is_image_name
+from facerec.recognition.factory import DEFAULT_EMBEDDER
+from facerec.workflows.files import reason_of, remove_stale_parts, write_atomic, write_json_atomic
+from facerec.workflows.parallel import default_jobs, parallel_map
+
+DEFAULT_SHARD_SIZE = 1000
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class EmbedOptions:
+    """Which models and how."""
+
+    model: str = DEFAULT_EMBEDDER
+    detector: str = DEFAULT_DETECTOR
+    flip: bool = False
+    fallback: bool = False
+    aligned: bool = False
+    align_zoom: float = 1.0
+    """For ``aligned``: the zoom the crops were aligned with (from ``align.json``)."""
+    offline: Optional[bool] = None
+
+    def key(self) -> dict:
+        return {"model": self.model, "detector": None if self.aligned else self.detector, "flip": self.flip,
+                "fallback": self.fallback, "aligned": self.aligned, "align_zoom": self.align_zoom}
+
+
+@dataclass
+class EmbedReport:
+    """What a run produced."""
+
+    table: EmbeddingTable
+    total: int
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    fallbacks: int = 0
+    resumed: int = 0
+    """Items whose shards were already written by an earlier, interrupted run."""
+
+
+def looks_like_dataset(path: Path) -> bool:
+    """A folder-per-person dataset: a folder with no images of its own and images in subfolders."""
+    path = Path(path)
+    if not path.is_dir():
+        return False
+    entries = list(path.iterdir())
+    if any(e.is_file() and is_image_name(e) for e in entries):
+        return False
+    return any(e.is_dir() and not e.name.startswith(".") and any(is_image_name(f) for f in e.iterdir() if f.is_file())
+               for e in entries)
+
+
+def collect_items(paths: Sequence[Path], labels: Optional[bool] = None) -> list[tuple[str, Optional[str]]]:
+    """``(path, label)`` pairs: labelled by folder when ``labels`` (or, when None, when the single
+    path looks like a dataset), else every image of the given files and folders unlabelled."""
+    if labels is None:
+        labels = len(paths) == 1 and looks_like_dataset(paths[0])
+    if labels:
+        if len(paths) != 1 or not Path(paths[0]).is_dir():
+            raise FacerecError("labels come from folder names: give exactly one dataset folder")
+        return [(str(p), person) for p, person in dataset_items(paths[0])]
+    return [(str(p), None) for p in expand_paths(paths)]
+
+
+# -- worker side ---------------------------------------------------------------------------------
+def _make_worker(options: dict):
+    from facerec.models.store import ModelStore
+
+    if options["aligned"]:
+        from facerec.recognition.factory import build_embedder
+
+        return build_embedder(options["model"], ModelStore(offline=options["offline"]), flip=options["flip"]), options
+    from facerec.analyzer import FaceAnalyzer
+
+    return FaceAnalyzer(model=options["model"], detector=options["detector"], flip=options["flip"],
+                        fallback=options["fallback"], offline=options["offline"]), options
+
+
+def _embed_one(state, item: tuple[int, str]):
+    """``(index, vector or None, reason, fallback, model id)``."""
+    from facerec.alignment.similarity import template_for
+    from facerec.io.images import load_image
+
+    worker, options = state
+    index, path = item
+    try:
+        if options["aligned"]:
+            crop = load_image(path)
+            h, w = crop.shape[:2]
+            landmarks = template_for((w, h), options["align_zoom"])
+            return index, worker.embed_faces(crop, [landmarks])[0], "", False, worker.id
+        face = worker.face(path)
+        return index, face.embedding, "", face.fallback, worker.model
+    except Exception as exc:  # noqa: BLE001
+        return index, None, reason_of(exc, path), False, ""
+
+
+# -- shards ----------------------------------------------------------------------------------------
+def _fingerprint(items: Sequence[tuple[str, Optional[str]]], options: EmbedOptions, shard_size: int) -> str:
+    digest = hashlib.sha256(json.dumps([options.key(), shard_size]).encode())
+    for path, label in items:
+        digest.update(f"{path}\0{label}\n".encode())
+    return digest.hexdigest()
+
+
+def _shard_file(folder: Path, k: int) -> Path:
+    return folder / f"shard-{k:05d}.npz"
+
+
+def _write_shard(path: Path, results: dict, model_id: str, dim: int) -> None:
+    ok = sorted(i for i, r in results.items() if r[1] is not None)
+    bad = sorted(i for i, r in results.items() if r[1] is None)
+    vectors = np.array([results[i][1] for i in ok], np.float32).reshape(len(ok), dim)
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, index=np.array(ok, np.int64), vectors=vectors, fallback=np.array([results[i][3] for i in ok], bool),
+             failed=np.array(bad, np.int64), reasons=np.array([results[i][2] for i in bad], dtype=str),
+             meta=np.array(json.dumps({"model": model_id, "dim": dim})))
+    write_atomic(path, buf.getvalue())
+
+
+def _read_shard(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as data:
+        return {"index": data["index"], "vectors": data["vectors"], "fallback": data["fallback"],
+                "failed": data["failed"], "reasons": [str(r) for r in data["reasons"]],
+                "meta": json.loads(str(data["meta"]))}
+
+
+def embed_items(items: Sequence[tuple[str, Optional[str]]], out: Path, *, options: Optional[EmbedOptions] = None,
+                jobs: Optional[int] = None, shard_size: int = DEFAULT_SHARD_SIZE,
+                progress: Optional[Progress] = None) -> EmbedReport:
+    """Embed the largest face of every item and write the table to ``out`` (.npz or .parquet)."""
+    options = options or EmbedOptions()
+    out = Path(out)
+    if out.suffix not in (".npz", ".parquet"):
+        raise FacerecError(f"{out}: output must end in .npz or .parquet")
+    if not items:
+        raise FacerecError("no images to embed")
+    shard_size = max(1, int(shard_size))
+    shards_dir = out.with_name(out.name + ".shards")
+    manifest = {"fingerprint": _fingerprint(items, options, shard_size), "items": len(items), "shard_size": shard_size}
+    manifest_path = shards_dir / "manifest.json"
+    if shards_dir.exists():
+        try:
+            old = json.loads(manifest_path.read_text())
+        except (OSError, ValueError):
+            old = None
+        if old != manifest:  # another dataset or other settings: start over
+            shutil.rmtree(shards_dir)
+    shards_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(shards_dir)
+    write_json_atomic(manifest_path, manifest)
+
+    n_shards = (len(items) + shard_size - 1) // shard_size
+    done_shards = {k for k in range(n_shards) if _shard_file(shards_dir, k).is_file()}
+    todo = [(i, items[i][0]) for i in range(len(items)) if i // shard_size not in done_shards]
+    resumed = len(items) - len(todo)
+    done = resumed
+    if progress:
+        progress(done, len(items))
+    pending: dict[int, dict] = {}
+    model_id, dim = "", 0
+    for index, vector, reason, fallback, mid in parallel_map(
+            _embed_one, todo, factory=_make_worker, factory_kwargs={"options": options.__dict__ | {}},
+            jobs=default_jobs() if jobs is None else jobs, chunksize=8):
+        if vector is not None:
+            model_id, dim = mid, int(len(vector))
+        k = index // shard_size
+        pending.setdefault(k, {})[index] = (index, vector, reason, fallback)
+        expected = min(shard_size, len(items) - k * shard_size)
+        if len(pending[k]) == expected:
+            _write_shard(_shard_file(shards_dir, k), pending.pop(k), model_id, dim)
+        done += 1
+        if progress:
+            progress(done, len(items))
+    report = _assemble(items, shards_dir, n_shards, out)
+    report.resumed = resumed
+    shutil.rmtree(shards_dir, ignore_errors=True)
+    return report
+
+
+def _assemble(items: Sequence[tuple[str, Optional[str]]], shards_dir: Path, n_shards: int, out: Path) -> EmbedReport:
+    """Concatenate the shards (in item order) into one table written to ``out``."""
+    index_parts, vector_parts, failures, fallbacks, models, dims = [], [], [], 0, set(), set()
+    for k in range(n_shards):
+        shard = _read_shard(_shard_file(shards_dir, k))
+        if len(shard["index"]):
+            models.add(shard["meta"]["model"])
+            dims.add(shard["meta"]["dim"])
+        index_parts.append(shard["index"])
+        vector_parts.append(shard["vectors"])
+        fallbacks += int(shard["fallback"].sum())
+        failures.extend((items[int(i)][0], r) for i, r in zip(shard["failed"], shard["reasons"]))
+    if len(models) > 1 or len(dims) > 1:
+        raise FacerecError(f"{shards_dir}: shards from different models {sorted(models)}; delete the folder and rerun")
+    index = np.concatenate(index_parts) if index_parts else np.zeros(0, np.int64)
+    dim = dims.pop() if dims else 0
+    vectors = np.concatenate([v.reshape(-1, dim) for v in vector_parts]) if dim else np.zeros((0, 0), np.float32)
+    labelled = any(items[i][1] is not None for i in range(len(items)))
+    table = EmbeddingTable(paths=[items[int(i)][0] for i in index], vectors=vectors,
+                           model=models.pop() if models else "",
+                           labels=[str(items[int(i)][1]) for i in index] if labelled else None)
+    if len(table):
+        save_embeddings(out, table)
+    return EmbedReport(table=table, total=len(items), failures=failures, fallbacks=fallbacks)

@@ -1,0 +1,131 @@
+"""A process pool whose workers each build their state (models) once, then run a task per item.
+
+``jobs`` is the number of single-threaded workers: onnxruntime gets one intra-op thread
+(``FACEREC_THREADS=1``) and OpenCV one thread, so N workers use N cores without
+oversubscription. With ``jobs=1`` the work runs in the calling process, also single-threaded.
+Workers are started with ``spawn`` (onnxruntime's thread pools do not survive ``fork``).
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import multiprocessing as mp
+import os
+import signal
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TypeVar
+
+from facerec.errors import FacerecError
+
+Item = TypeVar("Item")
+Factory = Callable[..., Any]
+"""A module-level function building a worker's state (e.g. a FaceAnalyzer) from keyword arguments."""
+Task = Callable[[Any, Any], Any]
+"""A module-level function ``(state, item) -> result``; it should catch per-item errors itself."""
+
+_STATE: Any = None
+_TASK: Optional[Task] = None
+_INIT_ERROR: Optional[str] = None
+
+
+def default_jobs() -> int:
+    """One worker per available CPU core."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover (not Linux)
+        return max(1, os.cpu_count() or 1)
+
+
+def single_threaded_runtime() -> None:
+    """Make onnxruntime sessions built from now on, and OpenCV, use one thread in this process."""
+    import cv2
+
+    os.environ["FACEREC_THREADS"] = "1"
+    cv2.setNumThreads(1)
+
+
+@contextlib.contextmanager
+def single_threaded_here() -> Iterator[None]:
+    """:func:`single_threaded_runtime` for the duration of a block, then the previous settings."""
+    import cv2
+
+    old_env, old_cv = os.environ.get("FACEREC_THREADS"), cv2.getNumThreads()
+    single_threaded_runtime()
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(old_cv)
+        if old_env is None:
+            os.environ.pop("FACEREC_THREADS", None)
+        else:
+            os.environ["FACEREC_THREADS"] = old_env
+
+
+def _init_worker(factory: Factory, kwargs: dict, task: Task) -> None:
+    global _STATE, _TASK, _INIT_ERROR
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the pool
+    single_threaded_runtime()
+    _TASK = task
+    try:
+        _STATE = factory(**kwargs)
+    except FacerecError as exc:  # raising here would make the pool respawn workers forever
+        _INIT_ERROR = str(exc)
+    except Exception as exc:  # noqa: BLE001
+        _INIT_ERROR = f"worker start-up failed: {type(exc).__name__}: {exc}"
+
+
+def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
+    if _INIT_ERROR is not None:
+        raise FacerecError(_INIT_ERROR)
+    assert _TASK is not None
+    return [_TASK(_STATE, item) for item in chunk]
+
+
+def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    chunk: list[Item] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def parallel_map(task: Task, items: Sequence[Any], *, factory: Factory, factory_kwargs: Optional[dict] = None,
+                 jobs: int = 1, chunksize: int = 4, state: Any = None) -> Iterator[Any]:
+    """Yield ``task(state, item)`` for every item, in completion order (not input order).
+
+    ``state`` (only with ``jobs=1``) reuses an already-built state instead of calling ``factory``.
+    A worker that dies (killed, out of memory) stops the run with :class:`FacerecError` instead of
+    hanging it.
+    """
+    kwargs = dict(factory_kwargs or {})
+    if not items:
+        return
+    jobs = max(1, min(int(jobs), len(items)))
+    if jobs == 1:
+        if state is None:
+            with single_threaded_here():
+                state = factory(**kwargs)
+        for item in items:
+            yield task(state, item)
+        return
+    chunksize = max(1, min(chunksize, len(items) // (jobs * 4) or 1))
+    chunks = _chunks(items, chunksize)
+    pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                               initargs=(factory, kwargs, task))
+    try:
+        pending = {pool.submit(_run_chunk, c) for c in itertools.islice(chunks, jobs * 3)}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                try:
+                    results = fut.result()
+                except BrokenProcessPool:
+                    raise FacerecError("a worker process died (killed, out of memory or failed to start); rerun to resume") from None
+                yield from results
+                pending.update(pool.submit(_run_chunk, c) for c in itertools.islice(chunks, 1))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
