@@ -12,7 +12,7 @@ from facerec.cli.common import (DetectorOpt, FlipOpt, JsonOpt, ModelOpt, Offline
                                 report_failures)
 from facerec.errors import FacerecError
 
-JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes, one thread each [default: all cores].")
+JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes, one thread each [default: all cores, for 64+ images].")
 MAX_LISTED = 20
 
 
@@ -23,18 +23,24 @@ def say(message: str) -> None:
 
 @contextlib.contextmanager
 def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A ``progress(done, total)`` callback drawing a Rich bar; items done before the start
-    (resumed runs) do not count towards the rate."""
-    with progress() as bar:
-        state: dict = {}
+    """A ``progress(done, total)`` callback drawing a Rich bar from its first call (so errors raised
+    before any work print cleanly); items done before the start (resumed runs) do not count
+    towards the rate."""
+    bar = progress()
+    state: dict = {}
 
-        def update(done: int, total: int) -> None:
-            if "task" not in state:
-                state["task"] = bar.add_task(description, total=total, completed=done)
-            else:
-                bar.update(state["task"], completed=done, total=total)
+    def update(done: int, total: int) -> None:
+        if "task" not in state:
+            bar.start()
+            state["task"] = bar.add_task(description, total=total, completed=done)
+        else:
+            bar.update(state["task"], completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if "task" in state:
+            bar.stop()
 
 
 def list_failures(failures: list[tuple[str, str]], report: Optional[Path]) -> None:

@@ -19,7 +19,7 @@ from facerec.errors import FacerecError
 from facerec.io.files import expand_paths
 from facerec.recognition.factory import DEFAULT_EMBEDDER
 from facerec.workflows.files import FailureLog, reason_of, remove_stale_parts, write_atomic, write_json_atomic
-from facerec.workflows.parallel import default_jobs, parallel_map
+from facerec.workflows.parallel import parallel_map
 
 SETTINGS_FILE = "align.json"
 REPORT_FILE = "failures.tsv"
@@ -163,7 +163,7 @@ def align_dataset(dataset: Path, out: Path, *, settings: Optional[AlignSettings]
               | {"fallback": settings.fallback}}
     try:
         for src, status, reason in parallel_map(_align_one, todo, factory=_make_worker, factory_kwargs=kwargs,
-                                                jobs=default_jobs() if jobs is None else jobs):
+                                                jobs=jobs):
             if status == "failed":
                 log.add(src, reason)
             else:

@@ -21,7 +21,7 @@ from facerec.io.embeddings import EmbeddingTable, save_embeddings
 from facerec.io.files import dataset_items, expand_paths, is_image_name
 from facerec.recognition.factory import DEFAULT_EMBEDDER
 from facerec.workflows.files import reason_of, remove_stale_parts, write_atomic, write_json_atomic
-from facerec.workflows.parallel import default_jobs, parallel_map
+from facerec.workflows.parallel import parallel_map
 
 DEFAULT_SHARD_SIZE = 1000
 Progress = Callable[[int, int], None]
@@ -182,7 +182,7 @@ def embed_items(items: Sequence[tuple[str, Optional[str]]], out: Path, *, option
     model_id, dim = "", 0
     for index, vector, reason, fallback, mid in parallel_map(
             _embed_one, todo, factory=_make_worker, factory_kwargs={"options": options.__dict__ | {}},
-            jobs=default_jobs() if jobs is None else jobs, chunksize=8):
+            jobs=jobs, chunksize=8):
         if vector is not None:
             model_id, dim = mid, int(len(vector))
         k = index // shard_size

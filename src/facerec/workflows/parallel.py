@@ -29,6 +29,10 @@ _TASK: Optional[Task] = None
 _INIT_ERROR: Optional[str] = None
 
 
+AUTO_MIN_ITEMS = 64
+"""With ``jobs=None``, fewer items than this run in the calling process (start-up is not worth it)."""
+
+
 def default_jobs() -> int:
     """One worker per available CPU core."""
     try:
@@ -94,9 +98,10 @@ def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 
 
 def parallel_map(task: Task, items: Sequence[Any], *, factory: Factory, factory_kwargs: Optional[dict] = None,
-                 jobs: int = 1, chunksize: int = 4, state: Any = None) -> Iterator[Any]:
+                 jobs: Optional[int] = 1, chunksize: int = 4, state: Any = None) -> Iterator[Any]:
     """Yield ``task(state, item)`` for every item, in completion order (not input order).
 
+    ``jobs=None``: one worker per core, or the calling process for fewer than ``AUTO_MIN_ITEMS`` items.
     ``state`` (only with ``jobs=1``) reuses an already-built state instead of calling ``factory``.
     A worker that dies (killed, out of memory) stops the run with :class:`FacerecError` instead of
     hanging it.
@@ -104,6 +109,8 @@ def parallel_map(task: Task, items: Sequence[Any], *, factory: Factory, factory_
     kwargs = dict(factory_kwargs or {})
     if not items:
         return
+    if jobs is None:
+        jobs = default_jobs() if len(items) >= AUTO_MIN_ITEMS else 1
     jobs = max(1, min(int(jobs), len(items)))
     if jobs == 1:
         if state is None:
