@@ -10,8 +10,8 @@ Usage: flock /tmp/facerec-cpu.lock python bench/bench_classify.py [--lfw PATH] [
    test top-1 and top-5 (stratified 70/30 per person, seed 0), on these people and on the subset
    with at least 20 images (62 people).
 4. Open set: a classifier trained on the 62 people (all their images), shown the images of the
-   people with 10-19 images; share of strangers rejected and of known test faces kept, by
-   ``--min-similarity``.
+   people with 10-19 images; share of strangers rejected and of known test faces named correctly,
+   by ``--threshold`` (probability) and ``--min-similarity``.
 Writes the tables to ``results/classify.md`` with the command line.
 """
 from __future__ import annotations
@@ -89,11 +89,11 @@ def open_set(emb: Path, work: Path) -> list[dict]:
     test_vec, test_lab = table.vectors[idx[te]], [labels[i] for i in te]
     strangers = table.vectors[~known]
     rows = []
-    for min_sim in (None, 0.3, 0.35, 0.4, 0.45, 0.5):
+    for threshold, min_sim in ((0.0, None), (0.3, None), (0.5, None), (0.0, 0.3), (0.0, 0.4), (0.0, 0.5)):
         s = -1.0 if min_sim is None else min_sim
-        kept = model.predict(test_vec, table.model, min_similarity=s)
-        rejected = model.predict(strangers, table.model, min_similarity=s)
-        rows.append({"min_similarity": min_sim,
+        kept = model.predict(test_vec, table.model, threshold=threshold, min_similarity=s)
+        rejected = model.predict(strangers, table.model, threshold=threshold, min_similarity=s)
+        rows.append({"threshold": threshold, "min_similarity": min_sim,
                      "known_correct": float(np.mean([p.name == t for p, t in zip(kept, test_lab)])),
                      "strangers_rejected": float(np.mean([p.name == "unknown" for p in rejected])),
                      "known": len(test_lab), "strangers": int(len(strangers)), "classes": len(model.classes)})
@@ -181,12 +181,15 @@ def write(out: Path, command: str, people: int, images: int, runs: list[dict], a
     lines += ["", "## Open set", "",
               f"svm trained on the 70 % split of the {o['classes']} people with >= 20 images; shown their "
               f"{o['known']} held-out images and the {o['strangers']} images of the people with "
-              f"{min_images}-19 images (strangers). `facerec classify --min-similarity S` answers `unknown` when "
-              "the face's cosine similarity to the predicted person's mean embedding is below S.", "",
-              "| --min-similarity | known faces named correctly | strangers rejected |", "|---:|---:|---:|"]
+              f"{min_images}-19 images (strangers). `facerec classify` answers `unknown` when the probability is "
+              "below `--threshold T`, or when the face's cosine similarity to the predicted person's mean "
+              "embedding is below `--min-similarity S`.", "",
+              "| --threshold | --min-similarity | known faces named correctly | strangers rejected |",
+              "|---:|---:|---:|---:|"]
     for o in opens:
         s = "off" if o["min_similarity"] is None else f"{o['min_similarity']:.2f}"
-        lines.append(f"| {s} | {100 * o['known_correct']:.2f} % | {100 * o['strangers_rejected']:.2f} % |")
+        t = "off" if not o["threshold"] else f"{o['threshold']:.2f}"
+        lines.append(f"| {t} | {s} | {100 * o['known_correct']:.2f} % | {100 * o['strangers_rejected']:.2f} % |")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
 
