@@ -19,7 +19,8 @@ ModelOverride = typer.Option(None, "--model", "-m", help="Embedder or ensemble '
 DetectorOverride = typer.Option(None, "--detector", "-d", help="yunet, scrfd, scrfd:320, dlib_hog "
                                 "(default: the profile's).")
 FlipOverride = typer.Option(None, "--flip/--no-flip", help="Horizontal-flip augmentation (default: the profile's).")
-WorkersOpt = typer.Option(1, "--workers", "-w", min=1, help="Worker processes (each single-threaded) when >1.")
+WorkersOpt = typer.Option(0, "--workers", "-w", min=0,
+                          help="Worker processes, each single-threaded (0: one per CPU, at most 8; 1: this process).")
 CacheDirOpt = typer.Option(None, "--cache-dir", help="Embedding cache folder (default ~/.cache/facerec/embeddings).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Compute everything again; read and write no cache.")
 RocOpt = typer.Option(None, "--roc", help="Write the ROC curve to this PNG (needs matplotlib).")
@@ -51,6 +52,9 @@ def _run(pairs, root: Path, model: str, detector: str, flip: bool, select: str, 
     from facerec.evaluation.lfw import evaluate_with, save_roc_png
     from facerec.evaluation.runner import EmbeddingRunner
 
+    import os
+
+    workers = workers or min(8, os.cpu_count() or 1)
     runner = EmbeddingRunner(model, detector, flip=flip, select=select, cache_dir=cache_dir,
                              use_cache=not no_cache, workers=workers, offline=True if offline else None)
     with progress() as bar:

@@ -44,6 +44,10 @@ def build_embedder(name: str = DEFAULT_EMBEDDER, store: Optional[ModelStore] = N
                    threshold: Optional[float] = None) -> Embedder:
     """An embedder (or ensemble) ready to run; weights are pulled on first use unless offline."""
     store = store or ModelStore()
+    if threshold is None:  # a named profile's own View 1 threshold (ensembles, flip), if this is one
+        from facerec.recognition.profiles import threshold_for
+
+        threshold = threshold_for(name, flip)
     parts = [p.strip() for p in name.split("+") if p.strip()]
     if not parts:
         raise ModelError("empty model name")
