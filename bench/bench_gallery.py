@@ -117,7 +117,7 @@ def index_timing(sizes: list[int], dim: int = 512, queries: int = 200) -> list[s
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--sizes", default="10000,50000,100000,200000")
+    ap.add_argument("--sizes", default="10000,50000,100000")
     ap.add_argument("--skip-index", action="store_true")
     ap.add_argument("--out", type=Path, default=Path("results/gallery.md"))
     args = ap.parse_args()
