@@ -242,7 +242,10 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
             out: Path = typer.Option(..., "--out", "-o", help="Output folder (must be new or empty)."),
             method: str = typer.Option("chinese-whispers", "--method", help="chinese-whispers, dbscan or hdbscan."),
             threshold: Optional[float] = typer.Option(None, "--threshold", "-t",
-                                                      help="Cosine threshold (default: the embedder's calibrated one)."),
+                                                      help="Cosine threshold (default: the embedder's calibrated one "
+                                                           "plus --margin)."),
+            margin: float = typer.Option(0.1, "--margin", help="Added to the embedder's threshold when --threshold "
+                                                               "is not given (grouping needs a stricter cut than pairs)."),
             model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder."),
             detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
             offline: bool = OfflineOpt, json_out: bool = JsonOpt) -> None:
@@ -261,11 +264,14 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
     files = expand_paths(images)
     if not files:
         raise FacerecError("no images found in the given paths")
-    fa = make_analyzer(model or DEFAULT_EMBEDDER, detector or DEFAULT_DETECTOR, offline=offline, threshold=threshold)
+    from facerec.clustering import cluster_threshold
+
+    fa = make_analyzer(model or DEFAULT_EMBEDDER, detector or DEFAULT_DETECTOR, offline=offline)
+    thr = threshold if threshold is not None else cluster_threshold(fa.threshold, margin)
     with progress() as bar:
         task = bar.add_task("embedding", total=len(files))
-        summary, failures = cluster_folder(files, fa, out, method, fa.threshold, on_step=lambda: bar.advance(task))
-    summary = {**summary, "method": method, "threshold": fa.threshold, "out": str(out), "failed": len(failures)}
+        summary, failures = cluster_folder(files, fa, out, method, thr, on_step=lambda: bar.advance(task))
+    summary = {**summary, "method": method, "threshold": round(thr, 4), "out": str(out), "failed": len(failures)}
     if json_out:
         print_json(summary)
     else:

@@ -10,6 +10,15 @@ from facerec.errors import FacerecError
 
 METHODS = ("chinese-whispers", "dbscan", "hdbscan")
 
+CLUSTER_MARGIN = 0.1
+"""Added to the embedder's calibrated (pair verification) threshold for clustering: grouping chains
+pairs transitively, so it needs a stricter cut (see results/cluster.md for the sweep)."""
+
+
+def cluster_threshold(verify_threshold: float, margin: float = CLUSTER_MARGIN) -> float:
+    """The clustering threshold tied to an embedder's calibrated verification threshold."""
+    return float(verify_threshold) + float(margin)
+
 
 def cluster_vectors(vectors: np.ndarray, method: str = "chinese-whispers", threshold: float = 0.3,
                     min_size: int = 2) -> np.ndarray:
@@ -17,7 +26,7 @@ def cluster_vectors(vectors: np.ndarray, method: str = "chinese-whispers", thres
 
     ``threshold`` is a cosine similarity: two faces at or above it may share a cluster
     (DBSCAN's ``eps`` is ``1 - threshold`` in cosine distance; HDBSCAN clusters lose members with no
-    cluster-mate that close).
+    cluster-mate that close). Use :func:`cluster_threshold` to derive it from an embedder's threshold.
     """
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     if x.ndim != 2:
@@ -36,11 +45,10 @@ def cluster_vectors(vectors: np.ndarray, method: str = "chinese-whispers", thres
 
         if len(x) < 2:
             return np.full(len(x), -1, dtype=np.int64)
-        # On unit vectors euclidean distance is sqrt(2 - 2 cos): the threshold maps exactly.
-        eps = float(np.sqrt(max(0.0, 2.0 - 2.0 * threshold)))
         kwargs = {"copy": True} if "copy" in inspect.signature(HDBSCAN).parameters else {}
-        labels = HDBSCAN(min_cluster_size=max(2, min_size), min_samples=1, cluster_selection_epsilon=eps,
-                         metric="euclidean", allow_single_cluster=True, **kwargs).fit_predict(x)
+        # Euclidean on unit vectors orders pairs as cosine does; the threshold is applied afterwards.
+        labels = HDBSCAN(min_cluster_size=max(2, min_size), min_samples=1, metric="euclidean",
+                         **kwargs).fit_predict(x)
         labels = _require_link(x, np.asarray(labels, dtype=np.int64), threshold)
     else:
         raise FacerecError(f"unknown clustering method {method!r}; choose one of: {', '.join(METHODS)}")
