@@ -1,4 +1,4 @@
-"""A small process pool that embeds the largest face of many images (each worker loads its models once).
+"""A small process pool that embeds one face (largest or most central) of many images (each worker loads its models once).
 
 Used by ``facerec gallery enroll-dataset``. With ``workers <= 1`` it runs in-process on the
 given analyzer. Workers use one onnxruntime and one OpenCV thread each.
@@ -42,23 +42,31 @@ def _init(model: str, detector: str, flip: bool, offline: Optional[bool]) -> Non
     _ANALYZER = FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline)
 
 
-def _embed_one(analyzer, path: str, key: object) -> Embedded:
+def _embed_one(analyzer, path: str, key: object, pick: str = "largest") -> Embedded:
+    from facerec.gallery.gallery import pick_face
+    from facerec.io.images import load_image
+
     try:
-        face = analyzer.face(path)
+        img = load_image(path)
+        faces = analyzer.faces(img)
+        if not faces:
+            return Embedded(path, key, error="no face found")
+        face = pick_face(faces, img.shape, pick)
         return Embedded(path, key, [float(v) for v in face.bbox], float(face.score),
                         np.asarray(face.embedding, np.float32))
     except FacerecError as exc:
         return Embedded(path, key, error=str(exc).removeprefix(f"{path}: "))
 
 
-def _work(path: str, key: object) -> Embedded:
+def _work(path: str, key: object, pick: str) -> Embedded:
     assert _ANALYZER is not None
-    return _embed_one(_ANALYZER, path, key)
+    return _embed_one(_ANALYZER, path, key, pick)
 
 
 def embed_largest_faces(items: Iterable[tuple[Path | str, object]], *, model: str, detector: str, flip: bool = False,
-                        workers: int = 1, analyzer=None, offline: Optional[bool] = None) -> Iterator[Embedded]:
-    """Yield one :class:`Embedded` per ``(path, key)`` item, in completion order."""
+                        workers: int = 1, analyzer=None, offline: Optional[bool] = None,
+                        pick: str = "largest") -> Iterator[Embedded]:
+    """Yield one :class:`Embedded` per ``(path, key)`` item (its largest or most central face), in completion order."""
     items = [(str(p), k) for p, k in items]
     if workers <= 1:
         if analyzer is None:
@@ -66,7 +74,7 @@ def embed_largest_faces(items: Iterable[tuple[Path | str, object]], *, model: st
 
             analyzer = FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline)
         for path, key in items:
-            yield _embed_one(analyzer, path, key)
+            yield _embed_one(analyzer, path, key, pick)
         return
     ctx = mp.get_context("spawn")
     window = workers * 4
@@ -80,7 +88,7 @@ def embed_largest_faces(items: Iterable[tuple[Path | str, object]], *, model: st
                     nxt = next(it, None)
                     if nxt is None:
                         break
-                    pending.add(pool.submit(_work, *nxt))
+                    pending.add(pool.submit(_work, *nxt, pick))
                 if not pending:
                     break
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
