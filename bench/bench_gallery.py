@@ -128,7 +128,7 @@ def main() -> None:
     from facerec.gallery.index import APPROX_ABOVE
 
     lines.append(f"`APPROX_ABOVE` in src/facerec/gallery/index.py is {APPROX_ABOVE:,} faces: below it the exact index "
-                 "is used (see the table for why).")
+                 "is used" + (" (see the table for why)." if not args.skip_index else "."))
     cmd = "python bench/bench_gallery.py" + "".join(f" {a}" for a in sys.argv[1:])
     write_results(args.out, "Gallery: LFW identification, enrolment and search index", cmd, "\n".join(lines))
 
