@@ -24,7 +24,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--min-images", type=int, default=5)
     ap.add_argument("--model", default=None)
-    ap.add_argument("--margins", default="0,0.05,0.1,0.15,0.2", help="margins over the calibrated threshold to sweep")
+    ap.add_argument("--margins", default="0,0.1,0.15,0.2,0.25,0.3", help="margins over the calibrated threshold to sweep")
     ap.add_argument("--out", type=Path, default=Path("results/cluster.md"))
     args = ap.parse_args()
     people = lfw_people(args.min_images)

@@ -253,7 +253,7 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
             threshold: Optional[float] = typer.Option(None, "--threshold", "-t",
                                                       help="Cosine threshold (default: the embedder's calibrated one "
                                                            "plus --margin)."),
-            margin: float = typer.Option(0.1, "--margin", help="Added to the embedder's threshold when --threshold "
+            margin: float = typer.Option(0.2, "--margin", help="Added to the embedder's threshold when --threshold "
                                                                "is not given (grouping needs a stricter cut than pairs)."),
             model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder."),
             detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),

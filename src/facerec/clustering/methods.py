@@ -10,7 +10,7 @@ from facerec.errors import FacerecError
 
 METHODS = ("chinese-whispers", "dbscan", "hdbscan")
 
-CLUSTER_MARGIN = 0.1
+CLUSTER_MARGIN = 0.2
 """Added to the embedder's calibrated (pair verification) threshold for clustering: grouping chains
 pairs transitively, so it needs a stricter cut (see results/cluster.md for the sweep)."""
 
