@@ -222,3 +222,16 @@ def test_face_index_kinds(tmp_path, analyzer, grace_bgr, astronaut_bgr, variant_
     assert why == "" and loaded.kind == kind and loaded.generation == 7 and len(loaded) == len(astro)
     assert set(loaded.search(analyzer.embed(astronaut_bgr)[None], 1)[1][0].tolist()) <= set(ids[len(grace):].tolist())
     assert FaceIndex.load(tmp_path / "i.npz", "model-y", vecs.shape[1]) == (None, "other embedder")
+
+
+def test_pick_center_enrolls_the_central_face(gallery, both, grace_bgr, astronaut_bgr):
+    """With Grace (larger) off-centre and Eileen at the centre, 'center' enrolls Eileen, 'largest' Grace."""
+    import cv2
+
+    padded = cv2.copyMakeBorder(both, 0, 0, 600, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    gallery.enroll("central", [padded], pick="center")
+    gallery.enroll("largest", [padded])
+    assert gallery.identify(astronaut_bgr)[0].name == "central"
+    assert gallery.identify(grace_bgr)[0].name == "largest"
+    with pytest.raises(FacerecError, match="unknown face pick"):
+        gallery.enroll("x", [padded], pick="left")
