@@ -62,7 +62,8 @@ class FaceClassifier:
         y = np.array([lookup[n] for n in labels], np.int64)
         x = np.asarray(vectors, np.float32)
         classifier.fit(x, y, len(classes), seed=seed)
-        return cls(classifier, classes, embedder, int(x.shape[1]), class_centroids(x, y, len(classes)).astype(np.float32))
+        centroids = class_centroids(x, y, len(classes)).astype(np.float32)
+        return cls(classifier, classes, embedder, int(x.shape[1]), centroids)
 
     @property
     def kind(self) -> str:

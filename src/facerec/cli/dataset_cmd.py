@@ -12,7 +12,8 @@ from facerec.cli.common import (DetectorOpt, FlipOpt, JsonOpt, ModelOpt, Offline
                                 report_failures)
 from facerec.errors import FacerecError
 
-JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes, one thread each [default: all cores, for 64+ images].")
+JobsOpt = typer.Option(None, "--jobs", "-j", min=1,
+                       help="Worker processes, one thread each [default: all cores, for 64+ images].")
 MAX_LISTED = 20
 
 
@@ -58,7 +59,8 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
           size: int = typer.Option(112, "--size", help="Crop size in pixels (square)."),
           zoom: float = typer.Option(1.0, "--zoom", help="Below 1 leaves more margin around the face."),
           detector: str = DetectorOpt,
-          fallback: str = typer.Option("none", "--fallback", help="'center': write a centred crop when no face is found."),
+          fallback: str = typer.Option("none", "--fallback",
+                                       help="'center': write a centred crop when no face is found."),
           offline: bool = OfflineOpt, json_out: bool = JsonOpt) -> None:
     """Align the largest face of every image; resumable, with a failure report."""
     from facerec.workflows.align_dataset import AlignSettings, align_dataset
@@ -74,7 +76,7 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
     else:
         extra = f", {len(report.fallbacks)} centre-crop fallback(s)" if report.fallbacks else ""
         say(f"aligned {report.aligned}, already done {report.skipped}, failed {len(report.failures)}"
-                      f"{extra} -> {out}")
+            f"{extra} -> {out}")
         list_failures(report.failures, report.report_path)
     if report.failures and report.aligned + report.skipped == 0:
         raise typer.Exit(2)

@@ -68,7 +68,8 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
           aligned: bool = typer.Option(False, "--aligned", help="Inputs are crops written by 'facerec align' "
                                                                 "(no detection)."),
           jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
-                                             help="Worker processes, one thread each [default: all cores, for 64+ images]."),
+                                             help="Worker processes, one thread each "
+                                                  "[default: all cores, for 64+ images]."),
           shard_size: int = typer.Option(1000, "--shard-size", min=1, help="Images per resumable shard.")) -> None:
     """Embed the largest face of every image; interrupted runs resume; failures are listed at the end."""
     from facerec.cli.dataset_cmd import aligned_zoom, list_failures, progress_bar, say

@@ -83,7 +83,8 @@ def _plotly(coords: np.ndarray, labels: list[str], names: list[str], paths: list
     for name in names:
         m = lab == name
         fig.add_trace(go.Scatter3d(x=coords[m, 0], y=coords[m, 1], z=coords[m, 2], mode="markers", name=name,
-                                   text=[p for p, k in zip(paths, m) if k], hovertemplate="%{text}<extra>" + name + "</extra>",
+                                   text=[p for p, k in zip(paths, m) if k],
+                                   hovertemplate="%{text}<extra>" + name + "</extra>",
                                    marker={"size": 4, "opacity": 0.85}))
     fig.update_layout(title=title, legend={"itemsizing": "constant"}, margin={"l": 0, "r": 0, "b": 0, "t": 40})
     from facerec.workflows.files import write_atomic

@@ -159,8 +159,8 @@ def align_dataset(dataset: Path, out: Path, *, settings: Optional[AlignSettings]
     done = report.skipped + len(log.entries)
     if progress:
         progress(done, len(files))
-    kwargs = {"model": model, "detector": settings.detector, "offline": offline, "settings": settings.to_dict()
-              | {"fallback": settings.fallback}}
+    kwargs = {"model": model, "detector": settings.detector, "offline": offline,
+              "settings": {"size": settings.size, "zoom": settings.zoom, "fallback": settings.fallback}}
     try:
         for src, status, reason in parallel_map(_align_one, todo, factory=_make_worker, factory_kwargs=kwargs,
                                                 jobs=jobs):

@@ -181,7 +181,7 @@ def embed_items(items: Sequence[tuple[str, Optional[str]]], out: Path, *, option
     pending: dict[int, dict] = {}
     model_id, dim = "", 0
     for index, vector, reason, fallback, mid in parallel_map(
-            _embed_one, todo, factory=_make_worker, factory_kwargs={"options": options.__dict__ | {}},
+            _embed_one, todo, factory=_make_worker, factory_kwargs={"options": dict(options.__dict__)},
             jobs=jobs, chunksize=8):
         if vector is not None:
             model_id, dim = mid, int(len(vector))

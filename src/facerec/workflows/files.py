@@ -5,7 +5,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
 
 from facerec.errors import FacerecError
 
@@ -86,11 +86,3 @@ def read_failure_report(path: Path) -> list[tuple[str, str]]:
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     return [tuple(line.split("\t", 1)) for line in lines[1:] if line]  # type: ignore[misc]
 
-
-def relative_to_any(path: Path, roots: Iterable[Path]) -> Optional[Path]:
-    for root in roots:
-        try:
-            return path.relative_to(root)
-        except ValueError:
-            continue
-    return None

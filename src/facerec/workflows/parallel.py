@@ -131,7 +131,8 @@ def parallel_map(task: Task, items: Sequence[Any], *, factory: Factory, factory_
                 try:
                     results = fut.result()
                 except BrokenProcessPool:
-                    raise FacerecError("a worker process died (killed, out of memory or failed to start); rerun to resume") from None
+                    raise FacerecError("a worker process died (killed, out of memory or failed to start); "
+                                       "rerun to resume") from None
                 yield from results
                 pending.update(pool.submit(_run_chunk, c) for c in itertools.islice(chunks, 1))
     finally:
