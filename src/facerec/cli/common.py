@@ -63,4 +63,4 @@ def report_failures(failures: list[tuple[str, str]]) -> None:
         return
     console.print(f"[yellow]{len(failures)} file(s) failed:[/yellow]")
     for path, reason in failures:
-        console.print(f"  {path}: {reason}", markup=False, highlight=False)
+        console.print(f"  {path}: {reason}", markup=False, highlight=False, soft_wrap=True)  # paths stay whole
