@@ -177,7 +177,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(30)
-    lines = [f"Gallery: {health['persons'] - len(enroll):,} persons = {info['real']} LFW identities (people with at least 5 "
+    lines = [f"Gallery: {health['persons']:,} persons = {info['real']} LFW identities (people with at least 5 "
              f"images, enrolled from their first image) + {info['synthetic']:,} synthetic random unit vectors. "
              f"Model `{health['model']}`, threshold {health['threshold']}. Server: `facerec serve --workers "
              f"{args.workers}` on 127.0.0.1, {os.cpu_count()} CPU cores shared with the client threads.", "",

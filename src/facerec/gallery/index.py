@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-APPROX_ABOVE = 200_000
+APPROX_ABOVE = 20_000
 """Faces above which an HNSW index replaces the exact one (picked by bench/bench_gallery.py)."""
 
 HNSW_M = 32
