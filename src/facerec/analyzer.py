@@ -13,7 +13,7 @@ from facerec.errors import MultipleFacesError, NoFaceError
 from facerec.io.images import ImageSource, load_image
 from facerec.models.store import ModelStore
 from facerec.recognition.base import Embedder
-from facerec.recognition.factory import DEFAULT_EMBEDDER, build_embedder
+from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP, build_embedder
 from facerec.types import Detection, Face, VerifyResult
 
 
@@ -34,12 +34,13 @@ class FaceAnalyzer:
     >>> fa.verify("a.jpg", "b.jpg").same
     """
 
-    def __init__(self, model: str = DEFAULT_EMBEDDER, detector: str = DEFAULT_DETECTOR, *, flip: bool = False,
+    def __init__(self, model: str = DEFAULT_EMBEDDER, detector: str = DEFAULT_DETECTOR, *, flip: Optional[bool] = None,
                  threshold: Optional[float] = None, fallback: bool = False,
                  store: Optional[ModelStore] = None, offline: Optional[bool] = None) -> None:
         self.store = store or ModelStore(offline=offline)
         self.detector: Detector = build_detector(detector, self.store)
-        self.embedder: Embedder = build_embedder(model, self.store, flip=flip, threshold=threshold)
+        self.embedder: Embedder = build_embedder(model, self.store, flip=DEFAULT_FLIP if flip is None else flip,
+                                                threshold=threshold)
         self.fallback = fallback
 
     @property

@@ -10,19 +10,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from facerec.detection.factory import DEFAULT_DETECTOR
-from facerec.recognition.factory import DEFAULT_EMBEDDER
+from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP
 
 console = Console(stderr=True)
 
 ModelOpt = typer.Option(DEFAULT_EMBEDDER, "--model", "-m",
                         help="Embedder name, or an ensemble 'a+b' / 'a:0.6+b:0.4'.")
 DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="yunet, scrfd (scrfd:320 sets its input size) or dlib_hog.")
-FlipOpt = typer.Option(False, "--flip", help="Horizontal-flip test-time augmentation.")
+FlipOpt = typer.Option(DEFAULT_FLIP, "--flip/--no-flip", help="Horizontal-flip test-time augmentation.")
 OfflineOpt = typer.Option(False, "--offline", help="Never touch the network (also FACEREC_OFFLINE=1).")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 
 
-def make_analyzer(model: str, detector: str, flip: bool = False, offline: bool = False,
+def make_analyzer(model: str, detector: str, flip: Optional[bool] = None, offline: bool = False,
                   threshold: Optional[float] = None, fallback: bool = False):
     """A FaceAnalyzer from CLI options (imported lazily to keep --help fast)."""
     from facerec.analyzer import FaceAnalyzer

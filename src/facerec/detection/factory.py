@@ -8,7 +8,7 @@ from facerec.errors import ModelError
 from facerec.models.store import ModelStore
 
 DETECTORS = ("yunet", "scrfd", "dlib_hog")
-DEFAULT_DETECTOR = "scrfd"
+DEFAULT_DETECTOR = "scrfd:320"
 
 
 def build_detector(name: str = DEFAULT_DETECTOR, store: Optional[ModelStore] = None, **options) -> Detector:
