@@ -61,7 +61,8 @@ class ModelSpec:
     lfw_source: str = ""
     input_size: tuple[int, int] = (0, 0)
     color: Literal["RGB", "BGR"] = "RGB"
-    normalization: Literal["none", "arcface", "prewhiten", "dlib"] = "none"
+    normalization: Literal["none", "arcface", "prewhiten", "fixed", "dlib"] = "none"
+    """arcface: (x-127.5)/127.5; prewhiten: per-image mean/std; fixed: FaceNet 2018 (x-127.5)/128."""
     dim: int = 0
     backend: Literal["onnxruntime", "cv2-yunet", "cv2-dnn", "dlib"] = "onnxruntime"
     threshold: Optional[float] = None
@@ -79,6 +80,8 @@ class ModelSpec:
 _OPENCV_ZOO = "https://github.com/opencv/opencv_zoo/raw/main/models"
 _BUFFALO_S = "https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_s.zip"
 _DLIB = "http://dlib.net/files"
+_EXTRA_CALIBRATION = ("best accuracy threshold on LFW View 1 pairsDevTrain.txt, SCRFD-640 largest faces "
+                      "(bench/calibrate_extra_models.py, results/calibration_extra.md)")
 _CALIBRATION = "best accuracy threshold on LFW View 1 pairsDevTrain.txt (bench/calibrate_thresholds.py)"
 
 REGISTRY: dict[str, ModelSpec] = {}
@@ -184,6 +187,8 @@ _add(ModelSpec(
     color="RGB",
     normalization="prewhiten",
     dim=128,
+    threshold=0.4379,
+    threshold_note=_EXTRA_CALIBRATION + ", zoom 1.0: DevTrain 99.05%",
     converted_from="facenet_keras_h5",
 ))
 _add(ModelSpec(
@@ -201,6 +206,9 @@ _add(ModelSpec(
     normalization="prewhiten",
     dim=512,
     backend="cv2-dnn",
+    threshold=0.4485,
+    threshold_note=_EXTRA_CALIBRATION + ", zoom 0.9: DevTrain 95.32%",
+    extra={"align_zoom": 0.9},
 ))
 _add(ModelSpec(
     name="dlib_resnet",
@@ -221,6 +229,8 @@ _add(ModelSpec(
     normalization="dlib",
     dim=128,
     backend="dlib",
+    threshold=0.9098,
+    threshold_note=_EXTRA_CALIBRATION + ", dlib chips: DevTrain 98.55%",
 ))
 _add(ModelSpec(
     name="dlib_shape5",

@@ -31,6 +31,8 @@ def to_input_tensor(crops: Sequence[np.ndarray], spec: ModelSpec) -> np.ndarray:
             x = (x - 127.5) / 127.5
         elif spec.normalization == "prewhiten":
             x = prewhiten(x)
+        elif spec.normalization == "fixed":  # FaceNet 2018 models' fixed image standardisation
+            x = (x - 127.5) / 128.0
         batch[i] = x.transpose(2, 0, 1)
     return batch
 

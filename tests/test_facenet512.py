@@ -1,0 +1,73 @@
+"""FaceNet-512 (davidsandberg 20180408-102900 frozen graph) run by cv2.dnn, on real faces."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import jpeg
+from facerec import FaceAnalyzer
+from facerec.models.registry import get_spec
+from facerec.models.store import ModelStore
+from facerec.recognition.base import prewhiten
+from facerec.recognition.cv2_embedder import OUTPUT_LAYER, Cv2DnnEmbedder
+
+
+@pytest.fixture(scope="module")
+def fa() -> FaceAnalyzer:
+    return FaceAnalyzer(model="facenet512", detector="scrfd")
+
+
+def test_graph_input_and_output(fa: FaceAnalyzer, grace_bgr: np.ndarray) -> None:
+    emb = fa.embedder
+    assert isinstance(emb, Cv2DnnEmbedder)
+    assert emb.net.getUnconnectedOutLayersNames() == (OUTPUT_LAYER,)
+    crop = emb.align(grace_bgr, fa.detect(grace_bgr)[0].landmarks)
+    assert crop.shape == (160, 160, 3)
+    # the graph on a hand-made prewhitened RGB NCHW blob gives a 512-D vector equal to embed()'s
+    blob = prewhiten(crop[..., ::-1].astype(np.float32)).transpose(2, 0, 1)[None]
+    emb.net.setInput(np.ascontiguousarray(blob))
+    raw = emb.net.forward(OUTPUT_LAYER).reshape(-1)
+    assert raw.shape == (512,)
+    np.testing.assert_allclose(raw / np.linalg.norm(raw), emb.embed([crop])[0], atol=1e-5)
+
+
+def test_batch_is_looped_image_by_image(fa: FaceAnalyzer, grace_bgr: np.ndarray, astronaut_bgr: np.ndarray) -> None:
+    crops = [fa.embedder.align(img, fa.detect(img)[0].landmarks) for img in (grace_bgr, astronaut_bgr)]
+    both = fa.embedder.embed(crops)
+    assert both.shape == (2, 512) and both.dtype == np.float32
+    np.testing.assert_allclose(both[1], fa.embedder.embed(crops[1:])[0], atol=1e-5)
+    assert float(both[0] @ both[1]) < fa.threshold
+
+
+def test_same_person_above_threshold_other_person_below(fa: FaceAnalyzer, grace_bgr: np.ndarray,
+                                                        astronaut_bgr: np.ndarray) -> None:
+    thr = fa.threshold
+    assert thr == get_spec("facenet512").threshold
+    grace = fa.embed(grace_bgr)
+    h, w = grace_bgr.shape[:2]
+    variants = {"flip": np.ascontiguousarray(grace_bgr[:, ::-1]),
+                "half": cv2.resize(grace_bgr, (w // 2, h // 2), interpolation=cv2.INTER_AREA),
+                "jpeg20": jpeg(grace_bgr, 20)}
+    for kind, img in variants.items():
+        sim = float(fa.embed(img) @ grace)
+        assert sim > thr, f"grace vs {kind}: {sim:.3f} <= {thr}"
+    assert float(fa.embed(astronaut_bgr) @ grace) < thr
+
+
+def test_zoom_comes_from_the_registry(fa: FaceAnalyzer, grace_bgr: np.ndarray) -> None:
+    from facerec.alignment.similarity import align_face
+
+    zoom = get_spec("facenet512").extra.get("align_zoom", 1.0)
+    lm = fa.detect(grace_bgr)[0].landmarks
+    np.testing.assert_array_equal(fa.embedder.align(grace_bgr, lm), align_face(grace_bgr, lm, 160, zoom))
+
+
+def test_unreadable_graph_is_a_model_error(tmp_path) -> None:
+    from facerec.errors import ModelError
+
+    bad = tmp_path / "graph.pb"
+    bad.write_bytes(b"not a tensorflow graph")
+    with pytest.raises(ModelError, match="OpenCV cannot read"):
+        Cv2DnnEmbedder(get_spec("facenet512"), bad)
+    assert ModelStore().path("facenet512").stat().st_size > 90_000_000
