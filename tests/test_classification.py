@@ -163,7 +163,7 @@ def test_cli_align_train_classify(dataset: Path, tmp_path: Path, capsys, grace_p
 
 def test_cli_model_remembers_its_embedder(dataset: Path, tmp_path: Path, capsys, grace_path: Path) -> None:
     emb, clf = tmp_path / "emb.npz", tmp_path / "clf.npz"
-    assert main(["embed", str(dataset), "--out", str(emb), "-m", "sface", "-j", "1"]) == 0
+    assert main(["embed", str(dataset), "--out", str(emb), "-m", "sface", "--no-flip", "-j", "1"]) == 0
     assert main(["train", str(emb), "--out", str(clf), "--classifier", "centroid", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["embedder"] == "sface"
     code = main(["classify", str(clf), str(grace_path), "--json"])  # builds sface, not the default embedder
