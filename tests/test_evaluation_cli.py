@@ -77,7 +77,7 @@ def test_evaluate_pairs_with_a_pairs_file(fake_lfw: Path, tmp_path: Path):
                      "Grace_Hopper/Grace_Hopper_0002.jpg\tEileen_Collins/Eileen_Collins_0002.jpg\t0\n"
                      "Eileen_Collins/Eileen_Collins_0003.jpg\tGrace_Hopper/Grace_Hopper_0004.jpg\t0\n")
     proc = _facerec("evaluate", "pairs", str(fake_lfw / "lfw"), "--pairs", str(pairs), "--json",
-                    "--model", "sface", "--detector", "yunet", "--workers", "1", "--cache-dir", str(tmp_path / "c"))
+                    "--model", "sface", "--no-flip", "--detector", "yunet", "--workers", "1", "--cache-dir", str(tmp_path / "c"))
     assert proc.returncode == 0, proc.stderr
     rep = json.loads(proc.stdout)
     assert rep["pairs"] == 4 and rep["accuracy_mean"] == 1.0 and rep["model"] == "sface"
