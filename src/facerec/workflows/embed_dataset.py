@@ -19,7 +19,7 @@ from facerec.detection.factory import DEFAULT_DETECTOR
 from facerec.errors import FacerecError
 from facerec.io.embeddings import EmbeddingTable, save_embeddings
 from facerec.io.files import dataset_items, expand_paths, is_image_name
-from facerec.recognition.factory import DEFAULT_EMBEDDER
+from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP
 from facerec.workflows.files import reason_of, remove_stale_parts, write_atomic, write_json_atomic
 from facerec.workflows.parallel import parallel_map
 
@@ -33,7 +33,7 @@ class EmbedOptions:
 
     model: str = DEFAULT_EMBEDDER
     detector: str = DEFAULT_DETECTOR
-    flip: bool = False
+    flip: bool = DEFAULT_FLIP
     fallback: bool = False
     aligned: bool = False
     align_zoom: float = 1.0
