@@ -32,7 +32,7 @@ def scrfd_grace(grace_bgr):
 
 @pytest.fixture(scope="module")
 def fa() -> FaceAnalyzer:
-    return FaceAnalyzer(model="dlib_resnet", detector="scrfd")
+    return FaceAnalyzer(model="dlib_resnet", detector="scrfd", flip=False)
 
 
 def _inside(points: np.ndarray, bbox: np.ndarray) -> bool:

@@ -15,7 +15,7 @@ from facerec.recognition.cv2_embedder import OUTPUT_LAYER, Cv2DnnEmbedder
 
 @pytest.fixture(scope="module")
 def fa() -> FaceAnalyzer:
-    return FaceAnalyzer(model="facenet512", detector="scrfd")
+    return FaceAnalyzer(model="facenet512", detector="scrfd", flip=False)
 
 
 def test_graph_input_and_output(fa: FaceAnalyzer, grace_bgr: np.ndarray) -> None:

@@ -186,9 +186,9 @@ def test_store_transaction_rolls_back(tmp_path, analyzer, grace_bgr):
     bad = FaceRecord(vector=vec[:100], image_sha256="b", image_path=None, bbox=[0, 0, 1, 1], det_score=0.9)
     gen = store.generation
     with pytest.raises(FacerecError):
-        store.add_faces("Grace Hopper", [good, bad], dim=512)
+        store.add_faces("Grace Hopper", [good, bad], dim=len(vec))
     assert store.count() == (0, 0) and store.generation == gen
-    store.add_faces("Grace Hopper", [good], dim=512)
+    store.add_faces("Grace Hopper", [good], dim=len(vec))
     assert store.count() == (1, 1) and store.generation == gen + 1
     store.check()
     store.close()
