@@ -1,6 +1,9 @@
 """LFW View 2 accuracy of every embedder, detector, flip setting and ensemble we can ship.
 
-    flock /tmp/facerec-cpu.lock python bench/bench_accuracy.py [--workers 2]
+    python bench/bench_accuracy.py [--workers 2]
+
+It takes /tmp/facerec-cpu.lock itself, one pipeline configuration at a time (hours of CPU
+on a cold cache; other heavy jobs can run between configurations).
 
 Reads ../shared/data/lfw and ../shared/data/lfw_protocol. Every pipeline runs through the
 evaluation cache (facerec.evaluation.runner), so each (embedder, detector, flip) is computed once;
@@ -21,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lfw_common import ROOT, choose_weights, log, runnable, score_config  # noqa: E402
+from lfw_common import ROOT, choose_weights, cpu_lock, log, runnable, score_config  # noqa: E402
 
 
 def row_for(label: str, kind: str, v2_scores, v2_labels, v2_folds, dev_scores, dev_labels, no_face: int,
@@ -43,9 +46,9 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--embedders", default="", help="comma-separated (default: every runnable embedder)")
-    ap.add_argument("--detectors", default="scrfd,scrfd:320,yunet,dlib_hog")
-    ap.add_argument("--main-detector", default="scrfd", help="detector for the per-embedder and ensemble tables")
-    ap.add_argument("--ensemble-detectors", default="scrfd,scrfd:320")
+    ap.add_argument("--detectors", default="scrfd:320,scrfd:256,scrfd,yunet,dlib_hog")
+    ap.add_argument("--main-detector", default="scrfd:320", help="detector for the per-embedder table")
+    ap.add_argument("--ensemble-detectors", default="scrfd:320")
     ap.add_argument("--reference-embedder", default=DEFAULT_EMBEDDER, help="embedder for the detector table")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "results/accuracy.md")
@@ -64,7 +67,7 @@ def main() -> int:
         key = (model, det, flip, select)
         if key not in scored:
             try:
-                scored[key] = score_config(model, det, flip, select, workers=args.workers)
+                scored[key] = score_config(model, det, flip, select, workers=args.workers, lock=False)
             except Exception as exc:  # noqa: BLE001 - a detector/embedder not available here
                 failed[f"{model} / {det} / flip={flip}"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:100]}"
                 scored[key] = None
@@ -84,20 +87,24 @@ def main() -> int:
                                               "seconds": sc.seconds}))
         log(f"  {label}: {rows[-1]['accuracy']:.4%} ± {rows[-1]['std']:.4%}  VAL {rows[-1]['val']:.4%}")
 
-    # 1. every embedder, with and without flip, on the main detector
-    for e in embedders:
-        for flip in (False, True):
-            single(e, args.main_detector, flip, "embedder")
+    # 1. every embedder, with and without flip, on the main detector (the CPU lock is held per
+    # stage: long enough to make progress, short enough for other heavy jobs to get in between)
+    with cpu_lock():
+        for e in embedders:
+            for flip in (False, True):
+                single(e, args.main_detector, flip, "embedder")
     # 2. every detector for the reference embedder
-    for d in detectors:
-        for flip in (False, True):
-            single(args.reference_embedder, d, flip, "detector")
-    # 3. face selection
-    single(args.reference_embedder, args.main_detector, False, "selection", select="largest")
+    with cpu_lock():
+        for d in detectors:
+            for flip in (False, True):
+                single(args.reference_embedder, d, flip, "detector")
+        # 3. face selection
+        single(args.reference_embedder, args.main_detector, False, "selection", select="largest")
     # 4. ensembles of members computed above (same detector and flip), weights chosen on View 1
     for det in ens_dets:
         for flip in (False, True):
-            members = [e for e in embedders if get(e, det, flip) is not None]
+            with cpu_lock():
+                members = [e for e in embedders if get(e, det, flip) is not None]
             for k in range(2, len(members) + 1):
                 if k > 3 and k != len(members):
                     continue
@@ -134,7 +141,7 @@ def _table(rows: list[dict], with_weights: bool = False) -> list[str]:
 def write(args, rows: list[dict], not_runnable: dict, failed: dict, seconds: float) -> None:
     cmd = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     text = ["# LFW View 2 accuracy", "",
-            f"Command: `flock /tmp/facerec-cpu.lock {cmd}` ({time.strftime('%Y-%m-%d')}, {seconds / 60:.0f} min "
+            f"Command: `{cmd}` ({time.strftime('%Y-%m-%d')}, {seconds / 60:.0f} min "
             "with the embedding cache partly warm)", "",
             "Data: `../shared/data/lfw` (deep-funneled, 250x250) and `../shared/data/lfw_protocol/pairs.txt` "
             "(10 folds x 600 pairs). Protocol: `facerec.evaluation.protocol` -- per fold, the threshold "

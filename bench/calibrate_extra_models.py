@@ -1,7 +1,8 @@
 """Calibrate the extra embedders (FaceNet-512, dlib ResNet) on LFW View 1 and pick their settings.
 
 For every image named by the pairs file (``pairsDevTrain.txt`` by default) this finds the
-largest face once (SCRFD, cached), then embeds it with each configuration and scores the
+most central face once (SCRFD, cached; the subject of an LFW photo, as
+``bench/calibrate_thresholds.py`` does), then embeds it with each configuration and scores the
 pairs by cosine similarity. Per configuration it reports the best-accuracy threshold on all
 pairs (what goes into the registry), the accuracy at that threshold, and the 10-fold
 cross-validated accuracy (threshold chosen on the other folds) as a check on over-fitting.
@@ -10,6 +11,7 @@ Configurations:
 
 * ``facenet512`` (and ``facenet128`` when it is available) at several ``align_zoom`` values
   (``--zooms``); zoom < 1 leaves more margin around the face, as FaceNet's MTCNN crops had.
+  facenet512 is also tried with both input standardisations (``--norms``).
 * ``dlib_resnet`` on dlib's own chips (5-point shape predictor on a box derived from the
   SCRFD landmarks, then ``dlib.get_face_chip``).
 * ``--hog``: the ``dlib_hog`` detector's two landmark modes (68-point predictor vs 5-point
@@ -17,7 +19,8 @@ Configurations:
   the SCRFD landmarks in both modes.
 
 Images with no face at all are embedded from a centred crop (counted in the ``no face`` column).
-Embeddings are cached under ``~/.cache/facerec/bench`` (``--cache``) so reruns are cheap.
+Embeddings are cached under ``~/.cache/facerec/bench`` (``--cache``), keyed by image and the
+landmarks used, so reruns are cheap.
 
     flock /tmp/facerec-cpu.lock python bench/calibrate_extra_models.py --hog
 """
@@ -28,6 +31,7 @@ import hashlib
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -39,6 +43,7 @@ from facerec.analyzer import FaceAnalyzer
 from facerec.errors import FacerecError
 from facerec.evaluation.pairs import read_pairs
 from facerec.evaluation.protocol import best_threshold, evaluate_scores
+from facerec.evaluation.runner import select_face
 from facerec.io.images import load_image
 from facerec.models.store import ModelStore
 from facerec.recognition.factory import build_embedder
@@ -70,10 +75,15 @@ class VectorCache:
         os.replace(tmp, self.file)
 
 
-def compute(name: str, cache_root: Path, rels: list[str], fn: Callable[[str], np.ndarray]) -> np.ndarray:
-    """Vectors (or landmark arrays) for every image, computed where not cached; saved every 500."""
+def landmark_key(rel: str, landmarks: np.ndarray) -> str:
+    """Cache key of an image embedded from these landmarks (a changed face selection is recomputed)."""
+    return rel + "@" + hashlib.sha256(np.ascontiguousarray(landmarks, dtype=np.float32).tobytes()).hexdigest()[:12]
+
+
+def compute(name: str, cache_root: Path, keys: list[str], fn: Callable[[str], np.ndarray]) -> np.ndarray:
+    """Vectors (or landmark arrays) for every key, computed where not cached; saved every 500."""
     cache = VectorCache(cache_root, name)
-    todo = [r for r in rels if r not in cache.data]
+    todo = [r for r in keys if r not in cache.data]
     t0 = time.time()
     for i, rel in enumerate(todo, 1):
         cache.data[rel] = fn(rel)
@@ -83,7 +93,7 @@ def compute(name: str, cache_root: Path, rels: list[str], fn: Callable[[str], np
     cache.save()
     if todo:
         print(f"  {name}: {len(todo)} computed in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
-    return np.stack([cache.data[r] for r in rels])
+    return np.stack([cache.data[r] for r in keys])
 
 
 def main() -> None:
@@ -92,6 +102,9 @@ def main() -> None:
     ap.add_argument("--pairs", type=Path, default=PAIRS)
     ap.add_argument("--zooms", default="0.7,0.8,0.9,1.0", help="align_zoom values tried for the FaceNet models")
     ap.add_argument("--facenet", default="facenet512,facenet128", help="FaceNet models to sweep zooms for")
+    ap.add_argument("--norms", default="prewhiten,fixed",
+                    help="input standardisations tried for facenet512: prewhiten (per image) and fixed "
+                         "((x-127.5)/128, what the 2018 FaceNet models were trained with)")
     ap.add_argument("--no-dlib", action="store_true", help="skip dlib_resnet")
     ap.add_argument("--hog", action="store_true", help="compare dlib_hog landmark modes with arcface_mbf")
     ap.add_argument("--every", type=int, default=1, help="use every k-th pair only (quick pilot runs)")
@@ -123,10 +136,13 @@ def main() -> None:
         return images[rel]
 
     def scrfd_landmarks(rel: str) -> np.ndarray:
-        dets = scrfd.detect(image(rel))
-        return dets[0].landmarks if dets else np.full((5, 2), np.nan, np.float32)
+        img = image(rel)
+        dets = scrfd.detect(img)
+        if not dets:
+            return np.full((5, 2), np.nan, np.float32)
+        return dets[select_face(np.stack([d.bbox for d in dets]), img.shape[:2], "central")].landmarks
 
-    marks = compute(f"scrfd|{args.lfw}", args.cache, rels, scrfd_landmarks)
+    marks = compute(f"scrfd-central|{args.lfw}", args.cache, rels, scrfd_landmarks)
     has_face = ~np.isnan(marks).any(axis=(1, 2))
     rows: list[dict] = []
 
@@ -142,10 +158,14 @@ def main() -> None:
         return row
 
     def embed_config(label: str, model: str, embed: Embed, lm_all: np.ndarray, **info) -> dict:
-        def one(rel: str) -> np.ndarray:
-            lm = lm_all[index[rel]]
-            return embed(image(rel), None if np.isnan(lm).any() else lm)
-        vectors = compute(f"{label}|{args.lfw}", args.cache, rels, one)
+        keys = [landmark_key(rel, lm_all[i]) for i, rel in enumerate(rels)]
+        by_key = dict(zip(keys, range(len(rels))))
+
+        def one(key: str) -> np.ndarray:
+            i = by_key[key]
+            lm = lm_all[i]
+            return embed(image(rels[i]), None if np.isnan(lm).any() else lm)
+        vectors = compute(f"{label}|{args.lfw}", args.cache, keys, one)
         return evaluate(label, model, vectors, int((np.isnan(lm_all).any(axis=(1, 2))).sum()), **info)
 
     # FaceNet zoom sweep
@@ -155,11 +175,14 @@ def main() -> None:
         except FacerecError as exc:
             print(f"  {name}: skipped ({exc})", file=sys.stderr)
             continue
-        for zoom in [float(z) for z in args.zooms.split(",")]:
-            def embed_zoom(img, lm, emb=emb, zoom=zoom):
-                crop = center_crop(img, emb.input_size) if lm is None else align_face(img, lm, emb.input_size, zoom)
-                return emb.embed([crop])[0]
-            embed_config(f"{name} zoom {zoom:g}", name, embed_zoom, marks, zoom=zoom)
+        norms = args.norms.split(",") if name == "facenet512" else [emb.spec.normalization]
+        for norm in norms:
+            emb.spec = replace(emb.spec, normalization=norm)
+            for zoom in [float(z) for z in args.zooms.split(",")]:
+                def embed_zoom(img, lm, emb=emb, zoom=zoom):
+                    crop = center_crop(img, emb.input_size) if lm is None else align_face(img, lm, emb.input_size, zoom)
+                    return emb.embed([crop])[0]
+                embed_config(f"{name} zoom {zoom:g} {norm}", name, embed_zoom, marks, zoom=zoom, norm=norm)
 
     if not args.no_dlib:
         try:
@@ -180,13 +203,14 @@ def main() -> None:
 
         def hog_both(rel: str) -> np.ndarray:
             img = image(rel)
-            dets = sorted(hog.detect(img), key=lambda d: -d.area)
+            dets = hog.detect(img)
             if not dets:
                 return np.full((2, 5, 2), np.nan, np.float32)
-            five = landmarks_from_5(shape_points(sp5(rgb(img), to_rectangle(dets[0].bbox))))
-            return np.stack([dets[0].landmarks, five])
+            det = dets[select_face(np.stack([d.bbox for d in dets]), img.shape[:2], "central")]
+            five = landmarks_from_5(shape_points(sp5(rgb(img), to_rectangle(det.bbox))))
+            return np.stack([det.landmarks, five])
 
-        both = compute(f"hog68+5|{args.lfw}", args.cache, rels, hog_both)
+        both = compute(f"hog68+5-central|{args.lfw}", args.cache, rels, hog_both)
         hog_miss = np.isnan(both).any(axis=(1, 2, 3))
         arc = build_embedder("arcface_mbf", store)
 
@@ -218,12 +242,12 @@ def write_table(rows: list[dict], args: argparse.Namespace, n_pairs: int, n_same
     for r in rows:
         if "zoom" in r and (r["model"] not in best or rank(r) > rank(best[r["model"]])):
             best[r["model"]] = r
-    picks = "\n".join(f"- {m}: best zoom {r['zoom']:g}, threshold {r['threshold']:.4f}, "
+    picks = "\n".join(f"- {m}: best zoom {r['zoom']:g} ({r['norm']}), threshold {r['threshold']:.4f}, "
                       f"accuracy {100 * r['accuracy']:.2f}%" for m, r in best.items())
     command = "flock /tmp/facerec-cpu.lock python bench/calibrate_extra_models.py " + " ".join(sys.argv[1:])
     text = (f"# Calibration of the extra embedders on LFW View 1\n\n"
             f"Pairs: `{args.pairs.name}`{f' (every {args.every}th pair)' if args.every > 1 else ''}: "
-            f"{n_pairs} pairs ({n_same} same), {n_images} images; faces found by SCRFD-500M (largest face), "
+            f"{n_pairs} pairs ({n_same} same), {n_images} images; faces found by SCRFD-500M (the most central face), "
             f"{no_face} images without a face embedded from a centred crop.\n"
             f"Threshold: the cosine similarity maximising accuracy on all these pairs; 10-fold: threshold "
             f"chosen on 9 folds, accuracy on the 10th (mean ± std over folds).\n\n"

@@ -1,6 +1,8 @@
 """Shared by the LFW benchmarks: scoring configurations through the cached pipeline, weight search."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import itertools
 import sys
 import time
@@ -50,15 +52,36 @@ class Scored:
     seconds: float
 
 
-def score_config(model: str, detector: str, flip: bool, select: str = "central", workers: int = 2) -> Scored:
+CPU_LOCK = "/tmp/facerec-cpu.lock"
+
+
+@contextlib.contextmanager
+def cpu_lock(enabled: bool = True):
+    """Hold the shared heavy-job lock (one configuration at a time, so others can interleave)."""
+    if not enabled:
+        yield
+        return
+    with open(CPU_LOCK, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def score_config(model: str, detector: str, flip: bool, select: str = "central", workers: int = 2,
+                 lock: bool = True) -> Scored:
+    """View 2 and DevTrain scores of one pipeline (computed under the CPU lock unless all cached)."""
     from facerec.evaluation.lfw import score_pairs
     from facerec.evaluation.pairs import read_pairs
     from facerec.evaluation.runner import EmbeddingRunner
 
     t0 = time.time()
     runner = EmbeddingRunner(model, detector, flip=flip, select=select, workers=workers)
-    v2 = score_pairs(read_pairs(VIEW2), LFW, runner)
-    dev = score_pairs(read_pairs(DEV_TRAIN), LFW, runner)
+    with cpu_lock(lock):
+        t0 = time.time()
+        v2 = score_pairs(read_pairs(VIEW2), LFW, runner)
+        dev = score_pairs(read_pairs(DEV_TRAIN), LFW, runner)
     log(f"{model} / {detector} / flip={flip} / {select}: {v2.computed + dev.computed} images computed, "
         f"{time.time() - t0:.0f}s")
     return Scored(model, detector, flip, select, v2, dev, time.time() - t0)
