@@ -100,7 +100,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lfw", type=Path, default=LFW)
     ap.add_argument("--pairs", type=Path, default=PAIRS)
-    ap.add_argument("--zooms", default="0.7,0.8,0.9,1.0", help="align_zoom values tried for the FaceNet models")
+    ap.add_argument("--detector", default="scrfd", help="detector finding the faces (default SCRFD-500M at 640)")
+    ap.add_argument("--zooms", default="0.8,0.9,1.0,1.1", help="align_zoom values tried for the FaceNet models")
     ap.add_argument("--facenet", default="facenet512,facenet128", help="FaceNet models to sweep zooms for")
     ap.add_argument("--norms", default="prewhiten,fixed",
                     help="input standardisations tried for facenet512: prewhiten (per image) and fixed "
@@ -126,7 +127,7 @@ def main() -> None:
     print(f"{len(pairs)} pairs ({labels.sum()} same), {len(rels)} images from {args.pairs.name}", file=sys.stderr)
 
     store = ModelStore()
-    scrfd = FaceAnalyzer(store=store)
+    scrfd = FaceAnalyzer(detector=args.detector, store=store)
     images: dict[str, np.ndarray] = {}
 
     def image(rel: str) -> np.ndarray:
@@ -142,7 +143,7 @@ def main() -> None:
             return np.full((5, 2), np.nan, np.float32)
         return dets[select_face(np.stack([d.bbox for d in dets]), img.shape[:2], "central")].landmarks
 
-    marks = compute(f"scrfd-central|{args.lfw}", args.cache, rels, scrfd_landmarks)
+    marks = compute(f"{args.detector}-central|{args.lfw}", args.cache, rels, scrfd_landmarks)
     has_face = ~np.isnan(marks).any(axis=(1, 2))
     rows: list[dict] = []
 
@@ -247,7 +248,7 @@ def write_table(rows: list[dict], args: argparse.Namespace, n_pairs: int, n_same
     command = "flock /tmp/facerec-cpu.lock python bench/calibrate_extra_models.py " + " ".join(sys.argv[1:])
     text = (f"# Calibration of the extra embedders on LFW View 1\n\n"
             f"Pairs: `{args.pairs.name}`{f' (every {args.every}th pair)' if args.every > 1 else ''}: "
-            f"{n_pairs} pairs ({n_same} same), {n_images} images; faces found by SCRFD-500M (the most central face), "
+            f"{n_pairs} pairs ({n_same} same), {n_images} images; faces found by `{args.detector}` (the most central face), "
             f"{no_face} images without a face embedded from a centred crop.\n"
             f"Threshold: the cosine similarity maximising accuracy on all these pairs; 10-fold: threshold "
             f"chosen on 9 folds, accuracy on the 10th (mean ± std over folds).\n\n"

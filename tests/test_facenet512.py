@@ -24,12 +24,18 @@ def test_graph_input_and_output(fa: FaceAnalyzer, grace_bgr: np.ndarray) -> None
     assert emb.net.getUnconnectedOutLayersNames() == (OUTPUT_LAYER,)
     crop = emb.align(grace_bgr, fa.detect(grace_bgr)[0].landmarks)
     assert crop.shape == (160, 160, 3)
-    # the graph on a hand-made prewhitened RGB NCHW blob gives a 512-D vector equal to embed()'s
-    blob = prewhiten(crop[..., ::-1].astype(np.float32)).transpose(2, 0, 1)[None]
+    # the graph on a hand-made RGB NCHW blob with FaceNet 2018's fixed standardisation, (x-127.5)/128,
+    # gives a 512-D vector equal to embed()'s
+    assert get_spec("facenet512").normalization == "fixed"
+    blob = ((crop[..., ::-1].astype(np.float32) - 127.5) / 128.0).transpose(2, 0, 1)[None]
     emb.net.setInput(np.ascontiguousarray(blob))
     raw = emb.net.forward(OUTPUT_LAYER).reshape(-1)
     assert raw.shape == (512,)
     np.testing.assert_allclose(raw / np.linalg.norm(raw), emb.embed([crop])[0], atol=1e-5)
+    # per-image prewhitening (what the 2017 models used) is a different input and gives another vector
+    emb.net.setInput(np.ascontiguousarray(prewhiten(crop[..., ::-1].astype(np.float32)).transpose(2, 0, 1)[None]))
+    other = emb.net.forward(OUTPUT_LAYER).reshape(-1)
+    assert float(other @ raw) / (np.linalg.norm(other) * np.linalg.norm(raw)) < 0.95  # 0.80 on this crop
 
 
 def test_batch_is_looped_image_by_image(fa: FaceAnalyzer, grace_bgr: np.ndarray, astronaut_bgr: np.ndarray) -> None:
