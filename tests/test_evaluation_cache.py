@@ -66,6 +66,9 @@ def test_runner_reuses_and_invalidates(tmp_path: Path, images: list[Path], grace
     # nothing changed: nothing computed, same vectors
     again = EmbeddingRunner("arcface_mbf", "scrfd", cache_dir=cache).run(images)
     assert again.computed == 0 and np.array_equal(again.vectors[0], first.vectors[0])
+    # touched (a copy, a restore, a re-mount) but not changed: still cached
+    os.utime(images[1], ns=(5, 5))
+    assert EmbeddingRunner("arcface_mbf", "scrfd", cache_dir=cache).run(images).computed == 0
     # the image changed: only it is computed again
     cv2.imwrite(str(images[0]), jpeg(grace_bgr, 30))
     os.utime(images[0], ns=(1, 1))

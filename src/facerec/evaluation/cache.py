@@ -3,7 +3,7 @@
 A configuration is a JSON-able dict naming everything the arrays depend on (detector name and
 settings, embedder id and weights file, alignment template and margin, face selection...); its
 SHA-256 names the file, so changing any setting selects another file. Each entry is keyed by
-the image's resolved path and validated by its size and modification time: an edited image is
+the image's resolved path and validated by its size and a hash of its bytes: an edited image is
 computed again. Files are plain ``.npz`` (read with ``allow_pickle=False``) plus a ``.json``
 describing the configuration; writes are atomic and merge with what other processes saved.
 """
@@ -32,10 +32,14 @@ def default_cache_dir() -> Path:
 
 
 def image_key(path: os.PathLike | str) -> tuple[str, str]:
-    """``(resolved path, stamp)``; the stamp (size and mtime in ns) changes when the file does."""
+    """``(resolved path, stamp)``; the stamp (size and a hash of the bytes) changes when the file does.
+
+    The content, not the modification time, decides: a dataset copied, restored or re-mounted
+    keeps its cached arrays, and an edited image is computed again whatever its mtime says.
+    """
     p = Path(path).resolve()
-    st = p.stat()
-    return str(p), f"{st.st_size}:{st.st_mtime_ns}"
+    data = p.read_bytes()
+    return str(p), f"{len(data)}:{hashlib.blake2b(data, digest_size=8).hexdigest()}"
 
 
 def config_digest(config: Mapping) -> str:
