@@ -27,6 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lfw_common import ROOT, choose_weights, cpu_lock, log, runnable, score_config  # noqa: E402
 
 
+def evaluate_scores(*a, **k):
+    from facerec.evaluation.protocol import evaluate_scores as ev
+
+    return ev(*a, **k)
+
+
 def row_for(label: str, kind: str, v2_scores, v2_labels, v2_folds, dev_scores, dev_labels, no_face: int,
             extra: dict | None = None) -> dict:
     from facerec.evaluation.protocol import best_threshold, evaluate_scores
@@ -46,7 +52,12 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--embedders", default="", help="comma-separated (default: every runnable embedder)")
-    ap.add_argument("--detectors", default="scrfd:320,scrfd:256,scrfd,yunet,dlib_hog")
+    ap.add_argument("--detectors", default="scrfd:320,scrfd,yunet,dlib_hog")
+    ap.add_argument("--detector-flips", default="1", help="flip settings for the detector table: 1, 0 or 0,1 "
+                    "(default: flip only, as the default pipeline)")
+    ap.add_argument("--skip", default="", help="comma-separated configurations not to compute, "
+                    "e.g. dlib_resnet+flip (reported as skipped)")
+    ap.add_argument("--selection", action="store_true", help="also score the largest face instead of the central")
     ap.add_argument("--main-detector", default="scrfd:320", help="detector for the per-embedder table")
     ap.add_argument("--ensemble-detectors", default="scrfd:320")
     ap.add_argument("--reference-embedder", default=DEFAULT_EMBEDDER, help="embedder for the detector table")
@@ -60,11 +71,16 @@ def main() -> int:
     ens_dets = [d for d in args.ensemble_detectors.split(",") if d]
     log(f"embedders {embedders}; not runnable: {not_runnable}")
 
+    skipped = {x for x in args.skip.split(",") if x}
+    det_flips = [f == "1" for f in args.detector_flips.split(",") if f]
     scored: dict[tuple[str, str, bool, str], object] = {}
     failed: dict[str, str] = {}
 
     def get(model: str, det: str, flip: bool, select: str = "central"):
         key = (model, det, flip, select)
+        if key not in scored and f"{model}{'+flip' if flip else ''}" in skipped:
+            failed[f"{model} / {det} / flip={flip}"] = "skipped (--skip): CPU time on this 2-core machine"
+            scored[key] = None
         if key not in scored:
             try:
                 scored[key] = score_config(model, det, flip, select, workers=args.workers, lock=False)
@@ -96,10 +112,11 @@ def main() -> int:
     # 2. every detector for the reference embedder
     with cpu_lock():
         for d in detectors:
-            for flip in (False, True):
+            for flip in det_flips:
                 single(args.reference_embedder, d, flip, "detector")
         # 3. face selection
-        single(args.reference_embedder, args.main_detector, False, "selection", select="largest")
+        if args.selection:
+            single(args.reference_embedder, args.main_detector, False, "selection", select="largest")
     # 4. ensembles of members computed above (same detector and flip), weights chosen on View 1
     for det in ens_dets:
         for flip in (False, True):
@@ -118,17 +135,30 @@ def main() -> int:
                     model = "+".join(f"{e}:{x:g}" for e, x in zip(combo, w))
                     no_face = len(set().union(*[set(p.v2.no_face) for p in parts]))
                     label = f"{model} / {det}{' / flip' if flip else ''}"
+                    equal = evaluate_scores(v2.mean(axis=0), lab_v2, folds_v2)
                     rows.append(row_for(label, f"ensemble{k}", np.asarray(w) @ v2, lab_v2, folds_v2,
                                         np.asarray(w) @ dev, lab_dev, no_face,
-                                        {"model": model, "detector": det, "flip": flip, "select": "central",
-                                         "weights": list(w), "view1_cv_acc": cv_acc}))
-                    log(f"  {label}: {rows[-1]['accuracy']:.4%}")
+                                        {"model": model, "members": list(combo), "detector": det, "flip": flip,
+                                         "select": "central", "weights": list(w), "view1_cv_acc": cv_acc,
+                                         "equal_accuracy": equal.accuracy_mean, "equal_val": equal.val_mean}))
+                    log(f"  {label}: {rows[-1]['accuracy']:.4%} (equal weights {equal.accuracy_mean:.4%})")
 
     write(args, rows, not_runnable, failed, time.time() - t0)
     return 0
 
 
-def _table(rows: list[dict], with_weights: bool = False) -> list[str]:
+def _ens_table(rows: list[dict]) -> list[str]:
+    out = ["| members | detector | flip | View 1 weights | LFW View 2 accuracy | errors /6000 | VAL@FAR=1e-3 | AUC | "
+           "View 1 threshold | equal weights: accuracy, VAL |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {' + '.join(r['members'])} | {r['detector']} | {'yes' if r['flip'] else 'no'} | "
+                   f"{' / '.join(f'{w:g}' for w in r['weights'])} | {r['accuracy']:.2%} ± {r['std']:.2%} | "
+                   f"{r['errors']} | {r['val']:.2%} | {r['auc']:.5f} | {r['view1_threshold']:.4f} | "
+                   f"{r['equal_accuracy']:.2%}, {r['equal_val']:.2%} |")
+    return out
+
+
+def _table(rows: list[dict]) -> list[str]:
     head = ("| pipeline | LFW View 2 accuracy | errors /6000 | VAL@FAR=1e-3 | AUC | EER | no face | View 1 threshold |")
     out = [head, "|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -148,8 +178,10 @@ def write(args, rows: list[dict], not_runnable: dict, failed: dict, seconds: flo
             "maximising accuracy on the other 9 folds; mean ± std over folds; VAL@FAR=1e-3 as "
             "davidsandberg/facenet's `lfw.evaluate`. The face used is the most central detection; images "
             "with no detection are scored from the centred fallback crop (`no face`). Ensemble weights are "
-            "chosen on View 1 (`pairsDevTrain.txt`, 10-fold accuracy, ties by AUC); `View 1 threshold` is "
-            "the best-accuracy threshold on all of DevTrain. View 2 is used for nothing but these figures.", ""]
+            "fitted on View 1 (`pairsDevTrain.txt`) by logistic regression on the members' cosine scores "
+            "(`bench/lfw_common.py: choose_weights`); the equal-weight figure is shown beside them. "
+            "`View 1 threshold` is the best-accuracy threshold on all of DevTrain. View 2 is used for nothing "
+            "but these figures. `errors` counts misclassified pairs over the 10 test folds.", ""]
     sections = [("Every embedder, with and without flip augmentation", "embedder"),
                 ("Every detector for the default embedder", "detector"),
                 ("Face selection (default embedder and detector)", "selection"),
@@ -158,10 +190,10 @@ def write(args, rows: list[dict], not_runnable: dict, failed: dict, seconds: flo
     for title, kind in sections:
         sel = [r for r in rows if r["kind"] == kind]
         if sel:
-            text += [f"## {title}", ""] + _table(sel) + [""]
+            text += [f"## {title}", ""] + (_ens_table(sel) if kind.startswith("ensemble") else _table(sel)) + [""]
     big = [r for r in rows if r["kind"].startswith("ensemble") and r["kind"] not in ("ensemble2", "ensemble3")]
     if big:
-        text += ["## Ensembles of all embedders", ""] + _table(big) + [""]
+        text += ["## Ensembles of all embedders", ""] + _ens_table(big) + [""]
     best = sorted(rows, key=lambda r: (-r["accuracy"], -r["val"]))[:10]
     text += ["## Top 10 by View 2 accuracy", ""] + _table(best) + [""]
     if not_runnable or failed:

@@ -60,6 +60,21 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
 
 
+def assert_separates_identities(fa, grace_bgr: np.ndarray, astronaut_bgr: np.ndarray) -> None:
+    """Grace Hopper's flipped, half-size and JPEG-20 versions score above the analyzer's threshold
+    against her original; the astronaut scores below it."""
+    thr = fa.threshold
+    grace = fa.embed(grace_bgr)
+    h, w = grace_bgr.shape[:2]
+    variants = {"flip": np.ascontiguousarray(grace_bgr[:, ::-1]),
+                "half": cv2.resize(grace_bgr, (w // 2, h // 2), interpolation=cv2.INTER_AREA),
+                "jpeg20": jpeg(grace_bgr, 20)}
+    for kind, img in variants.items():
+        sim = float(fa.embed(img) @ grace)
+        assert sim > thr, f"grace vs {kind}: {sim:.3f} <= {thr}"
+    assert float(fa.embed(astronaut_bgr) @ grace) < thr
+
+
 def brightness(img: np.ndarray, factor: float) -> np.ndarray:
     return np.clip(img.astype(np.float32) * factor, 0, 255).astype(np.uint8)
 

@@ -32,24 +32,24 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
+_STATUS: tuple[tuple[type, int, str], ...] = (
+    (ImageError, 400, "bad_image"),
+    (NoFaceError, 422, "no_face"),
+    (MultipleFacesError, 422, "multiple_faces"),
+    (PersonNotFoundError, 404, "unknown_person"),
+    (InvalidNameError, 422, "invalid_name"),
+    (PersonExistsError, 409, "person_exists"),
+    (IncompatibleEmbeddingsError, 409, "incompatible_embeddings"),
+    (ModelError, 503, "model_unavailable"),
+)
+"""facerec error class -> (HTTP status, error code); the first match wins."""
+
+
 def facerec_status(exc: FacerecError) -> tuple[int, str]:
     """HTTP status and code of a facerec error."""
-    if isinstance(exc, ImageError):
-        return 400, "bad_image"
-    if isinstance(exc, NoFaceError):
-        return 422, "no_face"
-    if isinstance(exc, MultipleFacesError):
-        return 422, "multiple_faces"
-    if isinstance(exc, PersonNotFoundError):
-        return 404, "unknown_person"
-    if isinstance(exc, InvalidNameError):
-        return 422, "invalid_name"
-    if isinstance(exc, PersonExistsError):
-        return 409, "person_exists"
-    if isinstance(exc, IncompatibleEmbeddingsError):
-        return 409, "incompatible_embeddings"
-    if isinstance(exc, ModelError):
-        return 503, "model_unavailable"
+    for cls, status, code in _STATUS:
+        if isinstance(exc, cls):
+            return status, code
     return 400, "bad_request"
 
 
