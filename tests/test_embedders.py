@@ -117,3 +117,14 @@ def test_ensemble_similarity_is_weighted_mean(grace_bgr: np.ndarray, astronaut_b
     s = a_sf.embed_faces(grace_bgr, [lm_g])[0] @ a_sf.embed_faces(astronaut_bgr, [lm_a])[0]
     assert ens.dim == 512 + 128
     assert float(e) == pytest.approx(0.75 * float(m) + 0.25 * float(s), abs=1e-4)
+
+
+@pytest.mark.parametrize("name,flip", [("arcface_mbf", False), ("sface", True), ("arcface_mbf+sface", True),
+                                       ("arcface_mbf:0.7+sface:0.3", False)])
+def test_embedder_id_parses_back_to_the_same_embedder(name: str, flip: bool) -> None:
+    from facerec.recognition.factory import parse_embedder_id
+
+    emb = build_embedder(name, flip=flip)
+    rebuilt_name, rebuilt_flip = parse_embedder_id(emb.id)
+    assert rebuilt_flip == flip
+    assert build_embedder(rebuilt_name, flip=rebuilt_flip).id == emb.id

@@ -202,17 +202,12 @@ def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A cla
 def _analyzer_for(clf, detector: str, offline: bool):
     """A FaceAnalyzer producing the classifier's embedding space."""
     from facerec.analyzer import FaceAnalyzer
+    from facerec.recognition.factory import parse_embedder_id
 
-    name, flip = embedder_name(clf.embedder)
+    name, flip = parse_embedder_id(clf.embedder)
     fa = FaceAnalyzer(model=name, detector=detector, flip=flip, offline=True if offline else None)
     clf.require_model(fa.model)
     return fa, name, flip
-
-
-def embedder_name(embedder_id: str) -> tuple[str, bool]:
-    """The build name and flip flag behind an embedder id (``a+flip`` -> ``("a", True)``)."""
-    flip = "+flip" in embedder_id
-    return embedder_id.replace("+flip", ""), flip
 
 
 def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, detector: str, offline: bool,
@@ -254,10 +249,11 @@ def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, 
 def _classify_dataset(clf, folder: Path, threshold: float, min_sim: float, detector: str, offline: bool,
                       jobs: Optional[int], json_out: bool) -> None:
     from facerec.classification import evaluate
+    from facerec.recognition.factory import parse_embedder_id
     from facerec.workflows.align_dataset import read_settings
     from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items
 
-    name, flip = embedder_name(clf.embedder)
+    name, flip = parse_embedder_id(clf.embedder)
     settings = read_settings(folder)
     options = EmbedOptions(model=name, detector=detector, flip=flip, aligned=settings is not None,
                            align_zoom=float(settings.get("zoom", 1.0)) if settings else 1.0,

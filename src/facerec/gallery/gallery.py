@@ -24,6 +24,7 @@ from facerec.errors import FacerecError, IncompatibleEmbeddingsError, NoFaceErro
 from facerec.gallery.index import FaceIndex
 from facerec.gallery.store import FaceRecord, GalleryStore, Person, PersonNotFoundError
 from facerec.io.images import ImageSource, load_image
+from facerec.recognition.factory import parse_embedder_id
 from facerec.types import Face
 
 UNKNOWN = "unknown"
@@ -120,7 +121,7 @@ class Gallery:
                 raise IncompatibleEmbeddingsError(
                     f"{self.path}: gallery holds vectors of {meta['embedder_id']!r}, not {emb.id!r}")
             if "embedder_id" not in meta:
-                self.store.set_meta({"embedder_id": emb.id, "embedder_name": embedder_name or emb.id.removesuffix("+flip"),
+                self.store.set_meta({"embedder_id": emb.id, "embedder_name": embedder_name or parse_embedder_id(emb.id)[0],
                                      "flip": "1" if getattr(emb, "flip", False) else "0", "dim": str(emb.dim),
                                      "threshold": repr(float(emb.threshold))})
                 meta = self.store.meta()
@@ -438,8 +439,8 @@ class Gallery:
         if self.embedder_id is None:
             if not model:
                 raise FacerecError(f"{path}: export has no embedder id")
-            self.store.set_meta({"embedder_id": model, "embedder_name": str(model).removesuffix("+flip"),
-                                 "flip": "1" if str(model).endswith("+flip") else "0", "dim": str(header["dim"]),
+            name, flip = parse_embedder_id(str(model))
+            self.store.set_meta({"embedder_id": model, "embedder_name": name, "flip": "1" if flip else "0", "dim": str(header["dim"]),
                                  **({"threshold": repr(float(header["threshold"]))} if header.get("threshold") else {})})
             self.embedder_id, self.dim = model, int(header["dim"])
             if self._threshold is None and header.get("threshold") is not None:

@@ -24,6 +24,14 @@ def embedder_names() -> list[str]:
     return [s.name for s in list_specs("embedder") if not s.extra.get("raw")]
 
 
+def parse_embedder_id(embedder_id: str) -> tuple[str, bool]:
+    """The build name and flip flag behind an embedder id.
+
+    ``a+flip`` -> ``("a", True)``; ``a+flip:0.5+b+flip:0.5`` -> ``("a:0.5+b:0.5", True)``.
+    """
+    return embedder_id.replace("+flip", ""), "+flip" in embedder_id
+
+
 def _build_single(name: str, store: ModelStore, flip: bool) -> Embedder:
     spec = get_spec(name)
     if spec.task != "embedder" or spec.extra.get("raw"):
