@@ -5,7 +5,7 @@ import pytest
 
 from facerec.detection.factory import DEFAULT_DETECTOR
 from facerec.errors import ModelError
-from facerec.recognition.factory import DEFAULT_EMBEDDER, build_embedder
+from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP, build_embedder
 from facerec.recognition.profiles import DEFAULT_PROFILE, PROFILES, canonical_model, get_profile, threshold_for
 
 
@@ -17,7 +17,7 @@ def test_canonical_model_strings():
 
 def test_default_profile_is_the_default_pipeline():
     prof = get_profile(DEFAULT_PROFILE)
-    assert prof.model == DEFAULT_EMBEDDER and prof.detector == DEFAULT_DETECTOR
+    assert prof.model == DEFAULT_EMBEDDER and prof.detector == DEFAULT_DETECTOR and prof.flip == DEFAULT_FLIP
     with pytest.raises(ModelError, match="unknown profile"):
         get_profile("nope")
 
