@@ -128,6 +128,16 @@ def test_refuses_other_embedder(tmp_path, analyzer, grace_bgr):
     assert Gallery.open(tmp_path / "g.db", load_models=False).embedder_id == analyzer.model
 
 
+def test_reopens_with_the_embedder_it_was_made_with(tmp_path):
+    from facerec import FaceAnalyzer
+
+    made = FaceAnalyzer(model="arcface_mbf+sface", flip=True)  # the `accurate` profile: an ensemble with flip
+    Gallery(tmp_path / "g.db", made).close()
+    with Gallery.open(tmp_path / "g.db") as g:
+        assert g.embedder_id == made.model
+        assert g.analyzer.model == made.model
+
+
 def test_export_import_roundtrip(tmp_path, analyzer, grace_bgr, astronaut_bgr):
     with Gallery(tmp_path / "a.db", analyzer) as a:
         a.enroll("Grace Hopper", [grace_bgr, same_person_variants(grace_bgr)["flip"]])

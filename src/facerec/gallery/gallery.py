@@ -47,6 +47,15 @@ def image_digest(src: ImageSource) -> tuple[str, Optional[str]]:
     return hashlib.sha256(np.asarray(src).tobytes()).hexdigest(), None
 
 
+def _embedder_meta(embedder_id: str, dim: int, threshold: Optional[float], name: Optional[str] = None) -> dict[str, str]:
+    """Gallery metadata naming the vector space: id, build name and flip (both read from the id), dim, threshold."""
+    parsed, flip = parse_embedder_id(embedder_id)
+    meta = {"embedder_id": embedder_id, "embedder_name": name or parsed, "flip": "1" if flip else "0", "dim": str(dim)}
+    if threshold is not None:
+        meta["threshold"] = repr(float(threshold))
+    return meta
+
+
 @dataclass
 class Match:
     """A candidate person for a face."""
@@ -121,9 +130,7 @@ class Gallery:
                 raise IncompatibleEmbeddingsError(
                     f"{self.path}: gallery holds vectors of {meta['embedder_id']!r}, not {emb.id!r}")
             if "embedder_id" not in meta:
-                self.store.set_meta({"embedder_id": emb.id, "embedder_name": embedder_name or parse_embedder_id(emb.id)[0],
-                                     "flip": "1" if getattr(emb, "flip", False) else "0", "dim": str(emb.dim),
-                                     "threshold": repr(float(emb.threshold))})
+                self.store.set_meta(_embedder_meta(emb.id, emb.dim, emb.threshold, embedder_name))
                 meta = self.store.meta()
         self.embedder_id: Optional[str] = meta.get("embedder_id")
         self.dim: Optional[int] = int(meta["dim"]) if "dim" in meta else None
@@ -439,9 +446,7 @@ class Gallery:
         if self.embedder_id is None:
             if not model:
                 raise FacerecError(f"{path}: export has no embedder id")
-            name, flip = parse_embedder_id(str(model))
-            self.store.set_meta({"embedder_id": model, "embedder_name": name, "flip": "1" if flip else "0", "dim": str(header["dim"]),
-                                 **({"threshold": repr(float(header["threshold"]))} if header.get("threshold") else {})})
+            self.store.set_meta(_embedder_meta(str(model), header["dim"], header.get("threshold") or None))
             self.embedder_id, self.dim = model, int(header["dim"])
             if self._threshold is None and header.get("threshold") is not None:
                 self._threshold = float(header["threshold"])
