@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import sys
 import time
 from dataclasses import dataclass
@@ -60,12 +59,10 @@ def cpu_lock(enabled: bool = True):
     if not enabled:
         yield
         return
-    with open(CPU_LOCK, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    from facerec.io.locks import file_lock
+
+    with file_lock(CPU_LOCK):
+        yield
 
 
 def score_config(model: str, detector: str, flip: bool, select: str = "central", workers: int = 2,

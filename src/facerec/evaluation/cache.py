@@ -10,7 +10,6 @@ describing the configuration; writes are atomic and merge with what other proces
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Iterator, Mapping, Optional
 
 import numpy as np
+
+from facerec.io.locks import file_lock
 
 CACHE_FORMAT = 1
 
@@ -102,12 +103,8 @@ class ArrayCache:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / f".{self.kind}-{self.digest}.lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with file_lock(self.root / f".{self.kind}-{self.digest}.lock"):
+            yield
 
     def save(self) -> None:
         """Write atomically, first merging in entries another process saved meanwhile."""

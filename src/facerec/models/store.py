@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bz2
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from facerec.errors import ChecksumError, ModelError
+from facerec.io.locks import file_lock
 from facerec.models.registry import ModelSpec, PyPISource, UrlSource, get_spec
 
 Converter = Callable[[Path, Path], None]
@@ -113,13 +113,8 @@ class ModelStore:
     @contextlib.contextmanager
     def _lock(self, name: str) -> Iterator[None]:
         """Serialise pulls of one model across processes (parallel workers pull at once)."""
-        lock_path = self.cache_dir / f".{name}.lock"
-        with open(lock_path, "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with file_lock(self.cache_dir / f".{name}.lock"):
+            yield
 
     def _verify(self, spec: ModelSpec, path: Path) -> None:
         if path in self._verified:
