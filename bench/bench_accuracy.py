@@ -27,12 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lfw_common import ROOT, choose_weights, cpu_lock, log, runnable, score_config  # noqa: E402
 
 
-def evaluate_scores(*a, **k):
-    from facerec.evaluation.protocol import evaluate_scores as ev
-
-    return ev(*a, **k)
-
-
 def row_for(label: str, kind: str, v2_scores, v2_labels, v2_folds, dev_scores, dev_labels, no_face: int,
             extra: dict | None = None) -> dict:
     from facerec.evaluation.protocol import best_threshold, evaluate_scores
@@ -48,6 +42,7 @@ def row_for(label: str, kind: str, v2_scores, v2_labels, v2_folds, dev_scores, d
 
 
 def main() -> int:
+    from facerec.evaluation.protocol import evaluate_scores
     from facerec.recognition.factory import DEFAULT_EMBEDDER, embedder_names
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
