@@ -72,7 +72,6 @@ def score_config(model: str, detector: str, flip: bool, select: str = "central",
     from facerec.evaluation.pairs import read_pairs
     from facerec.evaluation.runner import EmbeddingRunner
 
-    t0 = time.time()
     runner = EmbeddingRunner(model, detector, flip=flip, select=select, workers=workers)
     with cpu_lock(lock):
         t0 = time.time()
