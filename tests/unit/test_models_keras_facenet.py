@@ -20,7 +20,7 @@ from facerec.models.keras_facenet import convert_facenet_keras  # noqa: E402
 from facerec.models.store import CONVERTERS, ModelStore  # noqa: E402
 from facerec.recognition.base import prewhiten  # noqa: E402
 
-REF_PATH = Path(__file__).parent / "data" / "facenet128_grace_ref.npy"
+REF_PATH = Path(__file__).parents[1] / "data" / "facenet128_grace_ref.npy"
 # Keras (TF 2.15.1) output on the crop below: first 8 values and L2 norm of the raw 128-D vector.
 REF_FIRST8 = np.array([-0.931724, -0.713503, 0.678677, -1.078486, 1.53075, -0.808561, -0.017591, 0.33773],
                       dtype=np.float32)

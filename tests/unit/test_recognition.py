@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import same_person_variants
+from support.transforms import same_person_variants
 from facerec import FaceAnalyzer
 from facerec.detection.factory import build_detector
 from facerec.models.store import ModelStore

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import rotate
+from support.transforms import rotate
 from facerec.alignment.similarity import ARCFACE_TEMPLATE, align_face, center_crop, estimate_similarity, template_for
 from facerec.detection.factory import build_detector
 from facerec.models.store import ModelStore

@@ -7,7 +7,7 @@ import pytest
 
 from facerec.evaluation.pairs import PairsError, generate_pairs, parse_pairs, read_pairs, write_pairs
 
-LFW_PROTOCOL = Path(__file__).resolve().parents[2] / "shared/data/lfw_protocol"
+LFW_PROTOCOL = Path(__file__).resolve().parents[3] / "shared/data/lfw_protocol"
 
 SMALL = """2\t2
 Ann\t1\t2

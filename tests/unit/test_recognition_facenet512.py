@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import assert_separates_identities
+from support.transforms import assert_separates_identities
 from facerec import FaceAnalyzer
 from facerec.models.registry import get_spec
 from facerec.models.store import ModelStore

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import same_person_variants
+from support.transforms import same_person_variants
 
 pytest.importorskip("sklearn", reason="clustering needs scikit-learn (pip install 'facerec[gallery]')")
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import brightness, jpeg, rotate
+from support.transforms import brightness, jpeg, rotate
 
 PAIRS = """2\t2
 Grace_Hopper\t1\t2

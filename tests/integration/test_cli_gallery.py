@@ -6,7 +6,7 @@ import json
 import cv2
 import pytest
 
-from conftest import same_person_variants
+from support.transforms import same_person_variants
 
 pytest.importorskip("faiss", reason="the gallery needs faiss-cpu (pip install 'facerec[gallery]')")
 

@@ -12,7 +12,7 @@ import pytest
 from facerec.evaluation.cache import ArrayCache, image_key
 from facerec.evaluation.runner import EmbeddingRunner
 
-from conftest import jpeg
+from support.transforms import jpeg
 
 
 def test_array_cache_roundtrip_without_pickles(tmp_path: Path):

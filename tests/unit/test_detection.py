@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import rotate
+from support.transforms import rotate
 from facerec.detection.factory import build_detector
 from facerec.models.store import ModelStore
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from conftest import brightness, rotate
+from support.transforms import brightness, rotate
 
 pytest.importorskip("faiss", reason="the gallery needs faiss-cpu (pip install 'facerec[gallery]')")
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import same_person_variants
+from support.transforms import same_person_variants
 from facerec.cli.main import main
 from facerec.workflows.align_dataset import REPORT_FILE, AlignSettings, align_dataset
 from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items, looks_like_dataset

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import same_person_variants
+from support.transforms import same_person_variants
 from facerec.classification import CLASSIFIERS, UNKNOWN, FaceClassifier, make_classifier, train_classifier
 from facerec.classification.evaluate import per_class_report
 from facerec.classification.split import classes_with_min, stratified_split

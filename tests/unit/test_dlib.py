@@ -10,7 +10,7 @@ import pytest
 
 dlib = pytest.importorskip("dlib", reason="dlib is an optional extra: pip install 'facerec[dlib]'")
 
-from conftest import assert_separates_identities  # noqa: E402
+from support.transforms import assert_separates_identities  # noqa: E402
 from facerec import FaceAnalyzer  # noqa: E402
 from facerec.alignment.dlib68 import align_inner_eyes_bottom_lip, landmarks68, minmax_template  # noqa: E402
 from facerec.detection.dlib_hog import DlibHogDetector  # noqa: E402
