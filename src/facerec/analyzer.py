@@ -36,11 +36,13 @@ class FaceAnalyzer:
 
     def __init__(self, model: str = DEFAULT_EMBEDDER, detector: str = DEFAULT_DETECTOR, *, flip: Optional[bool] = None,
                  threshold: Optional[float] = None, fallback: bool = False,
-                 store: Optional[ModelStore] = None, offline: Optional[bool] = None) -> None:
+                 store: Optional[ModelStore] = None, offline: Optional[bool] = None,
+                 threads: Optional[int] = None) -> None:
+        """``threads``: onnxruntime intra-op threads per model (None: ``FACEREC_THREADS`` or onnxruntime's choice)."""
         self.store = store or ModelStore(offline=offline)
-        self.detector: Detector = build_detector(detector, self.store)
+        self.detector: Detector = build_detector(detector, self.store, threads=threads)
         self.embedder: Embedder = build_embedder(model, self.store, flip=DEFAULT_FLIP if flip is None else flip,
-                                                threshold=threshold)
+                                                threshold=threshold, threads=threads)
         self.fallback = fallback
 
     @property

@@ -11,8 +11,13 @@ DETECTORS = ("yunet", "scrfd", "dlib_hog")
 DEFAULT_DETECTOR = "scrfd:320"
 
 
-def build_detector(name: str = DEFAULT_DETECTOR, store: Optional[ModelStore] = None, **options) -> Detector:
-    """``yunet``, ``scrfd`` (SCRFD-500M; ``scrfd:320`` sets its input size) or ``dlib_hog`` (dlib extra)."""
+def build_detector(name: str = DEFAULT_DETECTOR, store: Optional[ModelStore] = None, *,
+                   threads: Optional[int] = None, **options) -> Detector:
+    """``yunet``, ``scrfd`` (SCRFD-500M; ``scrfd:320`` sets its input size) or ``dlib_hog`` (dlib extra).
+
+    ``threads``: onnxruntime intra-op threads for SCRFD (None: ``FACEREC_THREADS`` or onnxruntime's
+    choice); YuNet and dlib run on OpenCV's / dlib's own process-wide thread settings.
+    """
     store = store or ModelStore()
     base, _, arg = name.partition(":")
     if base == "yunet":
@@ -24,7 +29,7 @@ def build_detector(name: str = DEFAULT_DETECTOR, store: Optional[ModelStore] = N
 
         if arg:
             options.setdefault("input_size", int(arg))
-        return SCRFDDetector(store.path("scrfd_500m"), **options)
+        return SCRFDDetector(store.path("scrfd_500m"), threads=threads, **options)
     if base == "dlib_hog":
         from facerec.detection.dlib_hog import DlibHogDetector
 

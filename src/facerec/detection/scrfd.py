@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -19,7 +20,7 @@ class SCRFDDetector(Detector):
     anchors_per_cell = 2
 
     def __init__(self, model_path: Path, input_size: int = 640, score_threshold: float = 0.5,
-                 nms_threshold: float = 0.4, threads: int = 0) -> None:
+                 nms_threshold: float = 0.4, threads: Optional[int] = None) -> None:
         self.input_size = input_size
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold

@@ -128,12 +128,13 @@ def _members(embedder) -> list:
 class ImageWorker:
     """Detects, selects, aligns and embeds one image with every member embedder."""
 
-    def __init__(self, model: str, detector: str, flip: bool, select: str, offline: Optional[bool]) -> None:
+    def __init__(self, model: str, detector: str, flip: bool, select: str, offline: Optional[bool],
+                 threads: Optional[int] = None) -> None:
         from facerec.analyzer import FaceAnalyzer
 
         if select not in SELECTIONS:
             raise FacerecError(f"unknown face selection {select!r}; choose one of: {', '.join(SELECTIONS)}")
-        self.analyzer = FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline)
+        self.analyzer = FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads)
         self.members = _members(self.analyzer.embedder)
         self.select = select
 
@@ -182,11 +183,10 @@ _WORKER: Optional[ImageWorker] = None
 
 def _init_worker(model: str, detector: str, flip: bool, select: str, offline: Optional[bool]) -> None:
     global _WORKER
-    os.environ["FACEREC_THREADS"] = "1"
     import cv2
 
     cv2.setNumThreads(1)
-    _WORKER = ImageWorker(model, detector, flip, select, offline)
+    _WORKER = ImageWorker(model, detector, flip, select, offline, threads=1)
 
 
 def _run_task(task):

@@ -26,10 +26,10 @@ class Embedded:
     error: Optional[str] = None
 
 
-def _build_analyzer(model: str, detector: str, flip: bool, offline: Optional[bool]):
+def _build_analyzer(model: str, detector: str, flip: bool, offline: Optional[bool], threads: Optional[int] = None):
     from facerec.analyzer import FaceAnalyzer
 
-    return FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline)
+    return FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads)
 
 
 def _embed_one(analyzer, path: str, key: object, pick: str = "largest") -> Embedded:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from facerec.runtime import onnx_session
 class OnnxEmbedder(Embedder):
     """Any registry embedder whose file is an ONNX graph taking NCHW float32."""
 
-    def __init__(self, spec: ModelSpec, model_path: Path, flip: bool = False, threads: int = 0) -> None:
+    def __init__(self, spec: ModelSpec, model_path: Path, flip: bool = False, threads: Optional[int] = None) -> None:
         self.spec = spec
         self.name = spec.name
         self.dim = spec.dim

@@ -23,16 +23,8 @@ class InferencePool:
 
         self.workers = max(1, int(workers))
         threads = max(1, (os.cpu_count() or 1) // self.workers)
-        old = os.environ.get("FACEREC_THREADS")
-        os.environ["FACEREC_THREADS"] = str(threads)
-        try:
-            self.analyzers = [FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline,
-                                           threshold=threshold) for _ in range(self.workers)]
-        finally:
-            if old is None:
-                os.environ.pop("FACEREC_THREADS", None)
-            else:
-                os.environ["FACEREC_THREADS"] = old
+        self.analyzers = [FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline,
+                                       threshold=threshold, threads=threads) for _ in range(self.workers)]
         self._free: "queue.Queue[Any]" = queue.Queue()
         for a in self.analyzers:
             self._free.put(a)

@@ -90,10 +90,10 @@ def _check_settings(out: Path, settings: AlignSettings) -> None:
 
 
 # -- worker side ---------------------------------------------------------------------------------
-def _make_worker(model: str, detector: str, offline: Optional[bool], settings: dict):
+def _make_worker(model: str, detector: str, offline: Optional[bool], settings: dict, threads: Optional[int] = None):
     from facerec.analyzer import FaceAnalyzer
 
-    return FaceAnalyzer(model=model, detector=detector, offline=offline), settings
+    return FaceAnalyzer(model=model, detector=detector, offline=offline, threads=threads), settings
 
 
 def _align_one(state, item: tuple[str, str]) -> tuple[str, str, str]:

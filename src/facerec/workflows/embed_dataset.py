@@ -82,17 +82,18 @@ def collect_items(paths: Sequence[Path], labels: Optional[bool] = None) -> list[
 
 
 # -- worker side ---------------------------------------------------------------------------------
-def _make_worker(options: dict):
+def _make_worker(options: dict, threads: Optional[int] = None):
     from facerec.models.store import ModelStore
 
     if options["aligned"]:
         from facerec.recognition.factory import build_embedder
 
-        return build_embedder(options["model"], ModelStore(offline=options["offline"]), flip=options["flip"]), options
+        return build_embedder(options["model"], ModelStore(offline=options["offline"]), flip=options["flip"],
+                              threads=threads), options
     from facerec.analyzer import FaceAnalyzer
 
     return FaceAnalyzer(model=options["model"], detector=options["detector"], flip=options["flip"],
-                        fallback=options["fallback"], offline=options["offline"]), options
+                        fallback=options["fallback"], offline=options["offline"], threads=threads), options
 
 
 def _embed_one(state, item: tuple[int, str]):

@@ -1,13 +1,15 @@
 """A process pool whose workers each build their state (models) once, then run a task per item.
 
-``jobs`` is the number of single-threaded workers: onnxruntime gets one intra-op thread
-(``FACEREC_THREADS=1``) and OpenCV one thread, so N workers use N cores without
-oversubscription. With ``jobs=1`` the work runs in the calling process, also single-threaded.
-Workers are started with ``spawn`` (onnxruntime's thread pools do not survive ``fork``).
+The interface is four things: a ``task(state, item) -> result``, the ``items``, a state
+``factory`` (called once per worker as ``factory(threads=WORKER_THREADS, **factory_kwargs)``) and
+``jobs``. ``jobs`` is the number of single-threaded workers: the factory is asked for one
+onnxruntime intra-op thread and OpenCV is set to one thread in each worker process, so N workers
+use N cores without oversubscription. With ``jobs=1`` the work runs in the calling process, its
+models also built single-threaded. Workers are started with ``spawn`` (onnxruntime's thread pools
+do not survive ``fork``).
 """
 from __future__ import annotations
 
-import contextlib
 import itertools
 import multiprocessing as mp
 import os
@@ -20,7 +22,8 @@ from facerec.errors import FacerecError
 
 Item = TypeVar("Item")
 Factory = Callable[..., Any]
-"""A module-level function building a worker's state (e.g. a FaceAnalyzer) from keyword arguments."""
+"""A module-level function building a worker's state (e.g. a FaceAnalyzer) from keyword arguments,
+one of which is ``threads`` (the onnxruntime intra-op threads its models may use)."""
 Task = Callable[[Any, Any], Any]
 """A module-level function ``(state, item) -> result``; it should catch per-item errors itself."""
 
@@ -31,6 +34,8 @@ _INIT_ERROR: Optional[str] = None
 
 AUTO_MIN_ITEMS = 64
 """With ``jobs=None``, fewer items than this run in the calling process (start-up is not worth it)."""
+WORKER_THREADS = 1
+"""Intra-op threads each worker's models get: one, the parallelism comes from the workers."""
 
 
 def default_jobs() -> int:
@@ -41,38 +46,15 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def single_threaded_runtime() -> None:
-    """Make onnxruntime sessions built from now on, and OpenCV, use one thread in this process."""
-    import cv2
-
-    os.environ["FACEREC_THREADS"] = "1"
-    cv2.setNumThreads(1)
-
-
-@contextlib.contextmanager
-def single_threaded_here() -> Iterator[None]:
-    """:func:`single_threaded_runtime` for the duration of a block, then the previous settings."""
-    import cv2
-
-    old_env, old_cv = os.environ.get("FACEREC_THREADS"), cv2.getNumThreads()
-    single_threaded_runtime()
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(old_cv)
-        if old_env is None:
-            os.environ.pop("FACEREC_THREADS", None)
-        else:
-            os.environ["FACEREC_THREADS"] = old_env
-
-
 def _init_worker(factory: Factory, kwargs: dict, task: Task) -> None:
     global _STATE, _TASK, _INIT_ERROR
+    import cv2
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the pool
-    single_threaded_runtime()
+    cv2.setNumThreads(1)  # this worker process's OpenCV (resize, warps, YuNet, cv2.dnn) on one core
     _TASK = task
     try:
-        _STATE = factory(**kwargs)
+        _STATE = factory(threads=WORKER_THREADS, **kwargs)
     except FacerecError as exc:  # raising here would make the pool respawn workers forever
         _INIT_ERROR = str(exc)
     except Exception as exc:  # noqa: BLE001
@@ -114,8 +96,7 @@ def parallel_map(task: Task, items: Sequence[Any], *, factory: Factory, factory_
     jobs = max(1, min(int(jobs), len(items)))
     if jobs == 1:
         if state is None:
-            with single_threaded_here():
-                state = factory(**kwargs)
+            state = factory(threads=WORKER_THREADS, **kwargs)
         for item in items:
             yield task(state, item)
         return
