@@ -45,6 +45,7 @@ def test_fetch_verifies_and_caches(tmp_path: Path, yunet_file: Path, monkeypatch
     path = store.path("yunet_copy")
     assert path.is_file() and sha256_file(path) == get_spec("yunet").sha256
     assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".")] == ["yunet_copy.onnx"]
+    assert not list((tmp_path / "cache").glob("*.lock")), "lock files belong in .locks/, not beside the weights"
 
 
 def test_fetch_rejects_wrong_hash_and_leaves_nothing(tmp_path: Path, yunet_file: Path,
@@ -53,7 +54,7 @@ def test_fetch_rejects_wrong_hash_and_leaves_nothing(tmp_path: Path, yunet_file:
     store = ModelStore(cache_dir=tmp_path / "cache", offline=False)
     with pytest.raises(ChecksumError, match="SHA-256"):
         store.path("yunet_bad")
-    leftovers = [p.name for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".lock")]
+    leftovers = [p.name for p in (tmp_path / "cache").iterdir() if p.name != ".locks"]
     assert leftovers == []
 
 

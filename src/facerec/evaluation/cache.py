@@ -19,7 +19,7 @@ from typing import Iterator, Mapping, Optional
 
 import numpy as np
 
-from facerec.io.locks import file_lock
+from facerec.io.locks import file_lock, lock_path
 
 CACHE_FORMAT = 1
 
@@ -103,7 +103,7 @@ class ArrayCache:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.root.mkdir(parents=True, exist_ok=True)
-        with file_lock(self.root / f".{self.kind}-{self.digest}.lock"):
+        with file_lock(lock_path(self.root, f"{self.kind}-{self.digest}")):
             yield
 
     def save(self) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from facerec.errors import ChecksumError, ModelError
-from facerec.io.locks import file_lock
+from facerec.io.locks import file_lock, lock_path
 from facerec.models.registry import ModelSpec, PyPISource, UrlSource, get_spec
 
 Converter = Callable[[Path, Path], None]
@@ -113,7 +113,7 @@ class ModelStore:
     @contextlib.contextmanager
     def _lock(self, name: str) -> Iterator[None]:
         """Serialise pulls of one model across processes (parallel workers pull at once)."""
-        with file_lock(self.cache_dir / f".{name}.lock"):
+        with file_lock(lock_path(self.cache_dir, name)):
             yield
 
     def _verify(self, spec: ModelSpec, path: Path) -> None:
