@@ -12,6 +12,7 @@ from facerec.detection.factory import DEFAULT_DETECTOR, build_detector
 from facerec.errors import MultipleFacesError, NoFaceError
 from facerec.io.images import ImageSource, load_image
 from facerec.models.store import ModelStore
+from facerec.quality.score import face_quality
 from facerec.recognition.base import Embedder
 from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP, build_embedder
 from facerec.types import Detection, Face, VerifyResult
@@ -86,7 +87,7 @@ class FaceAnalyzer:
         if not dets:
             return []
         vectors = self.embedder.embed_faces(img, [d.landmarks for d in dets])
-        return [Face(bbox=d.bbox, score=d.score, landmarks=d.landmarks, embedding=v)
+        return [Face(bbox=d.bbox, score=d.score, landmarks=d.landmarks, embedding=v, quality=face_quality(img, d))
                 for d, v in zip(dets, vectors)]
 
     def face(self, image: ImageSource, single: bool = False) -> Face:
@@ -108,7 +109,7 @@ class FaceAnalyzer:
         crop = center_crop(img, self.embedder.input_size)
         vec = self.embedder.embed([crop])[0]
         return Face(bbox=np.array([0, 0, w, h], dtype=np.float32), score=0.0, landmarks=None,
-                    embedding=vec, fallback=True)
+                    embedding=vec, fallback=True, quality=0.0)
 
     def embed(self, image: ImageSource) -> np.ndarray:
         """The embedding of the largest face (see :meth:`face`)."""

@@ -39,6 +39,8 @@ class Face(Detection):
     crop: Optional[np.ndarray] = field(default=None, repr=False)
     fallback: bool = False
     """True when no face was detected and a centred crop stood in (only when asked for)."""
+    quality: Optional[float] = None
+    """Face quality in [0, 1] (:mod:`facerec.quality`); 0 for a centred-crop fallback."""
 
     @property
     def normed_embedding(self) -> Optional[np.ndarray]:
@@ -47,6 +49,8 @@ class Face(Detection):
 
     def to_dict(self, with_embedding: bool = False) -> dict:
         out = super().to_dict()
+        if self.quality is not None:
+            out["quality"] = round(float(self.quality), 4)
         if self.fallback:
             out["fallback"] = True
         if with_embedding and self.embedding is not None:

@@ -1,0 +1,35 @@
+"""The ``--min-quality`` gate: which faces are too poor to keep, and why in one line."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from facerec.quality.score import measure, quality_of, weakest
+from facerec.types import Detection
+
+DEFAULT_ENROLL_MIN_QUALITY = 0.3
+"""Enrollment default: chosen on LFW (``results/quality.md``) to turn away the worst ~2% of faces."""
+
+
+def below_reason(image: np.ndarray, face: Detection, min_quality: Optional[float]) -> Optional[str]:
+    """None when ``face`` passes ``min_quality`` (or no gate is set), else the reason it does not."""
+    if not min_quality:
+        return None
+    parts = measure(image, face)
+    q = getattr(face, "quality", None)
+    q = quality_of(parts) if q is None else float(q)
+    if q >= min_quality:
+        return None
+    return f"low quality {q:.2f} < {min_quality:g}: weakest {weakest(parts)}"
+
+
+def check_min_quality(value: Optional[float]) -> Optional[float]:
+    """Validate a ``--min-quality`` value (None or 0 turn the gate off)."""
+    from facerec.errors import FacerecError
+
+    if value is None:
+        return None
+    if not 0.0 <= float(value) <= 1.0:
+        raise FacerecError(f"--min-quality must be between 0 and 1, got {value}")
+    return float(value)
