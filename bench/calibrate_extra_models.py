@@ -43,7 +43,7 @@ from facerec.analyzer import FaceAnalyzer
 from facerec.errors import FacerecError
 from facerec.evaluation.pairs import read_pairs
 from facerec.evaluation.protocol import best_threshold, evaluate_scores
-from facerec.evaluation.runner import select_face
+from facerec.detection.selection import pick_detection
 from facerec.io.images import load_image
 from facerec.models.store import ModelStore
 from facerec.recognition.factory import build_embedder
@@ -141,7 +141,7 @@ def main() -> None:
         dets = scrfd.detect(img)
         if not dets:
             return np.full((5, 2), np.nan, np.float32)
-        return dets[select_face(np.stack([d.bbox for d in dets]), img.shape[:2], "central")].landmarks
+        return pick_detection(dets, img.shape, "center").landmarks
 
     marks = compute(f"{args.detector}-central|{args.lfw}", args.cache, rels, scrfd_landmarks)
     has_face = ~np.isnan(marks).any(axis=(1, 2))
@@ -207,7 +207,7 @@ def main() -> None:
             dets = hog.detect(img)
             if not dets:
                 return np.full((2, 5, 2), np.nan, np.float32)
-            det = dets[select_face(np.stack([d.bbox for d in dets]), img.shape[:2], "central")]
+            det = pick_detection(dets, img.shape, "center")
             five = landmarks_from_5(shape_points(sp5(rgb(img), to_rectangle(det.bbox))))
             return np.stack([det.landmarks, five])
 

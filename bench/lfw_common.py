@@ -72,7 +72,7 @@ def score_config(model: str, detector: str, flip: bool, select: str = "central",
     from facerec.evaluation.pairs import read_pairs
     from facerec.evaluation.runner import EmbeddingRunner
 
-    runner = EmbeddingRunner(model, detector, flip=flip, select=select, workers=workers)
+    runner = EmbeddingRunner(model, detector, flip=flip, pick=select, workers=workers)
     with cpu_lock(lock):
         t0 = time.time()
         v2 = score_pairs(read_pairs(VIEW2), LFW, runner)

@@ -9,6 +9,7 @@ import numpy as np
 from facerec.alignment.similarity import center_crop
 from facerec.detection.base import Detector
 from facerec.detection.factory import DEFAULT_DETECTOR, build_detector
+from facerec.detection.selection import DEFAULT_PICK, Pick, pick_detection
 from facerec.errors import MultipleFacesError, NoFaceError
 from facerec.io.images import ImageSource, load_image
 from facerec.models.store import ModelStore
@@ -90,20 +91,25 @@ class FaceAnalyzer:
         return [Face(bbox=d.bbox, score=d.score, landmarks=d.landmarks, embedding=v, quality=face_quality(img, d))
                 for d, v in zip(dets, vectors)]
 
-    def face(self, image: ImageSource, single: bool = False) -> Face:
-        """The largest face with its embedding.
+    def face(self, image: ImageSource, single: bool = False, pick: Pick = DEFAULT_PICK,
+             fallback: Optional[bool] = None) -> Face:
+        """One face with its embedding: the largest, or the one ``pick`` chooses (:mod:`facerec.detection.selection`).
 
-        Raises :class:`NoFaceError` when there is none (unless the analyzer was built with
-        ``fallback=True``: then a centred crop stands in and ``face.fallback`` is True), and
-        :class:`MultipleFacesError` when ``single`` and there are several.
+        Raises :class:`NoFaceError` when there is none (unless ``fallback``, by default the
+        analyzer's own setting: then a centred crop stands in and ``face.fallback`` is True) or
+        no face #``pick``, and :class:`MultipleFacesError` when ``single`` and there are several.
         """
         img = load_image(image)
         dets = self.detect(img)
         if single and len(dets) > 1:
             raise MultipleFacesError(f"{_name(image)}: {len(dets)} faces found, expected exactly one")
         if dets:
-            return self._embed(img, dets[:1])[0]
-        if not self.fallback:
+            try:
+                chosen = pick_detection(dets, img.shape, pick)
+            except NoFaceError as exc:
+                raise NoFaceError(f"{_name(image)}: {exc}") from None
+            return self._embed(img, [chosen])[0]
+        if not (self.fallback if fallback is None else fallback):
             raise NoFaceError(f"{_name(image)}: no face found")
         h, w = img.shape[:2]
         crop = center_crop(img, self.embedder.input_size)

@@ -79,7 +79,7 @@ def test_runner_reuses_and_invalidates(tmp_path: Path, images: list[Path], grace
     # every setting of the pipeline selects another cache entry
     for model, detector, kwargs in [("arcface_mbf", "scrfd:320", {}), ("arcface_mbf", "yunet", {}),
                                     ("sface", "scrfd", {}), ("arcface_mbf", "scrfd", {"flip": True}),
-                                    ("arcface_mbf", "scrfd", {"select": "largest"})]:
+                                    ("arcface_mbf", "scrfd", {"pick": "largest"})]:
         run = EmbeddingRunner(model, detector, cache_dir=cache, **kwargs).run(images)
         assert run.computed == 3, (model, detector, kwargs)
     # an ensemble is made of its cached members: nothing new to compute

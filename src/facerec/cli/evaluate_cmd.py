@@ -24,6 +24,11 @@ WorkersOpt = typer.Option(0, "--workers", "-w", min=0,
 CacheDirOpt = typer.Option(None, "--cache-dir", help="Embedding cache folder (default ~/.cache/facerec/embeddings).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Compute everything again; read and write no cache.")
 RocOpt = typer.Option(None, "--roc", help="Write the ROC curve to this PNG (needs matplotlib).")
+SelectAlias = typer.Option(None, "--select", hidden=True, help="Old name of --pick.")
+
+
+def _pick_help(default: str) -> str:
+    return f"Face used per image: largest, center (nearest the image centre) or a face number N (default {default})."
 
 
 def register(app: typer.Typer) -> None:
@@ -46,7 +51,7 @@ def _find_pairs(lfw: Path) -> Path:
     raise FacerecError(f"no pairs.txt next to {lfw}; pass --pairs FILE")
 
 
-def _run(pairs, root: Path, model: str, detector: str, flip: bool, select: str, workers: int,
+def _run(pairs, root: Path, model: str, detector: str, flip: bool, pick: str, workers: int,
          cache_dir: Optional[Path], no_cache: bool, offline: bool, as_json: bool, roc: Optional[Path],
          title: str, extra: dict) -> None:
     from facerec.evaluation.lfw import evaluate_with, save_roc_png
@@ -55,7 +60,7 @@ def _run(pairs, root: Path, model: str, detector: str, flip: bool, select: str, 
     import os
 
     workers = workers or min(8, os.cpu_count() or 1)
-    runner = EmbeddingRunner(model, detector, flip=flip, select=select, cache_dir=cache_dir,
+    runner = EmbeddingRunner(model, detector, flip=flip, pick=pick, cache_dir=cache_dir,
                              use_cache=not no_cache, workers=workers, offline=True if offline else None)
     with progress() as bar:
         task = bar.add_task("embedding", total=None)
@@ -90,7 +95,7 @@ def _print_report(rep: dict, title: str) -> None:
         table.add_row(str(f["fold"] + 1), str(f["pairs"]), f"{f['threshold']:.4f}", f"{f['accuracy']:.2%}",
                       f"{f['val']:.2%}", f"{f['far']:.4f}")
     out.print(table)
-    out.print(f"model {rep['model']}  detector {rep['detector']}  flip {rep['flip']}  face {rep['select']}")
+    out.print(f"model {rep['model']}  detector {rep['detector']}  flip {rep['flip']}  face {rep['pick']}")
     out.print(f"accuracy {rep['accuracy_mean']:.2%} ± {rep['accuracy_std']:.2%}   AUC {rep['auc']:.5f}   "
               f"EER {rep['eer']:.2%}")
     out.print(f"VAL@FAR=1e-3 {rep['val_far_1e-3']:.2%} ± {rep['val_far_1e-3_std']:.2%} (FAR {rep['far_mean']:.5f})   "
@@ -109,7 +114,8 @@ def evaluate_lfw(
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="pairs.txt (default: next to --lfw)."),
     profile: str = ProfileOpt, model: Optional[str] = ModelOverride, detector: Optional[str] = DetectorOverride,
     flip: Optional[bool] = FlipOverride,
-    select: str = typer.Option("central", "--select", help="Face used per image: central or largest."),
+    pick: str = typer.Option("center", "--pick", help=_pick_help("center: the LFW subject")),
+    select: Optional[str] = SelectAlias,
     workers: int = WorkersOpt, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
     roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
 ) -> None:
@@ -120,7 +126,7 @@ def evaluate_lfw(
         raise FacerecError(f"{lfw}: no such folder")
     pairs_file = pairs or _find_pairs(lfw)
     m, d, f = _pipeline(profile, model, detector, flip)
-    _run(read_pairs(pairs_file), lfw, m, d, f, select, workers, cache_dir, no_cache, offline, as_json, roc,
+    _run(read_pairs(pairs_file), lfw, m, d, f, select or pick, workers, cache_dir, no_cache, offline, as_json, roc,
          f"LFW {pairs_file.name}", {"pairs_file": str(pairs_file), "profile": profile})
 
 
@@ -134,7 +140,8 @@ def evaluate_pairs(
     save_pairs: Optional[Path] = typer.Option(None, "--save-pairs", help="Write the generated pairs here."),
     profile: str = ProfileOpt, model: Optional[str] = ModelOverride, detector: Optional[str] = DetectorOverride,
     flip: Optional[bool] = FlipOverride,
-    select: str = typer.Option("largest", "--select", help="Face used per image: largest or central."),
+    pick: str = typer.Option("largest", "--pick", help=_pick_help("largest")),
+    select: Optional[str] = SelectAlias,
     workers: int = WorkersOpt, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
     roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
 ) -> None:
@@ -151,7 +158,7 @@ def evaluate_pairs(
         if save_pairs is not None:
             write_pairs(save_pairs, plist)
     m, d, f = _pipeline(profile, model, detector, flip)
-    _run(plist, dataset, m, d, f, select, workers, cache_dir, no_cache, offline, as_json, roc,
+    _run(plist, dataset, m, d, f, select or pick, workers, cache_dir, no_cache, offline, as_json, roc,
          dataset.name, {"pairs_file": source, "profile": profile})
 
 

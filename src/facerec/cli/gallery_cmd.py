@@ -56,9 +56,9 @@ def _existing(load_models: bool = False):
 @gallery_app.command("enroll")
 def enroll(name: str = typer.Argument(..., help="The person's name (created when new)."),
            images: List[Path] = typer.Argument(..., help="Images (or folders) of this person."),
-           face: int = typer.Option(0, "--face", help="Which face of each image, largest first."),
-           pick: Optional[str] = typer.Option(None, "--pick", help="'center': the face nearest the image centre "
-                                                                  "instead (portrait datasets such as LFW).")) -> None:
+           pick: str = typer.Option("largest", "--pick", help="Which face of each image: largest, center (nearest "
+                                    "the image centre: portrait datasets such as LFW) or a face number N (0 = largest)."),
+           face: Optional[int] = typer.Option(None, "--face", hidden=True, help="Old spelling of --pick N.")) -> None:
     """Enroll a person from one or more images (the largest face of each)."""
     from facerec.io.files import expand_paths
 
@@ -66,7 +66,7 @@ def enroll(name: str = typer.Argument(..., help="The person's name (created when
     if not files:
         raise FacerecError("no images found in the given paths")
     with _open() as g:
-        res = g.enroll(name, files, face_index=face, pick=pick)
+        res = g.enroll(name, files, pick=pick if face is None else face)
         console.print(f"enrolled {len(res.face_ids)} face(s) for {res.person.name!r} "
                       f"({res.person.faces} in total)", highlight=False)
         report_failures(res.failures)
@@ -78,18 +78,17 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
                                                help="Worker processes (1 runs in this process)."),
                    max_per_person: Optional[int] = typer.Option(None, "--max-per-person",
                                                                 help="Enroll at most this many images per person."),
-                   pick: str = typer.Option("largest", "--pick", help="Which face of each image: largest, or center "
-                                                                      "(nearest the image centre, for LFW-like crops).")) -> None:
+                   pick: str = typer.Option("largest", "--pick", help="Which face of each image: largest, center "
+                                            "(nearest the image centre, for LFW-like crops) or a face number N.")) -> None:
     """Enroll a folder-per-person dataset: parallel, resumable (images already enrolled are skipped)."""
     from facerec.gallery.gallery import image_digest
     from facerec.gallery.pool import embed_largest_faces
     from facerec.gallery.store import FaceRecord
     from facerec.io.files import dataset_items
+    from facerec.detection.factory import DEFAULT_DETECTOR
+    from facerec.detection.selection import parse_pick
 
-    from facerec.gallery.gallery import PICKS
-
-    if pick not in PICKS:
-        raise FacerecError(f"unknown --pick {pick!r}; choose one of: {', '.join(PICKS)}")
+    pick = parse_pick(pick)
     if not root.is_dir():
         raise FacerecError(f"{root}: not a folder")
     items = dataset_items(root)
@@ -114,7 +113,7 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
         added = 0
         with progress() as bar:
             task = bar.add_task("enrolling", total=len(todo))
-            for res in embed_largest_faces(todo, model=meta["embedder_name"], detector=meta.get("detector", "scrfd"),
+            for res in embed_largest_faces(todo, model=meta["embedder_name"], detector=meta.get("detector", DEFAULT_DETECTOR),
                                            flip=meta.get("flip") == "1", workers=min(workers, max(1, len(todo))),
                                            analyzer=g.analyzer, offline=True if _opts.offline else None,
                                            pick=pick):

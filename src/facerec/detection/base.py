@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Optional
 
 import numpy as np
 
@@ -17,15 +16,6 @@ class Detector(ABC):
     @abstractmethod
     def detect(self, image: np.ndarray) -> list[Detection]:
         """All faces, highest score first, in the image's own pixel coordinates."""
-
-    def largest(self, image: np.ndarray) -> Optional[Detection]:
-        """The face with the largest box, or None when there is no face."""
-        return largest_face(self.detect(image))
-
-
-def largest_face(detections: list[Detection]) -> Optional[Detection]:
-    """The detection with the largest box area (None for an empty list)."""
-    return max(detections, key=lambda d: d.area, default=None)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:

@@ -8,6 +8,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from facerec.detection.selection import Pick
 from facerec.errors import FacerecError
 from facerec.evaluation.pairs import Pair
 from facerec.evaluation.protocol import Evaluation, evaluate_scores
@@ -68,7 +69,7 @@ def score_pairs(pairs: Sequence[Pair], root: os.PathLike | str, runner: Embeddin
                       skipped=skipped, images=len(rel), computed=emb.computed, model=emb.model)
 
 
-def report(ps: PairScores, ev: Evaluation, *, detector: str, flip: bool, select: str,
+def report(ps: PairScores, ev: Evaluation, *, detector: str, flip: bool, pick: Pick,
            extra: Optional[dict] = None) -> dict:
     """The JSON-ready result of an evaluation."""
     out = {
@@ -96,7 +97,7 @@ def report(ps: PairScores, ev: Evaluation, *, detector: str, flip: bool, select:
         "weights": ps.weights,
         "detector": detector,
         "flip": flip,
-        "select": select,
+        "pick": pick,
         "folds": [f.__dict__ for f in ev.folds],
     }
     if extra:
@@ -105,11 +106,11 @@ def report(ps: PairScores, ev: Evaluation, *, detector: str, flip: bool, select:
 
 
 def evaluate(pairs: Sequence[Pair], root: os.PathLike | str, *, model: str, detector: str, flip: bool = False,
-             select: str = "central", cache_dir: Optional[os.PathLike] = None, use_cache: bool = True,
+             pick: Pick = "center", cache_dir: Optional[os.PathLike] = None, use_cache: bool = True,
              workers: int = 1, offline: Optional[bool] = None,
              on_progress: Optional[Callable[[int, int], None]] = None) -> tuple[dict, Evaluation, PairScores]:
     """Score ``pairs`` of images under ``root`` with a pipeline and run the protocol."""
-    runner = EmbeddingRunner(model, detector, flip=flip, select=select, cache_dir=cache_dir,
+    runner = EmbeddingRunner(model, detector, flip=flip, pick=pick, cache_dir=cache_dir,
                              use_cache=use_cache, workers=workers, offline=offline)
     return evaluate_with(runner, pairs, root, on_progress=on_progress)
 
@@ -123,7 +124,7 @@ def evaluate_with(runner: EmbeddingRunner, pairs: Sequence[Pair], root: os.PathL
     if ps.labels.all() or not ps.labels.any():
         raise FacerecError("the pairs need both matched and mismatched pairs")
     ev = evaluate_scores(ps.scores(), ps.labels, ps.folds)
-    return report(ps, ev, detector=runner.detector_name, flip=runner.flip, select=runner.select), ev, ps
+    return report(ps, ev, detector=runner.detector_name, flip=runner.flip, pick=runner.pick), ev, ps
 
 
 def save_roc_png(path: os.PathLike | str, curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "") -> None:

@@ -3,8 +3,9 @@
 Detection (all faces, with the analyzer's padded retry) is cached per detector configuration
 and shared by every embedder; embeddings are cached per ensemble member, so an ensemble, a new
 weighting or another metric costs nothing once its members are computed. One face per image is
-used: the most central one (``select="central"``, the subject of an LFW photo) or the largest
-(``select="largest"``, what :meth:`FaceAnalyzer.face` returns). Images where nothing is found get
+used, chosen by :func:`facerec.detection.selection.pick_index`: the most central one
+(``pick="center"``, the subject of an LFW photo), the largest (``pick="largest"``, what
+:meth:`FaceAnalyzer.face` returns) or face #N. Images where nothing is found get
 the analyzer's centred fallback crop and are flagged.
 """
 from __future__ import annotations
@@ -21,10 +22,10 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from facerec.detection.selection import Pick, parse_pick, pick_index
 from facerec.errors import FacerecError
 from facerec.evaluation.cache import ArrayCache, Entry, default_cache_dir, image_key
 
-SELECTIONS = ("central", "largest")
 SAVE_EVERY = 250
 """Cache files are written every this many computed images, so an interrupted run resumes."""
 
@@ -85,7 +86,7 @@ def detection_config(analyzer, detector_name: str) -> dict:
     }
 
 
-def embedding_config(analyzer, member, det_digest: str, select: str) -> dict:
+def embedding_config(analyzer, member, det_digest: str, pick: Pick) -> dict:
     """Everything one member's cached embeddings depend on (detections, selection, alignment, model)."""
     from facerec.alignment import similarity
     from facerec.recognition import base
@@ -93,7 +94,7 @@ def embedding_config(analyzer, member, det_digest: str, select: str) -> dict:
     spec = getattr(member, "spec", None)
     return {
         "detection": det_digest,
-        "select": select,
+        "pick": pick,
         "embedder": member.id,
         "class": type(member).__name__,
         "weights": _weights_id(member.name, analyzer.store),
@@ -104,21 +105,11 @@ def embedding_config(analyzer, member, det_digest: str, select: str) -> dict:
         "code": _code_fingerprint(*(getattr(type(member), m) for m in ("_forward", "embed", "embed_faces", "align")),
                                   similarity.align_face, similarity.estimate_similarity, similarity.template_for,
                                   similarity.center_crop, base.to_input_tensor, base.prewhiten, base.align_for,
-                                  select_face, ImageWorker.embed),
+                                  pick_index, ImageWorker.embed),
     }
 
 
 # -- the per-process worker -----------------------------------------------------------------------
-def select_face(boxes: np.ndarray, shape: tuple[int, int], how: str) -> int:
-    """Index of the face to use: the most central box, or the largest."""
-    if how == "largest":
-        areas = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
-        return int(np.argmax(areas))
-    h, w = shape
-    centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
-    return int(np.argmin(np.hypot(centres[:, 0] - w / 2.0, centres[:, 1] - h / 2.0)))
-
-
 def _members(embedder) -> list:
     from facerec.recognition.ensemble import EnsembleEmbedder
 
@@ -128,15 +119,13 @@ def _members(embedder) -> list:
 class ImageWorker:
     """Detects, selects, aligns and embeds one image with every member embedder."""
 
-    def __init__(self, model: str, detector: str, flip: bool, select: str, offline: Optional[bool],
+    def __init__(self, model: str, detector: str, flip: bool, pick: Pick, offline: Optional[bool],
                  threads: Optional[int] = None) -> None:
         from facerec.analyzer import FaceAnalyzer
 
-        if select not in SELECTIONS:
-            raise FacerecError(f"unknown face selection {select!r}; choose one of: {', '.join(SELECTIONS)}")
+        self.pick = parse_pick(pick)
         self.analyzer = FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads)
         self.members = _members(self.analyzer.embedder)
-        self.select = select
 
     def detect(self, img: np.ndarray) -> Entry:
         dets = self.analyzer.detect(img)
@@ -152,7 +141,7 @@ class ImageWorker:
 
         out: dict[int, Entry] = {}
         if len(det["boxes"]):
-            i = select_face(det["boxes"], img.shape[:2], self.select)
+            i = pick_index(det["boxes"], img.shape, self.pick)
             lm = det["landmarks"][i]
             for m in which:
                 vec = self.members[m].embed_faces(img, [lm])
@@ -181,12 +170,12 @@ class ImageWorker:
 _WORKER: Optional[ImageWorker] = None
 
 
-def _init_worker(model: str, detector: str, flip: bool, select: str, offline: Optional[bool]) -> None:
+def _init_worker(model: str, detector: str, flip: bool, pick: Pick, offline: Optional[bool]) -> None:
     global _WORKER
     import cv2
 
     cv2.setNumThreads(1)
-    _WORKER = ImageWorker(model, detector, flip, select, offline, threads=1)
+    _WORKER = ImageWorker(model, detector, flip, pick, offline, threads=1)
 
 
 def _run_task(task):
@@ -225,12 +214,12 @@ class ImageEmbeddings:
 class EmbeddingRunner:
     """Computes (or reads from the cache) one embedding per image for a model/detector setting."""
 
-    def __init__(self, model: str, detector: str, flip: bool = False, select: str = "central",
+    def __init__(self, model: str, detector: str, flip: bool = False, pick: Pick = "center",
                  cache_dir: Optional[os.PathLike] = None, use_cache: bool = True, workers: int = 1,
                  offline: Optional[bool] = None) -> None:
-        self.model_name, self.detector_name, self.flip, self.select = model, detector, flip, select
+        self.model_name, self.detector_name, self.flip, self.pick = model, detector, flip, parse_pick(pick)
         self.offline, self.workers = offline, max(1, int(workers))
-        self.local = ImageWorker(model, detector, flip, select, offline)
+        self.local = ImageWorker(model, detector, flip, self.pick, offline)
         analyzer = self.local.analyzer
         self.members = self.local.members
         self.model_id = analyzer.model
@@ -240,7 +229,7 @@ class EmbeddingRunner:
         self.use_cache = use_cache
         det_cfg = detection_config(analyzer, detector)
         self.det_cache = ArrayCache(root, "detections", det_cfg)
-        self.emb_caches = [ArrayCache(root, "embeddings", embedding_config(analyzer, m, self.det_cache.digest, select))
+        self.emb_caches = [ArrayCache(root, "embeddings", embedding_config(analyzer, m, self.det_cache.digest, self.pick))
                            for m in self.members]
         self.config = {"detection": det_cfg, "embeddings": [c.config for c in self.emb_caches]}
 
@@ -318,5 +307,5 @@ class EmbeddingRunner:
             return
         ctx = mp.get_context("spawn")
         with ctx.Pool(self.workers, initializer=_init_worker,
-                      initargs=(self.model_name, self.detector_name, self.flip, self.select, self.offline)) as pool:
+                      initargs=(self.model_name, self.detector_name, self.flip, self.pick, self.offline)) as pool:
             yield from pool.imap_unordered(_run_task, tasks, chunksize=8)

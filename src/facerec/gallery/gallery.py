@@ -20,6 +20,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
+from facerec.detection.selection import DEFAULT_PICK, Pick, parse_pick
 from facerec.errors import FacerecError, IncompatibleEmbeddingsError, NoFaceError
 from facerec.gallery.index import FaceIndex
 from facerec.gallery.store import FaceRecord, GalleryStore, Person, PersonNotFoundError
@@ -256,9 +257,9 @@ class Gallery:
         return np.zeros(0, np.int64) if index is None else index.ids.copy()
 
     # -- enrolment -----------------------------------------------------------------------------
-    def face_record(self, image: ImageSource, face_index: int = 0, pick: Optional[str] = None) -> FaceRecord:
-        """Detect and embed one face of an image (largest first, or by ``pick``) as a record ready to store."""
-        return face_record(self._need_analyzer(), image, face_index, pick)
+    def face_record(self, image: ImageSource, pick: Pick = DEFAULT_PICK) -> FaceRecord:
+        """Detect and embed one face of an image (the one ``pick`` chooses) as a record ready to store."""
+        return face_record(self._need_analyzer(), image, pick)
 
     def add_records(self, name: str | int, records: Sequence[FaceRecord], model: Optional[str] = None,
                     create: bool = True) -> tuple[int, list[int]]:
@@ -274,16 +275,17 @@ class Gallery:
                 self._dirty = True
             return pid, ids
 
-    def enroll(self, name: str | int, images: Iterable[ImageSource], face_index: int = 0,
-               create: bool = True, pick: Optional[str] = None) -> EnrollResult:
-        """Enroll the largest face (or face #``face_index``, or the ``pick="center"`` one) of each image under ``name``.
+    def enroll(self, name: str | int, images: Iterable[ImageSource], pick: Pick = DEFAULT_PICK,
+               create: bool = True) -> EnrollResult:
+        """Enroll one face of each image under ``name``: the largest, ``pick="center"`` or face #``pick``.
 
         Images without a face are reported in ``failures``; if none has one, :class:`NoFaceError`.
         """
+        parse_pick(pick)  # a bad pick is the caller's error, not a per-image failure
         records, failures = [], []
         for src in images:
             try:
-                records.append(self.face_record(src, face_index, pick))
+                records.append(self.face_record(src, pick))
             except FacerecError as exc:
                 failures.append((image_digest(src)[1] or "<image>", str(exc)))
         if not records:
@@ -473,32 +475,15 @@ class Gallery:
         return added, skipped
 
 
-PICKS = ("largest", "center")
-
-
-def pick_face(faces: Sequence[Face], shape: tuple[int, ...], pick: str = "largest") -> Face:
-    """The largest face, or the one whose centre is nearest the image centre (portrait datasets such as LFW)."""
-    if pick == "largest":
-        return max(faces, key=lambda f: f.area)
-    if pick == "center":
-        cy, cx = shape[0] / 2, shape[1] / 2
-        return min(faces, key=lambda f: ((f.bbox[0] + f.bbox[2]) / 2 - cx) ** 2 + ((f.bbox[1] + f.bbox[3]) / 2 - cy) ** 2)
-    raise FacerecError(f"unknown face pick {pick!r}; choose one of: {', '.join(PICKS)}")
-
-
-def face_record(analyzer, image: ImageSource, face_index: int = 0, pick: Optional[str] = None) -> FaceRecord:
-    """Detect and embed one face of an image: #``face_index`` (largest first), or the one ``pick`` chooses."""
+def face_record(analyzer, image: ImageSource, pick: Pick = DEFAULT_PICK) -> FaceRecord:
+    """Detect and embed one face of an image (the one ``pick`` chooses) as a storable record."""
     digest, path = image_digest(image)
     img = load_image(image)
-    faces = analyzer.faces(img)
-    name = path or "image"
-    if not faces:
-        raise NoFaceError(f"{name}: no face found")
-    if pick is not None:
-        return record_of(pick_face(faces, img.shape, pick), digest, path)
-    if not 0 <= face_index < len(faces):
-        raise NoFaceError(f"{name}: has {len(faces)} face(s), no face #{face_index}")
-    return record_of(faces[face_index], digest, path)
+    try:
+        face = analyzer.face(img, pick=pick, fallback=False)
+    except NoFaceError as exc:
+        raise NoFaceError(f"{path or 'image'}: {str(exc).partition(': ')[2]}") from None
+    return record_of(face, digest, path)
 
 
 def record_of(face: Face, digest: str, path: Optional[str]) -> FaceRecord:

@@ -33,15 +33,8 @@ def _build_analyzer(model: str, detector: str, flip: bool, offline: Optional[boo
 
 
 def _embed_one(analyzer, path: str, key: object, pick: str = "largest") -> Embedded:
-    from facerec.gallery.gallery import pick_face
-    from facerec.io.images import load_image
-
     try:
-        img = load_image(path)
-        faces = analyzer.faces(img)
-        if not faces:
-            return Embedded(path, key, error="no face found")
-        face = pick_face(faces, img.shape, pick)
+        face = analyzer.face(path, pick=pick, fallback=False)
         return Embedded(path, key, [float(v) for v in face.bbox], float(face.score),
                         np.asarray(face.embedding, np.float32))
     except FacerecError as exc:
