@@ -43,12 +43,12 @@ def log(msg: str) -> None:
 
 
 # -- measuring (worker side) -------------------------------------------------------------------
-def _make_worker():
+def _make_worker(threads: int = 1):
     from facerec.analyzer import FaceAnalyzer
     from facerec.models.store import ModelStore
     from facerec.recognition.factory import build_embedder
 
-    return FaceAnalyzer(), build_embedder("arcface_mbf", ModelStore(), flip=False)
+    return FaceAnalyzer(threads=threads), build_embedder("arcface_mbf", ModelStore(), flip=False, threads=threads)
 
 
 def _measure_one(state, rel: str):

@@ -38,6 +38,7 @@ def _register() -> None:
     __import__("facerec.cli.dataset_cmd", fromlist=["register"]).register(app)  # align, train, classify, plot
     __import__("facerec.cli.gallery_cmd", fromlist=["register"]).register(app)  # gallery, cluster, serve
     __import__("facerec.cli.evaluate_cmd", fromlist=["register"]).register(app)  # evaluate, datasets
+    __import__("facerec.cli.video_cmd", fromlist=["register"]).register(app)  # video
 
 
 _register()
