@@ -22,6 +22,13 @@ OfflineOpt = typer.Option(False, "--offline", help="Never touch the network (als
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 
 
+def min_quality_option(default: Optional[float] = None):
+    """``--min-quality``: faces below this quality score (0-1, facerec.quality) are skipped and listed."""
+    return typer.Option(default, "--min-quality", min=0.0, max=1.0,
+                        help="Skip faces below this quality (0-1: size, sharpness, pose, detector score); "
+                             "they are listed with the reason. 0 turns the check off.")
+
+
 def make_analyzer(model: str, detector: str, flip: Optional[bool] = None, offline: bool = False,
                   threshold: Optional[float] = None, fallback: bool = False):
     """A FaceAnalyzer from CLI options (imported lazily to keep --help fast)."""

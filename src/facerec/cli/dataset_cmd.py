@@ -8,7 +8,8 @@ from typing import Callable, Iterator, List, Optional
 
 import typer
 
-from facerec.cli.common import (DetectorOpt, FlipOpt, JsonOpt, ModelOpt, OfflineOpt, console, print_json, progress,
+from facerec.cli.common import (DetectorOpt, FlipOpt, JsonOpt, ModelOpt, OfflineOpt, console, min_quality_option,
+                                print_json, progress,
                                 report_failures)
 from facerec.errors import FacerecError
 
@@ -61,13 +62,15 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
           detector: str = DetectorOpt,
           fallback: str = typer.Option("none", "--fallback",
                                        help="'center': write a centred crop when no face is found."),
+          min_quality: Optional[float] = min_quality_option(),
           offline: bool = OfflineOpt, json_out: bool = JsonOpt) -> None:
     """Align the largest face of every image; resumable, with a failure report."""
     from facerec.workflows.align_dataset import AlignSettings, align_dataset
 
     if fallback not in ("none", "center"):
         raise FacerecError(f"--fallback must be 'center' or 'none', not {fallback!r}")
-    settings = AlignSettings(size=size, zoom=zoom, detector=detector, fallback=fallback == "center")
+    settings = AlignSettings(size=size, zoom=zoom, detector=detector, fallback=fallback == "center",
+                             min_quality=min_quality or None)
     with progress_bar("aligning") as bar:
         report = align_dataset(dataset, out, settings=settings, jobs=jobs, offline=True if offline else None,
                                progress=bar)

@@ -9,7 +9,7 @@ import numpy as np
 import typer
 
 from facerec.cli.common import (DetectorOpt, FlipOpt, JsonOpt, ModelOpt, OfflineOpt, console, make_analyzer,
-                                print_json)
+                                min_quality_option, print_json)
 from facerec.errors import FacerecError
 
 
@@ -70,7 +70,8 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
           jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
                                              help="Worker processes, one thread each "
                                                   "[default: all cores, for 64+ images]."),
-          shard_size: int = typer.Option(1000, "--shard-size", min=1, help="Images per resumable shard.")) -> None:
+          shard_size: int = typer.Option(1000, "--shard-size", min=1, help="Images per resumable shard."),
+          min_quality: Optional[float] = min_quality_option()) -> None:
     """Embed the largest face of every image; interrupted runs resume; failures are listed at the end."""
     from facerec.cli.dataset_cmd import aligned_zoom, list_failures, progress_bar, say
     from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items
@@ -78,8 +79,11 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
     items = collect_items(paths, labels)
     if not items:
         raise FacerecError("no images found in the given paths")
+    if aligned and min_quality:
+        raise FacerecError("--min-quality needs detection; it does not apply to --aligned crops")
     options = EmbedOptions(model=model, detector=detector, flip=flip, fallback=fallback, aligned=aligned,
-                           align_zoom=aligned_zoom(paths) if aligned else 1.0, offline=True if offline else None)
+                           align_zoom=aligned_zoom(paths) if aligned else 1.0, offline=True if offline else None,
+                           min_quality=min_quality or None)
     with progress_bar("embedding") as bar:
         report = embed_items(items, out, options=options, jobs=jobs, shard_size=shard_size, progress=bar)
     table = report.table

@@ -7,7 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import JsonOpt, OfflineOpt, console, print_json, progress, report_failures
+from facerec.cli.common import JsonOpt, OfflineOpt, console, min_quality_option, print_json, progress, report_failures
+from facerec.quality.gate import DEFAULT_ENROLL_MIN_QUALITY
 from facerec.errors import FacerecError
 
 gallery_app = typer.Typer(help="A gallery of known persons: enroll, identify, verify, manage.",
@@ -58,7 +59,8 @@ def enroll(name: str = typer.Argument(..., help="The person's name (created when
            images: List[Path] = typer.Argument(..., help="Images (or folders) of this person."),
            pick: str = typer.Option("largest", "--pick", help="Which face of each image: largest, center (nearest "
                                     "the image centre: portrait datasets such as LFW) or a face number N (0 = largest)."),
-           face: Optional[int] = typer.Option(None, "--face", hidden=True, help="Old spelling of --pick N.")) -> None:
+           face: Optional[int] = typer.Option(None, "--face", hidden=True, help="Old spelling of --pick N."),
+           min_quality: float = min_quality_option(DEFAULT_ENROLL_MIN_QUALITY)) -> None:
     """Enroll a person from one or more images (the largest face of each)."""
     from facerec.io.files import expand_paths
 
@@ -66,7 +68,7 @@ def enroll(name: str = typer.Argument(..., help="The person's name (created when
     if not files:
         raise FacerecError("no images found in the given paths")
     with _open() as g:
-        res = g.enroll(name, files, pick=pick if face is None else face)
+        res = g.enroll(name, files, pick=pick if face is None else face, min_quality=min_quality)
         console.print(f"enrolled {len(res.face_ids)} face(s) for {res.person.name!r} "
                       f"({res.person.faces} in total)", highlight=False)
         report_failures(res.failures)
@@ -79,7 +81,8 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
                    max_per_person: Optional[int] = typer.Option(None, "--max-per-person",
                                                                 help="Enroll at most this many images per person."),
                    pick: str = typer.Option("largest", "--pick", help="Which face of each image: largest, center "
-                                            "(nearest the image centre, for LFW-like crops) or a face number N.")) -> None:
+                                            "(nearest the image centre, for LFW-like crops) or a face number N."),
+                   min_quality: float = min_quality_option(DEFAULT_ENROLL_MIN_QUALITY)) -> None:
     """Enroll a folder-per-person dataset: parallel, resumable (images already enrolled are skipped)."""
     from facerec.gallery.gallery import image_digest
     from facerec.gallery.pool import embed_largest_faces
@@ -116,7 +119,7 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
             for res in embed_largest_faces(todo, model=meta["embedder_name"], detector=meta.get("detector", DEFAULT_DETECTOR),
                                            flip=meta.get("flip") == "1", workers=min(workers, max(1, len(todo))),
                                            analyzer=g.analyzer, offline=True if _opts.offline else None,
-                                           pick=pick):
+                                           pick=pick, min_quality=min_quality):
                 person, digest = res.key  # type: ignore[misc]
                 if res.error is not None:
                     failures.append((res.path, res.error))

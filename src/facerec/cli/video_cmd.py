@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from facerec.cli.common import DetectorOpt, ModelOpt, OfflineOpt, console
+from facerec.cli.common import DetectorOpt, ModelOpt, OfflineOpt, console, min_quality_option
 from facerec.errors import FacerecError
 
 
@@ -17,8 +17,7 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
                                                               "clustered into person-1, person-2, ..."),
           every: int = typer.Option(3, "--every", min=1, help="Detect on every N-th frame (track in between)."),
           samples: int = typer.Option(5, "--samples", min=1, help="Embeddings per track for the identity vote."),
-          min_quality: Optional[float] = typer.Option(None, "--min-quality",
-                                                      help="Faces below this quality (0-1) cast no vote."),
+          min_quality: Optional[float] = min_quality_option(),
           threshold: Optional[float] = typer.Option(None, "--threshold", "-t",
                                                     help="Similarity threshold (default: the gallery's)."),
           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the annotated video here (.mp4/.avi)."),

@@ -257,9 +257,10 @@ class Gallery:
         return np.zeros(0, np.int64) if index is None else index.ids.copy()
 
     # -- enrolment -----------------------------------------------------------------------------
-    def face_record(self, image: ImageSource, pick: Pick = DEFAULT_PICK) -> FaceRecord:
+    def face_record(self, image: ImageSource, pick: Pick = DEFAULT_PICK,
+                    min_quality: Optional[float] = None) -> FaceRecord:
         """Detect and embed one face of an image (the one ``pick`` chooses) as a record ready to store."""
-        return face_record(self._need_analyzer(), image, pick)
+        return face_record(self._need_analyzer(), image, pick, min_quality)
 
     def add_records(self, name: str | int, records: Sequence[FaceRecord], model: Optional[str] = None,
                     create: bool = True) -> tuple[int, list[int]]:
@@ -276,21 +277,22 @@ class Gallery:
             return pid, ids
 
     def enroll(self, name: str | int, images: Iterable[ImageSource], pick: Pick = DEFAULT_PICK,
-               create: bool = True) -> EnrollResult:
+               create: bool = True, min_quality: Optional[float] = None) -> EnrollResult:
         """Enroll one face of each image under ``name``: the largest, ``pick="center"`` or face #``pick``.
 
-        Images without a face are reported in ``failures``; if none has one, :class:`NoFaceError`.
+        Images without a face, or whose face is below ``min_quality``, are reported in ``failures``;
+        if none is left, :class:`NoFaceError`.
         """
         parse_pick(pick)  # a bad pick is the caller's error, not a per-image failure
         records, failures = [], []
         for src in images:
             try:
-                records.append(self.face_record(src, pick))
+                records.append(self.face_record(src, pick, min_quality))
             except FacerecError as exc:
                 failures.append((image_digest(src)[1] or "<image>", str(exc)))
         if not records:
             raise NoFaceError(failures[0][1] if len(failures) == 1 else
-                              f"no face found in any of the {len(failures)} images")
+                              f"no usable face in any of the {len(failures)} images")
         pid, ids = self.add_records(name, records, create=create)
         return EnrollResult(self.store.person(pid), ids, failures)
 
@@ -475,14 +477,19 @@ class Gallery:
         return added, skipped
 
 
-def face_record(analyzer, image: ImageSource, pick: Pick = DEFAULT_PICK) -> FaceRecord:
-    """Detect and embed one face of an image (the one ``pick`` chooses) as a storable record."""
+def face_record(analyzer, image: ImageSource, pick: Pick = DEFAULT_PICK,
+                min_quality: Optional[float] = None) -> FaceRecord:
+    """Detect and embed one face of an image (the one ``pick`` chooses) as a storable record;
+    :class:`~facerec.quality.LowQualityError` when it is below ``min_quality``."""
+    from facerec.quality import require_quality
+
     digest, path = image_digest(image)
     img = load_image(image)
     try:
         face = analyzer.face(img, pick=pick, fallback=False)
     except NoFaceError as exc:
         raise NoFaceError(f"{path or 'image'}: {str(exc).partition(': ')[2]}") from None
+    require_quality(face, min_quality, img, path or "image")
     return record_of(face, digest, path)
 
 

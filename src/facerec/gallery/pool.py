@@ -32,26 +32,31 @@ def _build_analyzer(model: str, detector: str, flip: bool, offline: Optional[boo
     return FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads)
 
 
-def _embed_one(analyzer, path: str, key: object, pick: str = "largest") -> Embedded:
+def _embed_one(analyzer, path: str, key: object, pick: str = "largest",
+               min_quality: Optional[float] = None) -> Embedded:
+    from facerec.quality import require_quality
+
     try:
         face = analyzer.face(path, pick=pick, fallback=False)
+        require_quality(face, min_quality, path, path)
         return Embedded(path, key, [float(v) for v in face.bbox], float(face.score),
                         np.asarray(face.embedding, np.float32))
     except FacerecError as exc:
         return Embedded(path, key, error=str(exc).removeprefix(f"{path}: "))
 
 
-def _task(analyzer, item: tuple[str, object, str]) -> Embedded:
+def _task(analyzer, item: tuple[str, object, str, Optional[float]]) -> Embedded:
     return _embed_one(analyzer, *item)
 
 
 def embed_largest_faces(items: Iterable[tuple[Path | str, object]], *, model: str, detector: str, flip: bool = False,
                         workers: int = 1, analyzer=None, offline: Optional[bool] = None,
-                        pick: str = "largest") -> Iterator[Embedded]:
-    """Yield one :class:`Embedded` per ``(path, key)`` item (its largest or most central face), in completion order."""
+                        pick: str = "largest", min_quality: Optional[float] = None) -> Iterator[Embedded]:
+    """Yield one :class:`Embedded` per ``(path, key)`` item (its largest or most central face), in completion
+    order; faces below ``min_quality`` come back with the reason as their error."""
     from facerec.workflows.parallel import parallel_map
 
-    work = [(str(p), k, pick) for p, k in items]
+    work = [(str(p), k, pick, min_quality) for p, k in items]
     yield from parallel_map(_task, work, factory=_build_analyzer,
                             factory_kwargs={"model": model, "detector": detector, "flip": flip, "offline": offline},
                             jobs=max(1, workers), state=analyzer if workers <= 1 else None)

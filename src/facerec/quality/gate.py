@@ -5,6 +5,7 @@ from typing import Optional
 
 import numpy as np
 
+from facerec.errors import FacerecError
 from facerec.quality.score import measure, quality_of, weakest
 from facerec.types import Detection
 
@@ -24,10 +25,27 @@ def below_reason(image: np.ndarray, face: Detection, min_quality: Optional[float
     return f"low quality {q:.2f} < {min_quality:g}: weakest {weakest(parts)}"
 
 
+class LowQualityError(FacerecError):
+    """A face was found but is below ``--min-quality``: skipped, with the reason."""
+
+
+def require_quality(face: Detection, min_quality: Optional[float], image, name: Optional[str] = None) -> None:
+    """Raise :class:`LowQualityError` (``"NAME: low quality ..."``) when ``face`` is below the gate.
+
+    ``image`` (array or path) is only read again when the face fails, to say why.
+    """
+    q = getattr(face, "quality", None)
+    if not min_quality or (q is not None and q >= min_quality):
+        return
+    from facerec.io.images import load_image
+
+    reason = below_reason(load_image(image), face, min_quality)
+    if reason is not None:
+        raise LowQualityError(f"{name}: {reason}" if name else reason)
+
+
 def check_min_quality(value: Optional[float]) -> Optional[float]:
     """Validate a ``--min-quality`` value (None or 0 turn the gate off)."""
-    from facerec.errors import FacerecError
-
     if value is None:
         return None
     if not 0.0 <= float(value) <= 1.0:

@@ -37,10 +37,12 @@ class AlignSettings:
     zoom: float = 1.0
     detector: str = DEFAULT_DETECTOR
     fallback: bool = False
+    min_quality: Optional[float] = None
+    """Faces below this quality are failures with the reason (:mod:`facerec.quality`)."""
 
     def to_dict(self) -> dict:
         return {"template": "arcface", "size": self.size, "zoom": self.zoom, "detector": self.detector,
-                "fallback": "center" if self.fallback else None}
+                "fallback": "center" if self.fallback else None, "min_quality": self.min_quality}
 
 
 @dataclass
@@ -99,6 +101,7 @@ def _make_worker(model: str, detector: str, offline: Optional[bool], settings: d
 def _align_one(state, item: tuple[str, str]) -> tuple[str, str, str]:
     """``(src, status, reason)`` with status ``ok``, ``fallback`` or ``failed``."""
     from facerec.io.images import load_image
+    from facerec.quality import below_reason
 
     fa, settings = state
     src, dst = item
@@ -107,6 +110,9 @@ def _align_one(state, item: tuple[str, str]) -> tuple[str, str, str]:
         dets = [d for d in fa.detect(img) if d.landmarks is not None]
         status = "ok"
         if dets:
+            reason = below_reason(img, dets[0], settings.get("min_quality"))
+            if reason is not None:
+                return src, "failed", reason
             crop = align_face(img, dets[0].landmarks, settings["size"], settings["zoom"])
         elif settings["fallback"]:
             crop, status = center_crop(img, settings["size"]), "fallback"
@@ -160,7 +166,8 @@ def align_dataset(dataset: Path, out: Path, *, settings: Optional[AlignSettings]
     if progress:
         progress(done, len(files))
     kwargs = {"model": model, "detector": settings.detector, "offline": offline,
-              "settings": {"size": settings.size, "zoom": settings.zoom, "fallback": settings.fallback}}
+              "settings": {"size": settings.size, "zoom": settings.zoom, "fallback": settings.fallback,
+                           "min_quality": settings.min_quality}}
     try:
         for src, status, reason in parallel_map(_align_one, todo, factory=_make_worker, factory_kwargs=kwargs,
                                                 jobs=jobs):

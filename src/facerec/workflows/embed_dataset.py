@@ -39,10 +39,13 @@ class EmbedOptions:
     align_zoom: float = 1.0
     """For ``aligned``: the zoom the crops were aligned with (from ``align.json``)."""
     offline: Optional[bool] = None
+    min_quality: Optional[float] = None
+    """Faces below this quality are failures with the reason (:mod:`facerec.quality`)."""
 
     def key(self) -> dict:
         return {"model": self.model, "detector": None if self.aligned else self.detector, "flip": self.flip,
-                "fallback": self.fallback, "aligned": self.aligned, "align_zoom": self.align_zoom}
+                "fallback": self.fallback, "aligned": self.aligned, "align_zoom": self.align_zoom,
+                "min_quality": self.min_quality}
 
 
 @dataclass
@@ -100,6 +103,7 @@ def _embed_one(state, item: tuple[int, str]):
     """``(index, vector or None, reason, fallback, model id)``."""
     from facerec.alignment.similarity import template_for
     from facerec.io.images import load_image
+    from facerec.quality import require_quality
 
     worker, options = state
     index, path = item
@@ -110,6 +114,7 @@ def _embed_one(state, item: tuple[int, str]):
             landmarks = template_for((w, h), options["align_zoom"])
             return index, worker.embed_faces(crop, [landmarks])[0], "", False, worker.id
         face = worker.face(path)
+        require_quality(face, options.get("min_quality"), path, path)
         return index, face.embedding, "", face.fallback, worker.model
     except Exception as exc:  # noqa: BLE001
         return index, None, reason_of(exc, path), False, ""
