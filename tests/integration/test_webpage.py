@@ -121,3 +121,46 @@ def test_page_identify_enroll_rename_delete(server, two_faces, tmp_path):
         page.wait_for_function("document.getElementById('message').textContent.length > 0")
         assert errors == []
         browser.close()
+
+
+def _y4m(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
+    """A raw YUV4MPEG2 clip: what Chromium's fake camera plays."""
+    h, w = frames[0].shape[:2]
+    with open(path, "wb") as fh:
+        fh.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            fh.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
+
+
+def test_page_identifies_faces_from_the_camera(server, grace_bgr, tmp_path):
+    import httpx
+
+    ok = httpx.post(server + "/v1/persons", data={"name": "Grace Hopper"},
+                    files={"image": ("g.jpg", cv2.imencode(".jpg", grace_bgr)[1].tobytes(), "image/jpeg")}, timeout=60)
+    assert ok.status_code == 201, ok.text
+    canvas = np.full((480, 640, 3), 90, np.uint8)
+    small = cv2.resize(grace_bgr, (300, 352))
+    frames = []
+    for x in range(40, 240, 20):  # Grace moving across a fake camera's picture
+        f = canvas.copy()
+        f[64:416, x:x + 300] = small
+        frames.append(f)
+    clip = _y4m(tmp_path / "camera.y4m", frames)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={clip}"])
+        page = browser.new_page(viewport={"width": 1300, "height": 850})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server + "/")
+        page.click("#camera")
+        page.wait_for_selector(".box.known[data-name='Grace Hopper']", timeout=60_000)
+        assert page.inner_text("#camera") == "Stop camera"
+        page.click("#camera")
+        assert page.inner_text("#camera") == "Use camera"
+        assert errors == []
+        browser.close()
+    pid = next(p["id"] for p in httpx.get(server + "/v1/persons").json()["persons"] if p["name"] == "Grace Hopper")
+    assert httpx.delete(f"{server}/v1/persons/{pid}").status_code == 200

@@ -36,10 +36,11 @@ Errors are JSON `{"error": {"code": ..., "message": ...}}`:
 | status | code | when |
 |---|---|---|
 | 400 | `bad_image` | the upload is not a readable image (not an image, truncated, empty, bad base64) |
+| 400 | `bad_video` | a `/v1/video` upload is not a video OpenCV can read |
 | 400 | `bad_request` | malformed JSON or multipart body, or an impossible operation (merge into itself) |
 | 401 | `unauthorized` | API key missing or wrong |
 | 404 | `unknown_person` | no person with that id |
-| 404 | `not_found` | no such endpoint |
+| 404 | `not_found` | no such endpoint (or no such video job) |
 | 405 | `method_not_allowed` | wrong HTTP method |
 | 409 | `person_exists` | a person with that name already exists |
 | 413 | `too_large` | the request body exceeds the size limit |
@@ -137,6 +138,8 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
     async def lifespan(_: FastAPI):
         await run_in_threadpool(gallery.index_ids)  # load or rebuild the index before the first request
         yield
+        if getattr(app.state, "video_jobs", None) is not None:
+            app.state.video_jobs.close()
         pool.close()
         gallery.close()
 
@@ -146,6 +149,7 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
                               + ("Send the API key in `X-API-Key` (or `Authorization: Bearer`). " if keys else "")
                               + ERRORS_DOC)
     app.state.gallery, app.state.pool, app.state.config = gallery, pool, cfg
+    app.state.models = {"model": model, "detector": detector, "flip": meta.get("flip") == "1"}
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_bytes)
 
@@ -292,6 +296,9 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
         person = await run_in_threadpool(gallery.person, pid)
         return JSONResponse({"person": person.to_dict(), "added": len(ids), "face_ids": ids}, status_code=201)
 
+    from facerec.service.video import router as video_router
+
+    app.include_router(video_router, dependencies=auth)
     return app
 
 

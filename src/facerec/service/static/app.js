@@ -92,6 +92,36 @@ drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.ad
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); show(e.dataTransfer.files[0]); });
 
+// Camera: once a second a frame from getUserMedia is identified like a dropped photo.
+let camera = null;
+$("camera").addEventListener("click", async () => {
+  if (camera) {
+    clearInterval(camera.timer); camera.stream.getTracks().forEach((t) => t.stop()); camera = null;
+    $("camera").textContent = "Use camera"; return;
+  }
+  if (!navigator.mediaDevices) { say("the camera needs https or localhost"); return; }
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+    $("video").srcObject = stream; await $("video").play();
+    camera = { stream, busy: false, timer: setInterval(cameraFrame, 1000) };
+    $("camera").textContent = "Stop camera";
+  } catch (e) { say(`camera: ${e.message}`); }
+});
+
+async function cameraFrame() {
+  const video = $("video"), img = $("photo");
+  if (!camera || camera.busy || !video.videoWidth) return;
+  camera.busy = true;
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  const blob = await new Promise((done) => canvas.toBlob(done, "image/jpeg", 0.85));
+  if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+  state.file = new File([blob], "camera.jpg", { type: "image/jpeg" });
+  img.onload = null; img.src = URL.createObjectURL(blob); $("stage").hidden = false;
+  try { await identify(); } finally { if (camera) camera.busy = false; }
+}
+
 $("enroll").addEventListener("submit", async (e) => {
   e.preventDefault();
   const name = $("enroll-name").value.trim();
