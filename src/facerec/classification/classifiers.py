@@ -31,34 +31,60 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 class Classifier(ABC):
-    """Maps (n, d) unit embeddings to (n, C) class probabilities; classes are 0..C-1."""
+    """Maps (n, d) unit embeddings to (n, C) class probabilities, scikit-learn style.
+
+    Hyperparameters (and ``random_state``) are set in ``__init__``; :meth:`fit` learns the classes
+    from ``y`` (``classes_``, sorted, any labels) and sets the learned state, whose names end in
+    an underscore. :meth:`arrays` / :meth:`from_arrays` save and restore it without pickle.
+    """
 
     kind: ClassVar[str]
-    n_classes: int = 0
+    classes_: np.ndarray
+
+    def fit(self, X: np.ndarray, y) -> "Classifier":
+        """Learn the classes of ``y`` and train on vectors ``X``."""
+        self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
+        if len(self.classes_) < 2:
+            raise FacerecError("a classifier needs at least two classes")
+        self._fit(np.asarray(X, np.float32), codes.astype(np.int64), len(self.classes_))
+        return self
 
     @abstractmethod
-    def fit(self, x: np.ndarray, y: np.ndarray, n_classes: int, seed: int = 0) -> "Classifier":
-        """Train on vectors ``x`` with class indices ``y``."""
+    def _fit(self, x: np.ndarray, y: np.ndarray, n_classes: int) -> None:
+        """Train on vectors ``x`` with class indices ``y`` in ``0..n_classes-1``."""
+
+    @property
+    def n_classes_(self) -> int:
+        return len(self.classes_)
 
     @abstractmethod
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """(n, C) probabilities, each row summing to 1."""
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """(n, C) probabilities in the order of ``classes_``, each row summing to 1."""
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The most likely class of every row."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     @abstractmethod
     def arrays(self) -> dict[str, np.ndarray]:
-        """Everything needed for prediction, as arrays."""
+        """The learned state needed for prediction, as arrays."""
 
     def params(self) -> dict:
-        """JSON-able hyper-parameters."""
+        """JSON-able hyperparameters (the ``__init__`` arguments)."""
         return {}
+
+    def set_params(self, **params) -> "Classifier":
+        """Change hyperparameters before :meth:`fit` (unknown names are an error)."""
+        for name, value in params.items():
+            if name.startswith("_") or name.endswith("_") or not hasattr(self, name):
+                raise FacerecError(f"{self.kind} has no parameter {name!r}")
+            setattr(self, name, value)
+        return self
 
     @classmethod
     @abstractmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], params: dict, n_classes: int) -> "Classifier":
-        """Rebuild from :meth:`arrays` and :meth:`params`."""
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.predict_proba(x).argmax(axis=1)
+    def from_arrays(cls, arrays: dict[str, np.ndarray], params: dict, classes: np.ndarray) -> "Classifier":
+        """Rebuild a fitted classifier from :meth:`arrays`, :meth:`params` and its classes."""
 
 
 class LinearSVM(Classifier):
@@ -66,46 +92,45 @@ class LinearSVM(Classifier):
 
     kind = "svm"
 
-    def __init__(self, c: float = 1.0) -> None:
-        self.c = float(c)
+    def __init__(self, C: float = 1.0, random_state: int = 0) -> None:
+        self.C = float(C)
+        self.random_state = random_state
 
-    def fit(self, x, y, n_classes, seed=0):
+    def _fit(self, x, y, n_classes):
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
         from sklearn.svm import LinearSVC
 
-        if n_classes < 2:
-            raise FacerecError("a classifier needs at least two classes")
-        self.n_classes = n_classes
-        svc = LinearSVC(C=self.c, random_state=seed).fit(x, y)
-        self.w, self.b = _ovr(svc.coef_, svc.intercept_, n_classes)
+        svc = LinearSVC(C=self.C, random_state=self.random_state).fit(x, y)
+        self.coef_, self.intercept_ = _ovr(svc.coef_, svc.intercept_, n_classes)
         folds = min(3, int(np.bincount(y, minlength=n_classes).min()))
         if folds >= 2:  # decision values the model did not see in training, as Platt recommends
-            cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-            scores = cross_val_predict(LinearSVC(C=self.c, random_state=seed), x, y, cv=cv, method="decision_function")
+            cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+            scores = cross_val_predict(LinearSVC(C=self.C, random_state=self.random_state), x, y, cv=cv,
+                                       method="decision_function")
             scores = _ovr_scores(scores, n_classes)
         else:
-            scores = x @ self.w.T + self.b
-        self.platt = np.array([_fit_platt(scores[:, k], y == k) for k in range(n_classes)], np.float64)
-        return self
+            scores = x @ self.coef_.T + self.intercept_
+        self.platt_ = np.array([_fit_platt(scores[:, k], y == k) for k in range(n_classes)], np.float64)
 
-    def decision(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(x, np.float64) @ self.w.T + self.b
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(X, np.float64) @ self.coef_.T + self.intercept_
 
-    def predict_proba(self, x):
-        p = _sigmoid(self.platt[:, 0] * self.decision(x) + self.platt[:, 1])
+    def predict_proba(self, X):
+        p = _sigmoid(self.platt_[:, 0] * self.decision_function(X) + self.platt_[:, 1])
         return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
 
     def arrays(self):
-        return {"coef": self.w, "intercept": self.b, "platt": self.platt}
+        return {"coef": self.coef_, "intercept": self.intercept_, "platt": self.platt_}
 
     def params(self):
-        return {"C": self.c}
+        return {"C": self.C, "random_state": self.random_state}
 
     @classmethod
-    def from_arrays(cls, arrays, params, n_classes):
-        obj = cls(params.get("C", 1.0))
-        obj.n_classes = n_classes
-        obj.w, obj.b, obj.platt = (np.asarray(arrays[k], np.float64) for k in ("coef", "intercept", "platt"))
+    def from_arrays(cls, arrays, params, classes):
+        obj = cls(params.get("C", 1.0), params.get("random_state", 0))
+        obj.classes_ = np.asarray(classes)
+        obj.coef_, obj.intercept_, obj.platt_ = (np.asarray(arrays[k], np.float64)
+                                                 for k in ("coef", "intercept", "platt"))
         return obj
 
 
@@ -147,36 +172,34 @@ class LogReg(Classifier):
 
     kind = "logreg"
 
-    def __init__(self, c: float = 10.0) -> None:
-        self.c = float(c)
+    def __init__(self, C: float = 10.0, max_iter: int = 2000, random_state: int = 0) -> None:
+        self.C = float(C)
+        self.max_iter = int(max_iter)
+        self.random_state = random_state
 
-    def fit(self, x, y, n_classes, seed=0):
+    def _fit(self, x, y, n_classes):
         from sklearn.linear_model import LogisticRegression
 
-        if n_classes < 2:
-            raise FacerecError("a classifier needs at least two classes")
-        self.n_classes = n_classes
-        lr = LogisticRegression(C=self.c, max_iter=2000, random_state=seed).fit(x, y)
+        lr = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state).fit(x, y)
         w, b = np.asarray(lr.coef_, np.float64), np.asarray(lr.intercept_, np.float64)
         if n_classes == 2 and w.shape[0] == 1:  # softmax([-z/2, z/2]) == sigmoid(z)
             w, b = np.vstack([-w / 2, w / 2]), np.concatenate([-b / 2, b / 2])
-        self.w, self.b = w, b
-        return self
+        self.coef_, self.intercept_ = w, b
 
-    def predict_proba(self, x):
-        return _softmax(np.asarray(x, np.float64) @ self.w.T + self.b)
+    def predict_proba(self, X):
+        return _softmax(np.asarray(X, np.float64) @ self.coef_.T + self.intercept_)
 
     def arrays(self):
-        return {"coef": self.w, "intercept": self.b}
+        return {"coef": self.coef_, "intercept": self.intercept_}
 
     def params(self):
-        return {"C": self.c}
+        return {"C": self.C, "max_iter": self.max_iter, "random_state": self.random_state}
 
     @classmethod
-    def from_arrays(cls, arrays, params, n_classes):
-        obj = cls(params.get("C", 10.0))
-        obj.n_classes = n_classes
-        obj.w, obj.b = np.asarray(arrays["coef"], np.float64), np.asarray(arrays["intercept"], np.float64)
+    def from_arrays(cls, arrays, params, classes):
+        obj = cls(params.get("C", 10.0), params.get("max_iter", 2000), params.get("random_state", 0))
+        obj.classes_ = np.asarray(classes)
+        obj.coef_, obj.intercept_ = np.asarray(arrays["coef"], np.float64), np.asarray(arrays["intercept"], np.float64)
         return obj
 
 
@@ -185,73 +208,69 @@ class KNN(Classifier):
 
     kind = "knn"
 
-    def __init__(self, k: int = 5) -> None:
-        self.k = int(k)
+    def __init__(self, n_neighbors: int = 5) -> None:
+        self.n_neighbors = int(n_neighbors)
 
-    def fit(self, x, y, n_classes, seed=0):
-        self.n_classes = n_classes
-        self.x, self.y = _unit(x), np.asarray(y, np.int64)
-        return self
+    def _fit(self, x, y, n_classes):
+        self.fit_X_, self.fit_y_ = _unit(x), np.asarray(y, np.int64)
 
-    def predict_proba(self, x):
-        sims = _unit(x) @ self.x.T
-        k = min(self.k, sims.shape[1])
+    def predict_proba(self, X):
+        sims = _unit(X) @ self.fit_X_.T
+        k = min(self.n_neighbors, sims.shape[1])
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        votes = np.zeros((len(sims), self.n_classes))
+        votes = np.zeros((len(sims), self.n_classes_))
         rows = np.arange(len(sims))[:, None]
-        np.add.at(votes, (np.broadcast_to(rows, top.shape), self.y[top]), np.maximum(sims[rows, top], 1e-6))
+        np.add.at(votes, (np.broadcast_to(rows, top.shape), self.fit_y_[top]), np.maximum(sims[rows, top], 1e-6))
         return votes / votes.sum(axis=1, keepdims=True)
 
     def arrays(self):
-        return {"vectors": self.x, "labels": self.y}
+        return {"vectors": self.fit_X_, "labels": self.fit_y_}
 
     def params(self):
-        return {"k": self.k}
+        return {"k": self.n_neighbors}
 
     @classmethod
-    def from_arrays(cls, arrays, params, n_classes):
+    def from_arrays(cls, arrays, params, classes):
         obj = cls(params.get("k", 5))
-        obj.n_classes = n_classes
-        obj.x, obj.y = np.asarray(arrays["vectors"], np.float32), np.asarray(arrays["labels"], np.int64)
+        obj.classes_ = np.asarray(classes)
+        obj.fit_X_, obj.fit_y_ = np.asarray(arrays["vectors"], np.float32), np.asarray(arrays["labels"], np.int64)
         return obj
 
 
 class Centroid(Classifier):
     """Nearest class centroid by cosine; probabilities are a softmax of scaled similarities, the scale
-    fitted on the training vectors."""
+    (``scale_``) fitted on the training vectors."""
 
     kind = "centroid"
 
-    def fit(self, x, y, n_classes, seed=0):
+    def _fit(self, x, y, n_classes):
         from scipy.optimize import minimize_scalar
 
-        self.n_classes = n_classes
         x = _unit(x)
-        self.centroids = class_centroids(x, y, n_classes)
-        sims = x @ self.centroids.T
+        self.centroids_ = class_centroids(x, y, n_classes)
+        sims = x @ self.centroids_.T
 
         def nll(scale: float) -> float:
             z = scale * sims
             z = z - z.max(axis=1, keepdims=True)
             return float(-(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1))).mean())
 
-        self.scale = float(minimize_scalar(nll, bounds=(1.0, 200.0), method="bounded").x)
-        return self
+        self.scale_ = float(minimize_scalar(nll, bounds=(1.0, 200.0), method="bounded").x)
 
-    def predict_proba(self, x):
-        return _softmax(self.scale * (_unit(x).astype(np.float64) @ self.centroids.T))
+    def predict_proba(self, X):
+        return _softmax(self.scale_ * (_unit(X).astype(np.float64) @ self.centroids_.T))
 
     def arrays(self):
-        return {"centroids": self.centroids}
+        return {"centroids": self.centroids_}
 
     def params(self):
-        return {"scale": self.scale}
+        return {"scale": self.scale_}  # learned, kept in the JSON header where saved models have it
 
     @classmethod
-    def from_arrays(cls, arrays, params, n_classes):
+    def from_arrays(cls, arrays, params, classes):
         obj = cls()
-        obj.n_classes = n_classes
-        obj.centroids, obj.scale = np.asarray(arrays["centroids"], np.float64), float(params["scale"])
+        obj.classes_ = np.asarray(classes)
+        obj.centroids_, obj.scale_ = np.asarray(arrays["centroids"], np.float64), float(params["scale"])
         return obj
 
 
@@ -265,8 +284,9 @@ def class_centroids(x: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
 CLASSIFIERS: dict[str, Type[Classifier]] = {c.kind: c for c in (LinearSVM, LogReg, KNN, Centroid)}
 
 
-def make_classifier(kind: str) -> Classifier:
+def make_classifier(kind: str, **params) -> Classifier:
+    """A new, unfitted classifier of ``kind`` with these hyperparameters."""
     try:
-        return CLASSIFIERS[kind]()
+        return CLASSIFIERS[kind](**params)
     except KeyError:
         raise FacerecError(f"unknown classifier {kind!r}; choose one of: {', '.join(CLASSIFIERS)}") from None

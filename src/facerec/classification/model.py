@@ -52,16 +52,15 @@ class FaceClassifier:
     info: dict = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, classifier: Classifier, vectors: np.ndarray, labels: Sequence[str], embedder: str,
-            seed: int = 0) -> "FaceClassifier":
+    def fit(cls, classifier: Classifier, vectors: np.ndarray, labels: Sequence[str], embedder: str) -> "FaceClassifier":
         """Train ``classifier`` on ``vectors`` labelled by name."""
-        classes = sorted(set(labels))
-        if len(classes) < 2:
-            raise FacerecError(f"need at least two people to train a classifier, got {len(classes)}")
-        lookup = {name: i for i, name in enumerate(classes)}
-        y = np.array([lookup[n] for n in labels], np.int64)
+        names = sorted(set(labels))
+        if len(names) < 2:
+            raise FacerecError(f"need at least two people to train a classifier, got {len(names)}")
         x = np.asarray(vectors, np.float32)
-        classifier.fit(x, y, len(classes), seed=seed)
+        classifier.fit(x, np.asarray(list(labels), dtype=str))
+        classes = [str(c) for c in classifier.classes_]
+        y = np.searchsorted(classifier.classes_, np.asarray(list(labels), dtype=str))
         centroids = class_centroids(x, y, len(classes)).astype(np.float32)
         return cls(classifier, classes, embedder, int(x.shape[1]), centroids)
 
@@ -138,7 +137,7 @@ class FaceClassifier:
         if kind not in CLASSIFIERS:
             raise FacerecError(f"{path}: unknown classifier kind {kind!r}")
         try:
-            clf = CLASSIFIERS[kind].from_arrays(arrays, header.get("params", {}), len(classes))
+            clf = CLASSIFIERS[kind].from_arrays(arrays, header.get("params", {}), np.array(classes, dtype=str))
         except (KeyError, ValueError) as exc:
             raise FacerecError(f"{path}: incomplete classifier ({exc})") from None
         return cls(clf, classes, str(header["embedder"]), int(header["dim"]), centroids, header.get("info", {}))

@@ -46,7 +46,10 @@ def train_classifier(table: EmbeddingTable, kind: str = "svm", min_images_per_cl
     labels = [table.labels[i] for i in rows]
     vectors = table.vectors[rows]
     train, test = stratified_split(labels, test_ratio, seed)
-    model = FaceClassifier.fit(make_classifier(kind), vectors[train], [labels[i] for i in train], table.model, seed)
+    classifier = make_classifier(kind)
+    if hasattr(classifier, "random_state"):
+        classifier.set_params(random_state=seed)
+    model = FaceClassifier.fit(classifier, vectors[train], [labels[i] for i in train], table.model)
     ev = evaluate(model, vectors[test], [labels[i] for i in test], table.model) if len(test) else None
     result = TrainResult(model, ev, len(train), len(test))
     model.info = {"min_images_per_class": min_images_per_class, "test_ratio": test_ratio, "seed": seed,

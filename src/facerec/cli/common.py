@@ -1,9 +1,11 @@
 """Options and helpers shared by the CLI commands."""
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any, Callable, Iterator, List, Optional
 
 import typer
 from rich.console import Console
@@ -20,6 +22,9 @@ DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="yunet, sc
 FlipOpt = typer.Option(DEFAULT_FLIP, "--flip/--no-flip", help="Horizontal-flip test-time augmentation.")
 OfflineOpt = typer.Option(False, "--offline", help="Never touch the network (also FACEREC_OFFLINE=1).")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+JobsOpt = typer.Option(None, "--jobs", "-j", min=1,
+                       help="Worker processes, one thread each [default: all cores, for 64+ images].")
+MAX_LISTED = 20
 
 
 def min_quality_option(default: Optional[float] = None):
@@ -71,3 +76,50 @@ def report_failures(failures: list[tuple[str, str]]) -> None:
     console.print(f"[yellow]{len(failures)} file(s) failed:[/yellow]")
     for path, reason in failures:
         console.print(f"  {path}: {reason}", markup=False, highlight=False, soft_wrap=True)  # paths stay whole
+
+
+def say(message: str) -> None:
+    """One plain line on stderr (no markup, no wrapping)."""
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback drawing a Rich bar from its first call (so errors raised
+    before any work print cleanly); items done before the start (resumed runs) do not count
+    towards the rate."""
+    bar = progress()
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        if "task" not in state:
+            bar.start()
+            state["task"] = bar.add_task(description, total=total, completed=done)
+        else:
+            bar.update(state["task"], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if "task" in state:
+            bar.stop()
+
+
+def list_failures(failures: list[tuple[str, str]], report: Optional[Path] = None) -> None:
+    """The first failures of a batch job (and where the full report is)."""
+    report_failures(failures[:MAX_LISTED])
+    if len(failures) > MAX_LISTED:
+        say(f"  ... and {len(failures) - MAX_LISTED} more")
+    if failures and report is not None:
+        say(f"failure report: {report}")
+
+
+def aligned_zoom(paths: List[Path]) -> float:
+    """The zoom recorded by 'facerec align' in the folder (1.0 when not recorded)."""
+    from facerec.workflows.align_dataset import read_settings
+
+    for p in paths:
+        settings = read_settings(p) if p.is_dir() else None
+        if settings:
+            return float(settings.get("zoom", 1.0))
+    return 1.0

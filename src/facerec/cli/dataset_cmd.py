@@ -4,53 +4,13 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
+from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (DetectorOpt, FlipOpt, JsonOpt, ModelOpt, OfflineOpt, console, min_quality_option,
-                                print_json, progress,
-                                report_failures)
+from facerec.cli.common import (DetectorOpt, FlipOpt, JobsOpt, JsonOpt, ModelOpt, OfflineOpt, console, list_failures,
+                                min_quality_option, print_json, progress_bar, say)
 from facerec.errors import FacerecError
-
-JobsOpt = typer.Option(None, "--jobs", "-j", min=1,
-                       help="Worker processes, one thread each [default: all cores, for 64+ images].")
-MAX_LISTED = 20
-
-
-def say(message: str) -> None:
-    """One plain line on stderr (no markup, no wrapping)."""
-    console.print(message, markup=False, highlight=False, soft_wrap=True)
-
-
-@contextlib.contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A ``progress(done, total)`` callback drawing a Rich bar from its first call (so errors raised
-    before any work print cleanly); items done before the start (resumed runs) do not count
-    towards the rate."""
-    bar = progress()
-    state: dict = {}
-
-    def update(done: int, total: int) -> None:
-        if "task" not in state:
-            bar.start()
-            state["task"] = bar.add_task(description, total=total, completed=done)
-        else:
-            bar.update(state["task"], completed=done, total=total)
-
-    try:
-        yield update
-    finally:
-        if "task" in state:
-            bar.stop()
-
-
-def list_failures(failures: list[tuple[str, str]], report: Optional[Path]) -> None:
-    report_failures(failures[:MAX_LISTED])
-    if len(failures) > MAX_LISTED:
-        say(f"  ... and {len(failures) - MAX_LISTED} more")
-    if failures and report is not None:
-        say(f"failure report: {report}")
 
 
 # -- align -------------------------------------------------------------------------------------------
@@ -83,17 +43,6 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
         list_failures(report.failures, report.report_path)
     if report.failures and report.aligned + report.skipped == 0:
         raise typer.Exit(2)
-
-
-def aligned_zoom(paths: List[Path]) -> float:
-    """The zoom recorded by 'facerec align' in the folder (1.0 when not recorded)."""
-    from facerec.workflows.align_dataset import read_settings
-
-    for p in paths:
-        settings = read_settings(p) if p.is_dir() else None
-        if settings:
-            return float(settings.get("zoom", 1.0))
-    return 1.0
 
 
 # -- train -------------------------------------------------------------------------------------------

@@ -1,12 +1,13 @@
 """``facerec evaluate lfw|pairs`` (verification accuracy) and ``facerec datasets download lfw``."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from facerec.cli.common import JsonOpt, OfflineOpt, console, print_json, progress
+from facerec.cli.common import JsonOpt, OfflineOpt, console, print_json, progress, report_failures
 from facerec.errors import FacerecError
 
 evaluate_app = typer.Typer(help="Verification accuracy: the LFW View 2 protocol, or your own pairs.",
@@ -37,11 +38,29 @@ def register(app: typer.Typer) -> None:
     app.add_typer(datasets_app, name="datasets")
 
 
-def _pipeline(profile: str, model: Optional[str], detector: Optional[str], flip: Optional[bool]):
-    from facerec.recognition.profiles import get_profile
+@dataclass
+class EvalSettings:
+    """How one ``evaluate`` run embeds and reports (the profile's pipeline with the user's overrides)."""
 
-    prof = get_profile(profile)
-    return (model or prof.model, detector or prof.detector, prof.flip if flip is None else flip)
+    model: str
+    detector: str
+    flip: bool
+    pick: str
+    workers: int = 0
+    cache_dir: Optional[Path] = None
+    no_cache: bool = False
+    offline: bool = False
+    as_json: bool = False
+    roc: Optional[Path] = None
+
+    @classmethod
+    def from_profile(cls, profile: str, model: Optional[str], detector: Optional[str], flip: Optional[bool],
+                     **rest) -> "EvalSettings":
+        """The named profile's model, detector and flip, each replaced where the user gave one."""
+        from facerec.recognition.profiles import get_profile
+
+        prof = get_profile(profile)
+        return cls(model or prof.model, detector or prof.detector, prof.flip if flip is None else flip, **rest)
 
 
 def _find_pairs(lfw: Path) -> Path:
@@ -51,17 +70,16 @@ def _find_pairs(lfw: Path) -> Path:
     raise FacerecError(f"no pairs.txt next to {lfw}; pass --pairs FILE")
 
 
-def _run(pairs, root: Path, model: str, detector: str, flip: bool, pick: str, workers: int,
-         cache_dir: Optional[Path], no_cache: bool, offline: bool, as_json: bool, roc: Optional[Path],
-         title: str, extra: dict) -> None:
+def _run(pairs, root: Path, opts: EvalSettings, title: str, extra: dict) -> None:
+    """Score ``pairs`` of images under ``root`` with ``opts`` and print (or write) the report."""
+    import os
+
     from facerec.evaluation.lfw import evaluate_with, save_roc_png
     from facerec.evaluation.runner import EmbeddingRunner
 
-    import os
-
-    workers = workers or min(8, os.cpu_count() or 1)
-    runner = EmbeddingRunner(model, detector, flip=flip, pick=pick, cache_dir=cache_dir,
-                             use_cache=not no_cache, workers=workers, offline=True if offline else None)
+    workers = opts.workers or min(8, os.cpu_count() or 1)
+    runner = EmbeddingRunner(opts.model, opts.detector, flip=opts.flip, pick=opts.pick, cache_dir=opts.cache_dir,
+                             use_cache=not opts.no_cache, workers=workers, offline=True if opts.offline else None)
     with progress() as bar:
         task = bar.add_task("embedding", total=None)
 
@@ -70,16 +88,14 @@ def _run(pairs, root: Path, model: str, detector: str, flip: bool, pick: str, wo
 
         rep, ev, _ = evaluate_with(runner, pairs, root, on_progress=tick)
     rep.update(extra)
-    if roc is not None:
-        save_roc_png(roc, {f"{rep['model']} ({rep['accuracy_mean']:.2%})": (ev.roc_fpr, ev.roc_tpr)}, title)
-        rep["roc_png"] = str(roc)
-    if as_json:
+    if opts.roc is not None:
+        save_roc_png(opts.roc, {f"{rep['model']} ({rep['accuracy_mean']:.2%})": (ev.roc_fpr, ev.roc_tpr)}, title)
+        rep["roc_png"] = str(opts.roc)
+    if opts.as_json:
         print_json(rep)
     else:
         _print_report(rep, title)
     if rep["failed_images"]:
-        from facerec.cli.common import report_failures
-
         report_failures(sorted(rep["failed_images"].items()))
 
 
@@ -125,9 +141,9 @@ def evaluate_lfw(
     if not lfw.is_dir():
         raise FacerecError(f"{lfw}: no such folder")
     pairs_file = pairs or _find_pairs(lfw)
-    m, d, f = _pipeline(profile, model, detector, flip)
-    _run(read_pairs(pairs_file), lfw, m, d, f, select or pick, workers, cache_dir, no_cache, offline, as_json, roc,
-         f"LFW {pairs_file.name}", {"pairs_file": str(pairs_file), "profile": profile})
+    opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers,
+                                     cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc)
+    _run(read_pairs(pairs_file), lfw, opts, f"LFW {pairs_file.name}", {"pairs_file": str(pairs_file), "profile": profile})
 
 
 @evaluate_app.command("pairs")
@@ -157,9 +173,9 @@ def evaluate_pairs(
         source = f"generated (seed {seed}, {len({p.fold for p in plist})} folds)"
         if save_pairs is not None:
             write_pairs(save_pairs, plist)
-    m, d, f = _pipeline(profile, model, detector, flip)
-    _run(plist, dataset, m, d, f, select or pick, workers, cache_dir, no_cache, offline, as_json, roc,
-         dataset.name, {"pairs_file": source, "profile": profile})
+    opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers,
+                                     cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc)
+    _run(plist, dataset, opts, dataset.name, {"pairs_file": source, "profile": profile})
 
 
 @datasets_app.command("download")

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import typer
 
-from facerec.cli.common import (DetectorOpt, FlipOpt, JsonOpt, ModelOpt, OfflineOpt, console, make_analyzer,
-                                min_quality_option, print_json)
+from facerec.cli.common import (DetectorOpt, FlipOpt, JsonOpt, ModelOpt, OfflineOpt, aligned_zoom, console,
+                                list_failures, make_analyzer, min_quality_option, print_json, progress_bar, say)
 from facerec.errors import FacerecError
 
 
@@ -73,7 +73,6 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
           shard_size: int = typer.Option(1000, "--shard-size", min=1, help="Images per resumable shard."),
           min_quality: Optional[float] = min_quality_option()) -> None:
     """Embed the largest face of every image; interrupted runs resume; failures are listed at the end."""
-    from facerec.cli.dataset_cmd import aligned_zoom, list_failures, progress_bar, say
     from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items
 
     items = collect_items(paths, labels)

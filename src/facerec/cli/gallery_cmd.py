@@ -1,4 +1,4 @@
-"""``facerec gallery ...``, ``facerec cluster`` and ``facerec serve``."""
+"""``facerec gallery ...``: enroll, identify, verify and manage the persons of a gallery."""
 from __future__ import annotations
 
 import os
@@ -76,20 +76,17 @@ def enroll(name: str = typer.Argument(..., help="The person's name (created when
 
 @gallery_app.command("enroll-dataset")
 def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-folder of images per person."),
-                   workers: int = typer.Option(max(1, min(4, os.cpu_count() or 1)), "--workers", "-w",
-                                               help="Worker processes (1 runs in this process)."),
+                   jobs: int = typer.Option(max(1, min(4, os.cpu_count() or 1)), "--jobs", "-j", "--workers", "-w",
+                                            min=1, help="Worker processes (1 runs in this process)."),
                    max_per_person: Optional[int] = typer.Option(None, "--max-per-person",
                                                                 help="Enroll at most this many images per person."),
                    pick: str = typer.Option("largest", "--pick", help="Which face of each image: largest, center "
                                             "(nearest the image centre, for LFW-like crops) or a face number N."),
                    min_quality: float = min_quality_option(DEFAULT_ENROLL_MIN_QUALITY)) -> None:
     """Enroll a folder-per-person dataset: parallel, resumable (images already enrolled are skipped)."""
-    from facerec.gallery.gallery import image_digest
-    from facerec.gallery.pool import embed_largest_faces
-    from facerec.gallery.store import FaceRecord
-    from facerec.io.files import dataset_items
-    from facerec.detection.factory import DEFAULT_DETECTOR
     from facerec.detection.selection import parse_pick
+    from facerec.gallery.dataset import enroll_dataset as enroll_items
+    from facerec.io.files import dataset_items
 
     pick = parse_pick(pick)
     if not root.is_dir():
@@ -100,41 +97,20 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
         items = [(p, n) for p, n in items if seen.__setitem__(n, seen.get(n, 0) + 1) or seen[n] <= max_per_person]
     if not items:
         raise FacerecError(f"{root}: no images in per-person sub-folders")
-    g = _open()
-    try:
-        done = g.store.enrolled_images()
-        todo = []
-        for path, person in items:
-            digest = image_digest(path)[0]
-            if (person, digest) not in done:
-                todo.append((path, (person, digest)))
-        skipped = len(items) - len(todo)
-        if skipped:
-            console.print(f"{skipped} image(s) already enrolled, skipped")
-        meta = g.store.meta()
-        failures: list[tuple[str, str]] = []
-        added = 0
-        with progress() as bar:
-            task = bar.add_task("enrolling", total=len(todo))
-            for res in embed_largest_faces(todo, model=meta["embedder_name"], detector=meta.get("detector", DEFAULT_DETECTOR),
-                                           flip=meta.get("flip") == "1", workers=min(workers, max(1, len(todo))),
-                                           analyzer=g.analyzer, offline=True if _opts.offline else None,
-                                           pick=pick, min_quality=min_quality):
-                person, digest = res.key  # type: ignore[misc]
-                if res.error is not None:
-                    failures.append((res.path, res.error))
-                else:
-                    g.add_records(person, [FaceRecord(vector=res.vector, image_sha256=digest, image_path=res.path,
-                                                      bbox=res.bbox, det_score=res.score)])
-                    added += 1
-                    if added % 500 == 0:
-                        g.flush()
-                bar.advance(task)
+    with _open() as g, progress() as bar:
+        task = bar.add_task("enrolling", total=None)
+
+        def start(todo: int, skipped: int) -> None:
+            if skipped:
+                console.print(f"{skipped} image(s) already enrolled, skipped")
+            bar.update(task, total=todo)
+
+        res = enroll_items(g, items, workers=jobs, pick=pick, min_quality=min_quality,
+                           offline=True if _opts.offline else None,
+                           on_start=start, on_step=lambda: bar.advance(task))
         persons, faces = g.store.count()
-        console.print(f"enrolled {added} face(s); gallery now has {persons} person(s), {faces} face(s)")
-        report_failures(failures)
-    finally:
-        g.close()
+    console.print(f"enrolled {res.added} face(s); gallery now has {persons} person(s), {faces} face(s)")
+    report_failures(res.failures)
 
 
 @gallery_app.command("identify")
@@ -249,75 +225,5 @@ def rebuild_index() -> None:
         console.print(f"index rebuilt: {len(g.index_ids())} face(s)")
 
 
-def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of unlabelled photos."),
-            out: Path = typer.Option(..., "--out", "-o", help="Output folder (must be new or empty)."),
-            method: str = typer.Option("chinese-whispers", "--method", help="chinese-whispers, dbscan or hdbscan."),
-            threshold: Optional[float] = typer.Option(None, "--threshold", "-t",
-                                                      help="Cosine threshold (default: the embedder's calibrated one "
-                                                           "plus --margin)."),
-            margin: float = typer.Option(0.2, "--margin", help="Added to the embedder's threshold when --threshold "
-                                                               "is not given (grouping needs a stricter cut than pairs)."),
-            model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder."),
-            detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
-            offline: bool = OfflineOpt, json_out: bool = JsonOpt) -> None:
-    """Group the faces of unlabelled photos into persons: one folder per person, singletons apart, and a CSV."""
-    from facerec.cli.common import make_analyzer
-    from facerec.clustering import METHODS
-    from facerec.clustering.images import cluster_folder
-    from facerec.detection.factory import DEFAULT_DETECTOR
-    from facerec.io.files import expand_paths
-    from facerec.recognition.factory import DEFAULT_EMBEDDER
-
-    if method not in METHODS:
-        raise FacerecError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FacerecError(f"{out}: output folder exists and is not empty")
-    files = expand_paths(images)
-    if not files:
-        raise FacerecError("no images found in the given paths")
-    from facerec.clustering import cluster_threshold
-
-    fa = make_analyzer(model or DEFAULT_EMBEDDER, detector or DEFAULT_DETECTOR, offline=offline)
-    thr = threshold if threshold is not None else cluster_threshold(fa.threshold, margin)
-    with progress() as bar:
-        task = bar.add_task("embedding", total=len(files))
-        summary, failures = cluster_folder(files, fa, out, method, thr, on_step=lambda: bar.advance(task))
-    summary = {**summary, "method": method, "threshold": round(thr, 4), "out": str(out), "failed": len(failures)}
-    if json_out:
-        print_json(summary)
-    else:
-        console.print(f"{summary['faces']} face(s): {summary['clusters']} person(s), {summary['singletons']} singleton(s) "
-                      f"-> {out}", highlight=False)
-    report_failures(failures)
-
-
-def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
-          port: int = typer.Option(8000, "--port", help="Port."),
-          db: Path = typer.Option(Path("gallery.db"), "--db", help="Gallery database file."),
-          model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder for a new gallery."),
-          detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
-          api_key: List[str] = typer.Option([], "--api-key", help="Accepted API key (repeatable; also FACEREC_API_KEYS, "
-                                                                  "comma-separated). Required off loopback."),
-          workers: int = typer.Option(2, "--workers", help="Inference threads, each with its own models."),
-          max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Request size limit."),
-          offline: bool = OfflineOpt) -> None:
-    """Run the REST API and web page (FastAPI + uvicorn)."""
-    try:
-        import uvicorn
-
-        from facerec.service.app import ServiceConfig, create_app
-    except ImportError as exc:
-        raise FacerecError(f"the service needs extra packages: pip install 'facerec[service]' ({exc.name} missing)") from None
-    keys = [k for k in api_key if k] + [k.strip() for k in os.environ.get("FACEREC_API_KEYS", "").split(",") if k.strip()]
-    cfg = ServiceConfig(db=db, model=model, detector=detector, api_keys=keys, host=host, workers=workers,
-                        max_bytes=int(max_upload_mb * 1024 * 1024), offline=True if offline else None)
-    cfg.check_exposure()
-    app = create_app(cfg)
-    console.print(f"serving on http://{host}:{port}/  (API docs: /docs)", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(gallery_app, name="gallery")
-    app.command("cluster")(cluster)
-    app.command("serve")(serve)

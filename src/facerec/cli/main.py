@@ -31,14 +31,17 @@ app = typer.Typer(name="facerec", help="Face recognition: detect, align, embed, 
 
 
 def _register() -> None:
-    from facerec.cli import faces_cmd, models_cmd
+    from facerec.cli import (cluster_cmd, dataset_cmd, evaluate_cmd, faces_cmd, gallery_cmd, models_cmd, serve_cmd,
+                             video_cmd)
 
     app.add_typer(models_cmd.app, name="models")
-    faces_cmd.register(app)
-    __import__("facerec.cli.dataset_cmd", fromlist=["register"]).register(app)  # align, train, classify, plot
-    __import__("facerec.cli.gallery_cmd", fromlist=["register"]).register(app)  # gallery, cluster, serve
-    __import__("facerec.cli.evaluate_cmd", fromlist=["register"]).register(app)  # evaluate, datasets
-    __import__("facerec.cli.video_cmd", fromlist=["register"]).register(app)  # video
+    faces_cmd.register(app)  # detect, embed, verify
+    dataset_cmd.register(app)  # align, train, classify, plot
+    gallery_cmd.register(app)  # gallery
+    cluster_cmd.register(app)  # cluster
+    serve_cmd.register(app)  # serve
+    evaluate_cmd.register(app)  # evaluate, datasets
+    video_cmd.register(app)  # video
 
 
 _register()

@@ -149,20 +149,14 @@ class Gallery:
         ``model`` is only needed for a new gallery (default: the package default embedder); for
         an existing one it must produce the same vector space or :class:`IncompatibleEmbeddingsError`.
         """
-        meta = read_meta(path)
         if not load_models:
             return cls(path, None, threshold=threshold)
         from facerec.analyzer import FaceAnalyzer
-        from facerec.detection.factory import DEFAULT_DETECTOR
-        from facerec.recognition.factory import DEFAULT_EMBEDDER
 
-        name = model or meta.get("embedder_name") or DEFAULT_EMBEDDER
-        use_flip = flip if flip is not None else meta.get("flip") == "1"
-        fa = FaceAnalyzer(model=name, detector=detector or meta.get("detector") or DEFAULT_DETECTOR, flip=use_flip,
-                          offline=offline)
-        gallery = cls(path, fa, embedder_name=name, threshold=threshold)
-        if "detector" not in meta:
-            gallery.store.set_meta({"detector": detector or DEFAULT_DETECTOR})
+        pipe = gallery_pipeline(path, model, detector, flip)
+        fa = FaceAnalyzer(model=pipe.model, detector=pipe.detector, flip=pipe.flip, offline=offline)
+        gallery = cls(path, fa, embedder_name=pipe.model, threshold=threshold)
+        pipe.record(gallery)
         return gallery
 
     def close(self) -> None:
@@ -498,6 +492,34 @@ def record_of(face: Face, digest: str, path: Optional[str]) -> FaceRecord:
     assert face.embedding is not None
     return FaceRecord(vector=np.asarray(face.embedding, np.float32), image_sha256=digest, image_path=path,
                       bbox=[float(v) for v in face.bbox], det_score=float(face.score))
+
+
+@dataclass(frozen=True)
+class GalleryPipeline:
+    """The embedder, detector and flip setting a gallery's faces are (to be) made with."""
+
+    model: str
+    detector: str
+    flip: bool
+    detector_recorded: bool
+
+    def record(self, gallery: "Gallery") -> None:
+        """Store the detector in a gallery that has none recorded yet."""
+        if not self.detector_recorded:
+            gallery.store.set_meta({"detector": self.detector})
+
+
+def gallery_pipeline(path: str | os.PathLike, model: Optional[str] = None, detector: Optional[str] = None,
+                     flip: Optional[bool] = None) -> GalleryPipeline:
+    """What to build for the gallery at ``path``: the given settings, else the recorded ones, else the defaults."""
+    from facerec.detection.factory import DEFAULT_DETECTOR
+    from facerec.recognition.factory import DEFAULT_EMBEDDER
+
+    meta = read_meta(path)
+    return GalleryPipeline(model=model or meta.get("embedder_name") or DEFAULT_EMBEDDER,
+                           detector=detector or meta.get("detector") or DEFAULT_DETECTOR,
+                           flip=flip if flip is not None else meta.get("flip") == "1",
+                           detector_recorded="detector" in meta)
 
 
 def read_meta(path: str | os.PathLike) -> dict[str, str]:

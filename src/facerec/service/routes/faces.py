@@ -1,0 +1,104 @@
+"""Single images: detect, embed, verify (two images or an image and a person), identify."""
+from __future__ import annotations
+
+from typing import Optional
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from facerec.errors import ImageError
+from facerec.io.images import load_image
+from facerec.service.deps import AUTH, GalleryDep, PoolDep
+from facerec.service.errors import ApiError
+from facerec.service.inputs import openapi_body, read_payload
+
+router = APIRouter(dependencies=AUTH)
+ONE_IMAGE = openapi_body({"image": "The image."})
+K_QUERY = Query(1, ge=1, le=100, description="Candidates per face.")
+THRESHOLD_QUERY = Query(None, ge=-1.0, le=1.0, description="Cosine threshold (default: the embedder's calibrated one).")
+
+
+def load_upload(data: bytes, name: str = "image"):
+    """Decode an uploaded image, naming the field in the error."""
+    try:
+        return load_image(data)
+    except ImageError as exc:
+        raise ImageError(f"{name}: " + str(exc).split(": ", 1)[-1]) from None
+
+
+def _detect(analyzer, data: bytes) -> dict:
+    img = load_upload(data)
+    dets = analyzer.detect(img)
+    return {"width": img.shape[1], "height": img.shape[0], "faces": [d.to_dict() for d in dets]}
+
+
+def _embed(analyzer, data: bytes) -> dict:
+    img = load_upload(data)
+    faces = analyzer.faces(img)
+    return {"model": analyzer.model, "dim": analyzer.embedder.dim, "width": img.shape[1], "height": img.shape[0],
+            "faces": [f.to_dict(with_embedding=True) for f in faces]}
+
+
+def _faces(analyzer, data: bytes):
+    img = load_upload(data)
+    return img.shape[1], img.shape[0], analyzer.faces(img)
+
+
+def _largest(analyzer, data: bytes):
+    return analyzer.face(load_upload(data))
+
+
+def _verify(analyzer, a: bytes, b: bytes, threshold: Optional[float]) -> dict:
+    return analyzer.verify(load_upload(a, "image_a"), load_upload(b, "image_b"), threshold=threshold).to_dict()
+
+
+def int_id(value: str | None) -> int:
+    """A person id from a form or JSON field."""
+    try:
+        return int(str(value))
+    except ValueError:
+        raise ApiError(422, "invalid_request", f"person id must be an integer, not {value!r}") from None
+
+
+@router.post("/v1/detect", tags=["faces"], openapi_extra=ONE_IMAGE, summary="Every face: box, score, 5 landmarks")
+async def detect(request: Request, pool: PoolDep) -> dict:
+    p = await read_payload(request, ("image",))
+    return await pool.run(_detect, p.image("image"))
+
+
+@router.post("/v1/embed", tags=["faces"], openapi_extra=ONE_IMAGE, summary="Every face with its embedding")
+async def embed(request: Request, pool: PoolDep) -> dict:
+    p = await read_payload(request, ("image",))
+    return await pool.run(_embed, p.image("image"))
+
+
+@router.post("/v1/verify", tags=["faces"], summary="Same person? Two images, or an image and a person",
+             openapi_extra=openapi_body({"image_a": "First image.", "image_b": "Second image (or give person_id).",
+                                         "image": "With person_id: the image to check."},
+                                        {"person_id": {"type": "integer", "description": "Verify against this person."}},
+                                        required=[]))
+async def verify(request: Request, pool: PoolDep, gallery: GalleryDep,
+                 threshold: Optional[float] = THRESHOLD_QUERY) -> dict:
+    p = await read_payload(request, ("image_a", "image_b", "image"))
+    pid = p.text("person_id")
+    if pid is not None:
+        person_id = int_id(pid)
+        await run_in_threadpool(gallery.store.person, person_id)
+        data = (p.images("image", required=False) or p.images("image_a"))[0]
+        face = await pool.run(_largest, data)
+        out = await run_in_threadpool(gallery.verify_vector, person_id, face.embedding, threshold)
+        out["face"] = face.to_dict()
+        return out
+    return await pool.run(_verify, p.image("image_a"), p.image("image_b"), threshold)
+
+
+@router.post("/v1/identify", tags=["gallery"], openapi_extra=ONE_IMAGE,
+             summary="Name every face (top-k persons; 'unknown' below the threshold)")
+async def identify(request: Request, pool: PoolDep, gallery: GalleryDep, k: int = K_QUERY,
+                   threshold: Optional[float] = THRESHOLD_QUERY) -> dict:
+    p = await read_payload(request, ("image",))
+    width, height, faces = await pool.run(_faces, p.image("image"))
+    named = await run_in_threadpool(gallery.identify_faces, faces, k, threshold)
+    thr = gallery.threshold if threshold is None else threshold
+    return {"model": gallery.embedder_id, "threshold": thr, "width": width, "height": height,
+            "faces": [f.to_dict() for f in named]}

@@ -1,0 +1,102 @@
+"""The persons of the gallery: list, create (with faces), read, rename or merge, delete, add faces."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from facerec.errors import FacerecError
+from facerec.gallery.gallery import Gallery, face_record
+from facerec.service.deps import AUTH, GalleryDep, PoolDep
+from facerec.service.errors import ApiError
+from facerec.service.inputs import Payload, openapi_body, read_payload
+from facerec.service.routes.faces import int_id, load_upload
+
+router = APIRouter(prefix="/v1/persons", tags=["persons"], dependencies=AUTH)
+FACE_FIELD = {"face": {"type": "integer", "description": "Which face of each image, largest first (default 0)."}}
+
+
+def _record(analyzer, data: bytes, face_index: int):
+    load_upload(data)  # a clear error for a bad upload
+    return face_record(analyzer, data, face_index)
+
+
+async def _records(pool, p: Payload, required: bool) -> list:
+    face_index = p.integer("face", 0)
+    return [await pool.run(_record, data, face_index) for data in p.images("image", required=required)]
+
+
+def _exists(gallery: Gallery, name: str) -> bool:
+    try:
+        gallery.person(name)
+        return True
+    except FacerecError:
+        return False
+
+
+@router.get("", summary="Every person with their face count")
+async def list_persons(gallery: GalleryDep) -> dict:
+    persons = await run_in_threadpool(gallery.persons)
+    return {"count": len(persons), "persons": [x.to_dict() for x in persons]}
+
+
+@router.post("", status_code=201, summary="Create a person, optionally with face images",
+             openapi_extra=openapi_body({"image": "Face image(s) to enroll (repeat the field; in JSON 'images' "
+                                                  "takes a list)."},
+                                        {"name": {"type": "string"}, **FACE_FIELD}, required=["name"]))
+async def create_person(request: Request, gallery: GalleryDep, pool: PoolDep) -> JSONResponse:
+    p = await read_payload(request, ("image",))
+    name = p.text("name", required=True)
+    if await run_in_threadpool(_exists, gallery, name):
+        raise ApiError(409, "person_exists", f"a person named {name!r} already exists")
+    records = await _records(pool, p, required=False)
+    if records:
+        pid, ids = await run_in_threadpool(gallery.add_records, name, records)
+    else:
+        pid, ids = (await run_in_threadpool(gallery.create_person, name)).id, []
+    person = await run_in_threadpool(gallery.person, pid)
+    return JSONResponse({"person": person.to_dict(), "added": len(ids), "face_ids": ids}, status_code=201)
+
+
+@router.get("/{person_id}", summary="A person and their faces")
+async def get_person(person_id: int, gallery: GalleryDep) -> dict:
+    person = await run_in_threadpool(gallery.person, person_id)
+    faces = await run_in_threadpool(gallery.store.faces_of, person_id)
+    return {"person": person.to_dict(), "faces": [f.to_dict() for f in faces]}
+
+
+@router.patch("/{person_id}", summary="Rename (name) or merge into another person (merge_into)",
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                  "type": "object", "properties": {"name": {"type": "string"},
+                                                   "merge_into": {"type": "integer"}}}}}}})
+async def patch_person(person_id: int, request: Request, gallery: GalleryDep) -> dict:
+    p = await read_payload(request, ())
+    name, into = p.text("name"), p.text("merge_into")
+    if (name is None) == (into is None):
+        raise ApiError(422, "invalid_request", "give exactly one of 'name' or 'merge_into'")
+    if name is not None:
+        person = await run_in_threadpool(gallery.rename, person_id, name)
+    else:
+        target = int_id(into)
+        await run_in_threadpool(gallery.person, target)
+        person = await run_in_threadpool(gallery.merge, person_id, target)
+    return {"person": person.to_dict()}
+
+
+@router.delete("/{person_id}", summary="Delete a person and every vector of theirs")
+async def delete_person(person_id: int, gallery: GalleryDep) -> dict:
+    person = await run_in_threadpool(gallery.person, person_id)
+    removed = await run_in_threadpool(gallery.delete, person_id)
+    return {"deleted": person.to_dict(), "faces_removed": removed}
+
+
+@router.post("/{person_id}/faces", status_code=201, summary="Add face images to a person",
+             openapi_extra=openapi_body({"image": "Face image(s) (repeat the field; in JSON 'images' takes a list)."},
+                                        FACE_FIELD))
+async def add_faces(person_id: int, request: Request, gallery: GalleryDep, pool: PoolDep) -> JSONResponse:
+    await run_in_threadpool(gallery.person, person_id)
+    p = await read_payload(request, ("image",))
+    records = await _records(pool, p, required=True)
+    pid, ids = await run_in_threadpool(gallery.add_records, person_id, records, None, False)
+    person = await run_in_threadpool(gallery.person, pid)
+    return JSONResponse({"person": person.to_dict(), "added": len(ids), "face_ids": ids}, status_code=201)
