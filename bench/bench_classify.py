@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from facerec.datasets import lfw_dir
+
 REPO = Path(__file__).resolve().parents[1]
 CLASSIFIERS = ("svm", "logreg", "knn", "centroid")
 
@@ -102,7 +104,7 @@ def open_set(emb: Path, work: Path) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lfw", type=Path, default=REPO.parent / "shared" / "data" / "lfw")
+    ap.add_argument("--lfw", type=Path, default=lfw_dir())
     ap.add_argument("--min-images", type=int, default=10)
     ap.add_argument("--out", type=Path, default=REPO / "results" / "classify.md")
     ap.add_argument("--workdir", type=Path, default=None, help="Keep intermediate files here (default: temporary).")

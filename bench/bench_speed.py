@@ -26,8 +26,10 @@ import sys
 import time
 from pathlib import Path
 
+from facerec.datasets import lfw_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-LFW = ROOT.parent / "shared/data/lfw"
+LFW = lfw_dir()
 
 
 # -- the worker: one pipeline, some images, timed --------------------------------------------------

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
 import time
 from dataclasses import replace
@@ -41,38 +40,20 @@ import numpy as np
 from facerec.alignment.similarity import align_face, center_crop
 from facerec.analyzer import FaceAnalyzer
 from facerec.errors import FacerecError
-from facerec.evaluation.pairs import read_pairs
+from facerec.datasets import lfw_dir, lfw_protocol_file
+from facerec.evaluation.cache import ArrayCache
+from facerec.evaluation.pairs import read_pairs, spread_folds
 from facerec.evaluation.protocol import best_threshold, evaluate_scores
 from facerec.detection.selection import pick_detection
 from facerec.io.images import load_image
 from facerec.models.store import ModelStore
 from facerec.recognition.factory import build_embedder
 
-LFW = Path("/work/shared/data/lfw")
-PAIRS = Path("/work/shared/data/lfw_protocol/pairsDevTrain.txt")
+LFW = lfw_dir()
+PAIRS = lfw_protocol_file("pairsDevTrain.txt", LFW, must_exist=False)
 
 Embed = Callable[[np.ndarray, Optional[np.ndarray]], np.ndarray]
 """(BGR image, 5 landmarks or None when no face) -> one unit vector."""
-
-
-class VectorCache:
-    """Per-image vectors of one configuration in an ``.npz`` (relative paths + a matrix)."""
-
-    def __init__(self, root: Path, config: str) -> None:
-        digest = hashlib.sha256(config.encode()).hexdigest()[:16]
-        self.file = root / f"{digest}.npz"
-        self.data: dict[str, np.ndarray] = {}
-        if self.file.is_file():
-            with np.load(self.file, allow_pickle=False) as z:
-                self.data = dict(zip(z["paths"].tolist(), z["vectors"]))
-
-    def save(self) -> None:
-        if not self.data:
-            return
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.file.with_suffix(".tmp.npz")
-        np.savez(tmp, paths=np.array(list(self.data)), vectors=np.stack(list(self.data.values())))
-        os.replace(tmp, self.file)
 
 
 def landmark_key(rel: str, landmarks: np.ndarray) -> str:
@@ -82,18 +63,18 @@ def landmark_key(rel: str, landmarks: np.ndarray) -> str:
 
 def compute(name: str, cache_root: Path, keys: list[str], fn: Callable[[str], np.ndarray]) -> np.ndarray:
     """Vectors (or landmark arrays) for every key, computed where not cached; saved every 500."""
-    cache = VectorCache(cache_root, name)
-    todo = [r for r in keys if r not in cache.data]
+    cache = ArrayCache(cache_root, "calibrate", {"configuration": name})
+    todo = [r for r in keys if cache.get(r, "") is None]
     t0 = time.time()
     for i, rel in enumerate(todo, 1):
-        cache.data[rel] = fn(rel)
+        cache.put(rel, "", {"value": np.asarray(fn(rel))[None]})
         if i % 500 == 0:
             cache.save()
             print(f"  {name}: {i}/{len(todo)} ({(time.time() - t0) / i:.3f} s/image)", file=sys.stderr, flush=True)
     cache.save()
     if todo:
         print(f"  {name}: {len(todo)} computed in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
-    return np.stack([cache.data[r] for r in keys])
+    return np.stack([cache.get(r, "")["value"][0] for r in keys])
 
 
 def main() -> None:
@@ -114,16 +95,14 @@ def main() -> None:
     args = ap.parse_args()
 
     pairs = read_pairs(args.pairs)[::args.every]
+    if args.every > 1:  # a subset: spread it over 10 folds again, round-robin within each class
+        pairs = spread_folds([(p.a, p.b, p.same, p.line) for p in pairs])
     rels = sorted({p.a for p in pairs} | {p.b for p in pairs})
     index = {r: i for i, r in enumerate(rels)}
     ia = np.array([index[p.a] for p in pairs])
     ib = np.array([index[p.b] for p in pairs])
     labels = np.array([p.same for p in pairs])
     folds = np.array([p.fold for p in pairs])
-    if args.every > 1:  # a subset: spread it over 10 folds again, round-robin within each class
-        folds = np.zeros(len(pairs), dtype=np.int64)
-        for cls in (True, False):
-            folds[labels == cls] = np.arange(int((labels == cls).sum())) % 10
     print(f"{len(pairs)} pairs ({labels.sum()} same), {len(rels)} images from {args.pairs.name}", file=sys.stderr)
 
     store = ModelStore()

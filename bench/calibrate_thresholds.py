@@ -19,24 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared/data"
-
-
-def runnable_embedders() -> list[tuple[str, str]]:
-    """(name, '' or why it cannot run here) for every registry embedder."""
-    from facerec.models.store import ModelStore
-    from facerec.recognition.factory import build_embedder, embedder_names
-
-    out = []
-    store = ModelStore()
-    for name in embedder_names():
-        try:
-            build_embedder(name, store)
-            out.append((name, ""))
-        except Exception as exc:  # noqa: BLE001 - a model another helper has not finished yet
-            out.append((name, f"{type(exc).__name__}: {str(exc).splitlines()[0][:90]}"))
-    return out
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lfw_common import DEV_TEST, DEV_TRAIN, LFW, ROOT, runnable  # noqa: E402
 
 
 def main() -> int:
@@ -45,12 +29,13 @@ def main() -> int:
     from facerec.evaluation.pairs import read_pairs
     from facerec.evaluation.protocol import accuracy_at, best_threshold, evaluate_scores
     from facerec.evaluation.runner import EmbeddingRunner
+    from facerec.recognition.factory import embedder_names
     from facerec.recognition.profiles import PROFILES
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--lfw", type=Path, default=DATA / "lfw")
-    ap.add_argument("--train", type=Path, default=DATA / "lfw_protocol/pairsDevTrain.txt")
-    ap.add_argument("--test", type=Path, default=DATA / "lfw_protocol/pairsDevTest.txt")
+    ap.add_argument("--lfw", type=Path, default=LFW)
+    ap.add_argument("--train", type=Path, default=DEV_TRAIN)
+    ap.add_argument("--test", type=Path, default=DEV_TEST)
     ap.add_argument("--models", default="", help="comma-separated embedders (default: every runnable one)")
     ap.add_argument("--detector", default=DEFAULT_DETECTOR)
     ap.add_argument("--flip", action="store_true", help="also calibrate each model with flip augmentation")
@@ -60,9 +45,9 @@ def main() -> int:
     args = ap.parse_args()
 
     train, test = read_pairs(args.train), read_pairs(args.test)
-    status = runnable_embedders()
-    names = [n.strip() for n in args.models.split(",") if n.strip()] or [n for n, why in status if not why]
-    skipped = [(n, why) for n, why in status if why and n not in names]
+    ok, why_not = runnable(embedder_names())
+    names = [n.strip() for n in args.models.split(",") if n.strip()] or ok
+    skipped = [(n, why) for n, why in why_not.items() if n not in names]
     configs: list[tuple[str, str, str, bool]] = []  # (label, model, detector, flip)
     for n in names:
         configs.append((n, n, args.detector, False))

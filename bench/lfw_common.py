@@ -6,16 +6,17 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from facerec.datasets import lfw_dir, lfw_protocol_file
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared/data"
-LFW = DATA / "lfw"
-VIEW2 = DATA / "lfw_protocol/pairs.txt"
-DEV_TRAIN = DATA / "lfw_protocol/pairsDevTrain.txt"
-DEV_TEST = DATA / "lfw_protocol/pairsDevTest.txt"
+LFW = lfw_dir()
+VIEW2 = lfw_protocol_file("pairs.txt", LFW, must_exist=False)
+DEV_TRAIN = lfw_protocol_file("pairsDevTrain.txt", LFW, must_exist=False)
+DEV_TEST = lfw_protocol_file("pairsDevTest.txt", LFW, must_exist=False)
 
 
 def log(msg: str) -> None:

@@ -32,37 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-CROP_ROWS = (110, 330)
-CROP_COLS = (160, 380)
-SIZE = 160
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "facenet128_grace_ref.npy"
-
-
-def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) weights of an exact area-average resize along one axis."""
-    scale = n_in / n_out
-    m = np.zeros((n_out, n_in))
-    for i in range(n_out):
-        lo, hi = i * scale, (i + 1) * scale
-        for j in range(int(np.floor(lo)), int(np.ceil(hi))):
-            m[i, j] = min(hi, j + 1) - max(lo, j)
-    return m / scale
-
-
-def face_crop() -> np.ndarray:
-    """The 160x160x3 float64 RGB face crop of grace_hopper.jpg (values 0..255, not whitened)."""
-    import matplotlib.cbook as cbook
-    import matplotlib.image as mpimg
-
-    img = mpimg.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))  # uint8 RGB
-    crop = img[CROP_ROWS[0]:CROP_ROWS[1], CROP_COLS[0]:CROP_COLS[1], :3].astype(np.float64)
-    a = _area_matrix(crop.shape[0], SIZE)
-    b = _area_matrix(crop.shape[1], SIZE)
-    return np.einsum("ikc,lk->ilc", np.einsum("ij,jkc->ikc", a, crop), b)
+sys.path.insert(0, str(OUT.parents[1]))  # the crop is the tests' own (tests/support/facenet_crop.py)
+from support.facenet_crop import face_crop  # noqa: E402
 
 
 def prewhiten(x: np.ndarray) -> np.ndarray:
-    """Same formula as facerec.recognition.base.prewhiten."""
+    """facerec.recognition.base.prewhiten's formula, written out: this script runs in a TensorFlow-only
+    venv where facerec's dependencies (OpenCV, onnxruntime) are not installed."""
     x = x.astype(np.float32)
     std = max(float(x.std()), 1.0 / np.sqrt(x.size))
     return ((x - x.mean()) / std).astype(np.float32)

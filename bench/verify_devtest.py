@@ -1,7 +1,9 @@
 """Issue-2 acceptance check: `facerec verify --json` on the first 50 matched and the first 50
 mismatched pairs of LFW View 1 pairsDevTest.txt, each pair a separate CLI call as a user runs it.
 
-    python bench/verify_devtest.py [--lfw ../shared/data/lfw] [--pairs ../shared/data/lfw_protocol/pairsDevTest.txt]
+    python bench/verify_devtest.py [--lfw DIR] [--pairs FILE]
+
+(default: LFW and pairsDevTest.txt where ``facerec.datasets`` finds them: $FACEREC_DATA, ./data or ../shared/data)
 
 Prints a table and writes results/verify_devtest.md.
 """
@@ -14,28 +16,26 @@ import sys
 import time
 from pathlib import Path
 
+from facerec.datasets import lfw_dir, lfw_protocol_file
+from facerec.evaluation.pairs import read_pairs
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def image(lfw: Path, name: str, idx: str) -> Path:
-    return lfw / name / f"{name}_{int(idx):04d}.jpg"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lfw", type=Path, default=ROOT.parent / "shared/data/lfw")
-    ap.add_argument("--pairs", type=Path, default=ROOT.parent / "shared/data/lfw_protocol/pairsDevTest.txt")
+    ap.add_argument("--lfw", type=Path, default=lfw_dir())
+    ap.add_argument("--pairs", type=Path, default=None, help="default: pairsDevTest.txt beside --lfw")
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--out", type=Path, default=ROOT / "results/verify_devtest.md")
     args = ap.parse_args()
-    lines = args.pairs.read_text().splitlines()[1:]
-    matched = [l.split("\t") for l in lines if len(l.split("\t")) == 3][: args.n]
-    mismatched = [l.split("\t") for l in lines if len(l.split("\t")) == 4][: args.n]
+    pairs = read_pairs(args.pairs or lfw_protocol_file("pairsDevTest.txt", args.lfw))
+    matched = [p for p in pairs if p.same][: args.n]
+    mismatched = [p for p in pairs if not p.same][: args.n]
     rows, correct, start = [], 0, time.time()
-    for parts in matched + mismatched:
-        same = len(parts) == 3
-        a, b = (image(args.lfw, parts[0], parts[1]), image(args.lfw, parts[0], parts[2])) if same else \
-               (image(args.lfw, parts[0], parts[1]), image(args.lfw, parts[2], parts[3]))
+    for pair in matched + mismatched:
+        same = pair.same
+        a, b = args.lfw / pair.a, args.lfw / pair.b
         proc = subprocess.run(["facerec", "verify", str(a), str(b), "--json"], capture_output=True, text=True)
         if proc.returncode != 0:
             rows.append((a.name, b.name, same, None, proc.stderr.strip()))

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from facerec.datasets import lfw_protocol_file
 from facerec.evaluation.pairs import PairsError, generate_pairs, parse_pairs, read_pairs, write_pairs
 
-LFW_PROTOCOL = Path(__file__).resolve().parents[3] / "shared/data/lfw_protocol"
+LFW_PROTOCOL = lfw_protocol_file("pairs.txt", must_exist=False).parent
 
 SMALL = """2\t2
 Ann\t1\t2

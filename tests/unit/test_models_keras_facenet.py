@@ -20,33 +20,19 @@ from facerec.models.keras_facenet import convert_facenet_keras  # noqa: E402
 from facerec.models.store import CONVERTERS, ModelStore  # noqa: E402
 from facerec.recognition.base import prewhiten  # noqa: E402
 
+from support.facenet_crop import face_crop  # noqa: E402
+
 REF_PATH = Path(__file__).parents[1] / "data" / "facenet128_grace_ref.npy"
 # Keras (TF 2.15.1) output on the crop below: first 8 values and L2 norm of the raw 128-D vector.
 REF_FIRST8 = np.array([-0.931724, -0.713503, 0.678677, -1.078486, 1.53075, -0.808561, -0.017591, 0.33773],
                       dtype=np.float32)
 REF_NORM = 11.809275
 
-CROP_ROWS, CROP_COLS, SIZE = (110, 330), (160, 380), 160  # as in bench/make_facenet_reference.py
-
-
-def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
-    scale = n_in / n_out
-    m = np.zeros((n_out, n_in))
-    for i in range(n_out):
-        lo, hi = i * scale, (i + 1) * scale
-        for j in range(int(np.floor(lo)), int(np.ceil(hi))):
-            m[i, j] = min(hi, j + 1) - max(lo, j)
-    return m / scale
-
 
 def _face_tensor() -> np.ndarray:
     """The prewhitened 1x3x160x160 face crop of grace_hopper.jpg (same steps as the reference script)."""
-    cbook = pytest.importorskip("matplotlib.cbook")
-    mpimg = pytest.importorskip("matplotlib.image")
-    img = mpimg.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
-    crop = img[CROP_ROWS[0]:CROP_ROWS[1], CROP_COLS[0]:CROP_COLS[1], :3].astype(np.float64)
-    rows = np.einsum("ij,jkc->ikc", _area_matrix(crop.shape[0], SIZE), crop)
-    x = np.einsum("ikc,lk->ilc", rows, _area_matrix(crop.shape[1], SIZE))
+    pytest.importorskip("matplotlib.image")
+    x = face_crop()
     return prewhiten(x.astype(np.float32)).transpose(2, 0, 1)[None].copy()
 
 

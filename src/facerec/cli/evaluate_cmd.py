@@ -64,10 +64,9 @@ class EvalSettings:
 
 
 def _find_pairs(lfw: Path) -> Path:
-    for cand in (lfw / "pairs.txt", lfw.parent / "pairs.txt", lfw.parent / "lfw_protocol" / "pairs.txt"):
-        if cand.is_file():
-            return cand
-    raise FacerecError(f"no pairs.txt next to {lfw}; pass --pairs FILE")
+    from facerec.datasets.paths import lfw_protocol_file
+
+    return lfw_protocol_file("pairs.txt", lfw)
 
 
 def _run(pairs, root: Path, opts: EvalSettings, title: str, extra: dict) -> None:
@@ -126,7 +125,8 @@ def _print_report(rep: dict, title: str) -> None:
 
 @evaluate_app.command("lfw")
 def evaluate_lfw(
-    lfw: Path = typer.Option(..., "--lfw", help="The LFW image folder (Name/Name_0001.jpg)."),
+    lfw: Optional[Path] = typer.Option(None, "--lfw", help="The LFW image folder (Name/Name_0001.jpg) "
+                                       "[default: lfw/ in $FACEREC_DATA, ./data or ../shared/data]."),
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="pairs.txt (default: next to --lfw)."),
     profile: str = ProfileOpt, model: Optional[str] = ModelOverride, detector: Optional[str] = DetectorOverride,
     flip: Optional[bool] = FlipOverride,
@@ -136,8 +136,10 @@ def evaluate_lfw(
     roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
 ) -> None:
     """The LFW View 2 protocol: 10 folds, threshold chosen on the other 9, accuracy ± std, AUC, EER, VAL@FAR."""
+    from facerec.datasets.paths import lfw_dir
     from facerec.evaluation.pairs import read_pairs
 
+    lfw = lfw or lfw_dir()
     if not lfw.is_dir():
         raise FacerecError(f"{lfw}: no such folder")
     pairs_file = pairs or _find_pairs(lfw)

@@ -113,13 +113,14 @@ def parse_pairs(text: str, source: str = "pairs") -> list[Pair]:
                                  f"(fold {fold + 1}: {per} matched then {per} mismatched)")
             pairs.append(Pair(a, b, same, fold, no))
         if folds == 1:  # View 1 files are one set: spread it over folds for cross-validation
-            return _spread([(p.a, p.b, p.same, p.line) for p in pairs], n_folds=10)
+            return spread_folds([(p.a, p.b, p.same, p.line) for p in pairs], n_folds=10)
         return pairs
-    return _spread(raw, n_folds=10)
+    return spread_folds(raw, n_folds=10)
 
 
-def _spread(raw: Sequence[tuple[str, str, bool, int]], n_folds: int) -> list[Pair]:
-    """Assign folds round-robin within each class so each fold gets both kinds of pair."""
+def spread_folds(raw: Sequence[tuple[str, str, bool, int]], n_folds: int = 10) -> list[Pair]:
+    """Assign folds round-robin within each class so each fold gets both kinds of pair
+    (``raw``: ``(a, b, same, line)`` in file order)."""
     counts = {True: 0, False: 0}
     out = []
     for a, b, same, no in raw:
