@@ -6,6 +6,7 @@ key when keys are configured, and answers bad input with a 4xx JSON error, never
 from __future__ import annotations
 
 import ipaddress
+import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,3 +112,9 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
     app.include_router(video.router, dependencies=AUTH)
     app.mount("/static", StaticFiles(directory=meta.STATIC), name="static")
     return app
+
+
+def app_from_env() -> FastAPI:
+    """An app configured from ``FACEREC_DB``/``FACEREC_API_KEYS`` (for ``uvicorn --factory``)."""
+    keys = [k.strip() for k in os.environ.get("FACEREC_API_KEYS", "").split(",") if k.strip()]
+    return create_app(ServiceConfig(db=Path(os.environ.get("FACEREC_DB", "gallery.db")), api_keys=keys))
