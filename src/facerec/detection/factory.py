@@ -12,11 +12,13 @@ DEFAULT_DETECTOR = "scrfd:320"
 
 
 def build_detector(name: str = DEFAULT_DETECTOR, store: Optional[ModelStore] = None, *,
-                   threads: Optional[int] = None, **options) -> Detector:
+                   threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None,
+                   **options) -> Detector:
     """``yunet``, ``scrfd`` (SCRFD-500M; ``scrfd:320`` sets its input size) or ``dlib_hog`` (dlib extra).
 
-    ``threads``: onnxruntime intra-op threads for SCRFD (None: ``FACEREC_THREADS`` or onnxruntime's
-    choice); YuNet and dlib run on OpenCV's / dlib's own process-wide thread settings.
+    ``threads``, ``backend`` and ``device`` are SCRFD's inference settings (:mod:`facerec.inference`);
+    YuNet runs inside OpenCV (``cv2.FaceDetectorYN``) and dlib on its own, with their process-wide
+    settings.
     """
     store = store or ModelStore()
     base, _, arg = name.partition(":")
@@ -29,7 +31,7 @@ def build_detector(name: str = DEFAULT_DETECTOR, store: Optional[ModelStore] = N
 
         if arg:
             options.setdefault("input_size", int(arg))
-        return SCRFDDetector(store.path("scrfd_500m"), threads=threads, **options)
+        return SCRFDDetector(store.path("scrfd_500m"), threads=threads, backend=backend, device=device, **options)
     if base == "dlib_hog":
         from facerec.detection.dlib_hog import DlibHogDetector
 

@@ -1,4 +1,4 @@
-"""SCRFD (InsightFace) with our own anchor decoding, run by onnxruntime."""
+"""SCRFD (InsightFace) with our own anchor decoding, run by onnxruntime or OpenVINO."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from facerec.detection.base import Detector, nms
-from facerec.runtime import onnx_session
+from facerec.inference import open_session
 from facerec.types import Detection
 
 
@@ -20,12 +20,13 @@ class SCRFDDetector(Detector):
     anchors_per_cell = 2
 
     def __init__(self, model_path: Path, input_size: int = 640, score_threshold: float = 0.5,
-                 nms_threshold: float = 0.4, threads: Optional[int] = None) -> None:
+                 nms_threshold: float = 0.4, threads: Optional[int] = None, backend: Optional[str] = None,
+                 device: Optional[str] = None) -> None:
         self.input_size = input_size
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
-        self.session = onnx_session(model_path, threads)
-        self._input = self.session.get_inputs()[0].name
+        self.session = open_session(model_path, backend=backend, device=device, threads=threads,
+                                    input_shape=(1, 3, input_size, input_size))
         self._centers: dict[tuple[int, int, int], np.ndarray] = {}
 
     def _anchor_centers(self, height: int, width: int, stride: int) -> np.ndarray:
@@ -44,7 +45,7 @@ class SCRFDDetector(Detector):
         canvas = np.zeros((size, size, 3), dtype=np.uint8)
         canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         blob = cv2.dnn.blobFromImage(canvas, 1.0 / 128, (size, size), (127.5, 127.5, 127.5), swapRB=True)
-        outputs = self.session.run(None, {self._input: blob})
+        outputs = self.session.run(blob)
         n = len(self.strides)
         boxes, scores, kpss = [], [], []
         for idx, stride in enumerate(self.strides):

@@ -82,7 +82,12 @@ class Embedder(ABC):
 
     def embed_faces(self, image: np.ndarray, landmarks: Sequence[np.ndarray]) -> np.ndarray:
         """Align every face of ``image`` and embed them in one batch: (n, dim)."""
-        return self.embed([self.align(image, lm) for lm in landmarks])
+        return self.embed_images([(image, landmarks)])
+
+    def embed_images(self, items: Sequence[tuple[np.ndarray, Sequence[np.ndarray]]]) -> np.ndarray:
+        """Every face of several images, ``(image, landmarks of its faces)``, aligned and embedded in
+        one batch: rows in order, image by image (the same vectors as one image at a time)."""
+        return self.embed([self.align(image, lm) for image, lms in items for lm in lms])
 
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """L2-normalised float32 embeddings, shape (n, dim); an empty batch gives (0, dim)."""

@@ -49,7 +49,7 @@ class EnsembleEmbedder(Embedder):
             return np.zeros((0, self.dim), dtype=np.float32)
         return self._forward(crops)
 
-    def embed_faces(self, image: np.ndarray, landmarks: Sequence[np.ndarray]) -> np.ndarray:
-        if not len(landmarks):
+    def embed_images(self, items: Sequence[tuple[np.ndarray, Sequence[np.ndarray]]]) -> np.ndarray:
+        if not sum(len(lms) for _, lms in items):
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._combine([m.embed_faces(image, landmarks) for m in self.members])
+        return self._combine([m.embed_images(items) for m in self.members])

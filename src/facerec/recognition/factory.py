@@ -32,14 +32,15 @@ def parse_embedder_id(embedder_id: str) -> tuple[str, bool]:
     return embedder_id.replace("+flip", ""), "+flip" in embedder_id
 
 
-def _build_single(name: str, store: ModelStore, flip: bool, threads: Optional[int]) -> Embedder:
+def _build_single(name: str, store: ModelStore, flip: bool, threads: Optional[int] = None,
+                  backend: Optional[str] = None, device: Optional[str] = None) -> Embedder:
     spec = get_spec(name)
     if spec.task != "embedder" or spec.extra.get("raw"):
         raise ModelError(f"{name!r} is not an embedder; choose one of: {', '.join(embedder_names())}")
     if spec.backend == "onnxruntime":
         from facerec.recognition.onnx_embedder import OnnxEmbedder
 
-        return OnnxEmbedder(spec, store.path(name), flip=flip, threads=threads)
+        return OnnxEmbedder(spec, store.path(name), flip=flip, threads=threads, backend=backend, device=device)
     if spec.backend == "cv2-dnn":
         from facerec.recognition.cv2_embedder import Cv2DnnEmbedder
 
@@ -52,11 +53,12 @@ def _build_single(name: str, store: ModelStore, flip: bool, threads: Optional[in
 
 
 def build_embedder(name: str = DEFAULT_EMBEDDER, store: Optional[ModelStore] = None, flip: bool = False,
-                   threshold: Optional[float] = None, *, threads: Optional[int] = None) -> Embedder:
+                   threshold: Optional[float] = None, *, threads: Optional[int] = None,
+                   backend: Optional[str] = None, device: Optional[str] = None) -> Embedder:
     """An embedder (or ensemble) ready to run; weights are pulled on first use unless offline.
 
-    ``threads``: onnxruntime intra-op threads per model (None: ``FACEREC_THREADS`` or onnxruntime's
-    choice); OpenCV-DNN and dlib models use their libraries' process-wide settings.
+    ``threads``, ``backend`` and ``device``: inference settings of the ONNX models
+    (:mod:`facerec.inference`); OpenCV-DNN and dlib models use their libraries' own settings.
     """
     store = store or ModelStore()
     if threshold is None:  # a named profile's own View 1 threshold (ensembles, flip), if this is one
@@ -67,7 +69,7 @@ def build_embedder(name: str = DEFAULT_EMBEDDER, store: Optional[ModelStore] = N
     if not parts:
         raise ModelError("empty model name")
     if len(parts) == 1:
-        emb = _build_single(parts[0].partition(":")[0], store, flip, threads)
+        emb = _build_single(parts[0].partition(":")[0], store, flip, threads, backend, device)
         if threshold is not None:
             emb._threshold_override = threshold  # type: ignore[attr-defined]
         return emb
@@ -78,5 +80,5 @@ def build_embedder(name: str = DEFAULT_EMBEDDER, store: Optional[ModelStore] = N
             weights.append(float(w) if w else 1.0)
         except ValueError:
             raise ModelError(f"bad ensemble weight in {part!r} (expected name:number)") from None
-        members.append(_build_single(base, store, flip, threads))
+        members.append(_build_single(base, store, flip, threads, backend, device))
     return EnsembleEmbedder(members, weights, threshold=threshold)

@@ -1,4 +1,5 @@
-"""Embedders run by onnxruntime: ArcFace MobileFaceNet, SFace, FaceNet-128 (converted)."""
+"""Embedders that are ONNX graphs (ArcFace MobileFaceNet, SFace, FaceNet-128 converted), run by
+onnxruntime or OpenVINO (:mod:`facerec.inference`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,26 +9,26 @@ import numpy as np
 
 from facerec.models.registry import ModelSpec
 from facerec.recognition.base import Embedder, to_input_tensor
-from facerec.runtime import onnx_session
+from facerec.inference import open_session
 
 
 class OnnxEmbedder(Embedder):
     """Any registry embedder whose file is an ONNX graph taking NCHW float32."""
 
-    def __init__(self, spec: ModelSpec, model_path: Path, flip: bool = False, threads: Optional[int] = None) -> None:
+    def __init__(self, spec: ModelSpec, model_path: Path, flip: bool = False, threads: Optional[int] = None,
+                 backend: Optional[str] = None, device: Optional[str] = None) -> None:
         self.spec = spec
         self.name = spec.name
         self.dim = spec.dim
         self.input_size = spec.input_size
         self.flip = flip
-        self.session = onnx_session(model_path, threads)
-        inp = self.session.get_inputs()[0]
-        self._input = inp.name
-        self._fixed_batch = isinstance(inp.shape[0], int) and inp.shape[0] == 1
+        width, height = spec.input_size
+        self.session = open_session(model_path, backend=backend, device=device, threads=threads,
+                                    input_shape=(None, 3, height, width))  # any batch where the backend can
+        self._fixed_batch = self.session.input_shape[0] == 1  # SFace's export, under onnxruntime
 
     def _forward(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         batch = to_input_tensor(crops, self.spec)
         if self._fixed_batch:  # e.g. SFace is exported with batch size 1
-            return np.concatenate([self.session.run(None, {self._input: batch[i:i + 1]})[0]
-                                   for i in range(len(batch))])
-        return self.session.run(None, {self._input: batch})[0]
+            return np.concatenate([self.session.run(batch[i:i + 1])[0] for i in range(len(batch))])
+        return self.session.run(batch)[0]

@@ -1,0 +1,89 @@
+"""Inference sessions for ONNX models: the one place that knows onnxruntime and OpenVINO.
+
+Detectors and embedders ask :func:`open_session` for a :class:`Session` and run NCHW float32
+tensors through it; which library runs them (``backend``), on what (``device``), with how many
+threads and at what precision is decided here.
+
+- ``backend``: ``onnxruntime`` (base install) or ``openvino`` (the ``openvino`` extra); None means
+  ``FACEREC_BACKEND`` or :data:`DEFAULT_BACKEND`.
+- ``device``: ``cpu`` (default). onnxruntime: ``cuda``, ``cuda:1``, ``tensorrt``, ``dml``,
+  ``coreml``, ... or a full execution-provider name, when the installed onnxruntime build has it
+  (the CPU provider stays as fallback). OpenVINO: any device its ``Core`` lists (``GPU``,
+  ``GPU.1``, ``NPU``, ``AUTO``).
+- ``threads``: intra-op threads (0: the library decides; None: ``FACEREC_THREADS`` or 0).
+- ``precision``: ``fp32`` only unless a model's registry entry allows another (see
+  :mod:`facerec.models.registry`); OpenVINO is told ``f32`` explicitly so that it never switches
+  to bf16/fp16 on hardware where that would be its default.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Protocol, Sequence
+
+import numpy as np
+
+from facerec.errors import ModelError
+from facerec.runtime import resolve_threads
+
+BACKENDS = ("onnxruntime", "openvino")
+DEFAULT_BACKEND = "onnxruntime"
+DEFAULT_DEVICE = "cpu"
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+class Session(Protocol):
+    """A loaded model: one NCHW float32 input, a list of outputs in the graph's order."""
+
+    backend: str
+    device: str
+    input_shape: tuple[Optional[int], ...]
+    """The input's shape as compiled; None for a dynamic dimension (a None batch can take any batch)."""
+
+    def run(self, x: np.ndarray) -> list[np.ndarray]:
+        """The model's outputs for input ``x`` (arrays owned by the caller)."""
+
+
+def default_backend() -> str:
+    """The backend used when none is given: ``FACEREC_BACKEND`` if set, else :data:`DEFAULT_BACKEND`."""
+    return resolve_backend(None)
+
+
+def resolve_backend(backend: Optional[str]) -> str:
+    """``backend`` checked (None: the default); a one-line :class:`ModelError` for an unknown name."""
+    if backend is None:
+        env = os.environ.get("FACEREC_BACKEND", "").strip()
+        if not env:
+            return DEFAULT_BACKEND
+        backend, where = env, " (from FACEREC_BACKEND)"
+    else:
+        where = ""
+    name = backend.strip().lower()
+    if name not in BACKENDS:
+        raise ModelError(f"unknown inference backend {backend!r}{where}; choose one of: {', '.join(BACKENDS)}")
+    return name
+
+
+def open_session(path: Path, *, backend: Optional[str] = None, device: Optional[str] = None,
+                 threads: Optional[int] = None, precision: str = "fp32",
+                 input_shape: Optional[Sequence[Optional[int]]] = None) -> Session:
+    """A ready session for the ONNX file ``path``.
+
+    ``input_shape`` (None for a dynamic dimension) lets backends that can reshape a model do so:
+    OpenVINO compiles e.g. a batch-1 export for any batch size, or a detector for one fixed input
+    size; onnxruntime runs the graph as exported.
+    """
+    name = resolve_backend(backend)
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    n = resolve_threads(threads)
+    dev = (device or DEFAULT_DEVICE).strip()
+    if name == "openvino":
+        from facerec.inference.openvino_session import OpenVinoSession
+
+        return OpenVinoSession(Path(path), device=dev, threads=n, precision=precision, input_shape=input_shape)
+    from facerec.inference.onnxruntime_session import OrtSession
+
+    if precision != "fp32":
+        raise ModelError(f"precision {precision} needs the openvino backend (onnxruntime runs these models in fp32)")
+    return OrtSession(Path(path), device=dev, threads=n)

@@ -1,0 +1,107 @@
+"""Inference backends (facerec.inference): onnxruntime and OpenVINO give the same faces and vectors."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from facerec.errors import ModelError
+from facerec.inference import BACKENDS, open_session, resolve_backend
+from facerec.models.store import ModelStore
+from support.transforms import same_person_variants
+
+pytest.importorskip("openvino")
+
+
+@pytest.fixture(scope="module")
+def analyzers():
+    from facerec import FaceAnalyzer
+
+    return {b: FaceAnalyzer(backend=b, threads=1) for b in BACKENDS}
+
+
+def test_backends_agree_on_real_faces(analyzers, grace_bgr, astronaut_bgr):
+    images = {"grace": grace_bgr, "astronaut": astronaut_bgr, **same_person_variants(grace_bgr)}
+    for name, img in images.items():
+        ort_faces = analyzers["onnxruntime"].faces(img)
+        ov_faces = analyzers["openvino"].faces(img)
+        assert len(ort_faces) == len(ov_faces) >= 1, name
+        for a, b in zip(ort_faces, ov_faces):
+            assert np.abs(a.bbox - b.bbox).max() < 0.5, name
+            assert np.abs(a.landmarks - b.landmarks).max() < 0.5, name
+            assert float(a.embedding @ b.embedding) >= 0.999, name
+    assert analyzers["openvino"].model == analyzers["onnxruntime"].model  # one vector space
+
+
+def test_openvino_batches_sface_exported_with_batch_one(analyzers, grace_bgr, astronaut_bgr):
+    ov_sface = analyzers["openvino"].embedder.members[1]
+    assert ov_sface.name == "sface" and ov_sface.session.input_shape[0] is None
+    crops = [ov_sface.align(img, analyzers["openvino"].face(img).landmarks) for img in (grace_bgr, astronaut_bgr)]
+    together = ov_sface.embed(crops)
+    one_by_one = np.concatenate([ov_sface.embed([c]) for c in crops])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+    ort_sface = analyzers["onnxruntime"].embedder.members[1]
+    assert ort_sface.session.input_shape[0] == 1  # onnxruntime runs the export as it is, face by face
+    assert (ort_sface.embed(crops) * together).sum(axis=1).min() >= 0.999
+
+
+def test_backend_from_argument_and_environment(monkeypatch):
+    monkeypatch.delenv("FACEREC_BACKEND", raising=False)
+    assert resolve_backend(None) == "onnxruntime"
+    assert resolve_backend("OpenVINO") == "openvino"
+    monkeypatch.setenv("FACEREC_BACKEND", "openvino")
+    assert resolve_backend(None) == "openvino"
+    from facerec.recognition.factory import build_embedder
+
+    assert build_embedder("arcface_mbf", threads=1).session.backend == "openvino"
+    assert build_embedder("arcface_mbf", threads=1, backend="onnxruntime").session.backend == "onnxruntime"
+
+
+def test_unknown_backend_and_device_are_one_line_errors(monkeypatch):
+    from facerec import FaceAnalyzer
+
+    with pytest.raises(ModelError, match=r"unknown inference backend 'tensorrt'; choose one of: onnxruntime, openvino") as e:
+        FaceAnalyzer(backend="tensorrt")
+    assert "\n" not in str(e.value)
+    monkeypatch.setenv("FACEREC_BACKEND", "tflite")
+    with pytest.raises(ModelError, match="from FACEREC_BACKEND"):
+        resolve_backend(None)
+    monkeypatch.delenv("FACEREC_BACKEND")
+    path = ModelStore().path("scrfd_500m")
+    with pytest.raises(ModelError, match="onnxruntime provider CUDAExecutionProvider is not available"):
+        open_session(path, device="cuda")  # the CPU build of onnxruntime
+    with pytest.raises(ModelError, match="device 'npu': OpenVINO sees CPU"):
+        open_session(path, backend="openvino", device="npu")
+    with pytest.raises(ModelError, match="unknown precision"):
+        open_session(path, precision="fp8")
+
+
+def test_openvino_preparation_is_cached_and_checked(tmp_path, astronaut_bgr):
+    from facerec.inference.openvino_session import ir_paths
+
+    source = tmp_path / "scrfd.onnx"
+    shutil.copy(ModelStore().path("scrfd_500m"), source)
+    xml, bin_, manifest = ir_paths(source)
+    first = open_session(source, backend="openvino", threads=1, input_shape=(1, 3, 320, 320))
+    record = json.loads(manifest.read_text())
+    assert record["source_sha256"] and record["initializer_inputs_removed"] == 0 and bin_.is_file()
+    blob = np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)
+    expected = first.run(blob)
+    from facerec.inference import openvino_session
+
+    openvino_session._VERIFIED.clear()
+    bin_.write_bytes(b"\0" * bin_.stat().st_size)  # a damaged IR is rebuilt, never used
+    again = open_session(source, backend="openvino", threads=1, input_shape=(1, 3, 320, 320))
+    assert json.loads(manifest.read_text())["bin_sha256"] == record["bin_sha256"]
+    for a, b in zip(expected, again.run(blob)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_sface_initializer_inputs_removed_for_openvino():
+    from facerec.inference.openvino_session import ir_paths, prepared_model
+
+    source = ModelStore().path("sface")
+    prepared_model(source)
+    assert json.loads(ir_paths(source)[2].read_text())["initializer_inputs_removed"] == 174
