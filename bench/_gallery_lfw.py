@@ -30,8 +30,8 @@ def embed_cached(paths: list[Path], model: Optional[str] = None, detector: Optio
                  workers: int = 2) -> tuple[np.ndarray, np.ndarray, str]:
     """(vectors, ok mask, embedder id) of the largest face of each image, in the library's ArrayCache."""
     from facerec.detection.factory import DEFAULT_DETECTOR
-    from facerec.gallery.pool import embed_largest_faces
     from facerec.recognition.factory import DEFAULT_EMBEDDER, build_embedder
+    from facerec.workflows.batch import embed_images
 
     model = model or DEFAULT_EMBEDDER
     detector = detector or DEFAULT_DETECTOR
@@ -39,8 +39,8 @@ def embed_cached(paths: list[Path], model: Optional[str] = None, detector: Optio
     cache = ArrayCache(CACHE, "largest", {"embedder": emb.id, "detector": detector, "pick": "largest"})
     keys = {str(p): image_key(p) for p in paths}
     todo = [p for p in paths if cache.get(*keys[str(p)]) is None]
-    for done, res in enumerate(embed_largest_faces([(p, None) for p in todo], model=model, detector=detector,
-                                                   workers=workers), 1):
+    for done, res in enumerate(embed_images([(p, None) for p in todo], model=model, detector=detector,
+                                            jobs=workers), 1):
         ok = res.vector is not None
         vector = res.vector if ok else np.zeros(emb.dim, np.float32)
         cache.put(*keys[res.path], {"vector": vector[None], "ok": np.array([ok])})

@@ -124,10 +124,22 @@ class FaceAnalyzer:
         if not (self.fallback if fallback is None else fallback):
             raise NoFaceError(f"{_name(image)}: no face found")
         h, w = img.shape[:2]
-        crop = center_crop(img, self.embedder.input_size)
-        vec = self.embedder.embed([crop])[0]
         return Face(bbox=np.array([0, 0, w, h], dtype=np.float32), score=0.0, landmarks=None,
-                    embedding=vec, fallback=True, quality=0.0)
+                    embedding=self.embed_detection(img, None), fallback=True, quality=0.0)
+
+    @property
+    def members(self) -> list[Embedder]:
+        """The embedders whose vectors make up this analyzer's: an ensemble's members, else the embedder itself."""
+        return list(getattr(self.embedder, "members", [self.embedder]))
+
+    def embed_detection(self, img: np.ndarray, detection: Optional[Detection],
+                        embedder: Optional[Embedder] = None) -> np.ndarray:
+        """The embedding of one detected face of a loaded image, by this analyzer's embedder or one of its
+        :attr:`members`; ``detection=None`` embeds the centred fallback crop instead."""
+        emb = embedder or self.embedder
+        if detection is None:
+            return emb.embed([center_crop(img, emb.input_size)])[0]
+        return emb.embed_faces(img, [detection.landmarks])[0]
 
     def embed(self, image: ImageSource) -> np.ndarray:
         """The embedding of the largest face (see :meth:`face`)."""

@@ -17,7 +17,7 @@ from support.transforms import same_person_variants
 from facerec.cli.main import main
 from facerec.workflows.align_dataset import REPORT_FILE, AlignSettings, align_dataset
 from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items, looks_like_dataset
-from facerec.workflows.files import read_failure_report
+from facerec.workflows.reports import read_failure_report
 
 
 def _camera_bgr() -> np.ndarray:

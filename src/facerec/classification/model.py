@@ -101,7 +101,7 @@ class FaceClassifier:
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: os.PathLike | str) -> Path:
         """Write the model atomically as ``.npz`` (arrays + JSON header)."""
-        from facerec.workflows.files import write_atomic
+        from facerec.io.atomic import write_atomic
 
         path = Path(path)
         if path.suffix != ".npz":

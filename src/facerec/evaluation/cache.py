@@ -13,12 +13,12 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator, Mapping, Optional
 
 import numpy as np
 
+from facerec.io.atomic import atomic_open, write_json_atomic
 from facerec.io.locks import file_lock, lock_path
 
 CACHE_FORMAT = 1
@@ -125,17 +125,9 @@ class ArrayCache:
             }
             for name in fields:
                 arrays[name] = np.concatenate([r[1][name] for _, r in items])
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{self.file.name}.", suffix=".npz")
-            os.close(fd)
-            try:
-                np.savez(tmp, **arrays)
-                os.replace(tmp, self.file)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            with atomic_open(self.file) as fh:
+                np.savez(fh, **arrays)
             self._loaded_mtime = self.file.stat().st_mtime_ns
             meta = {"format": CACHE_FORMAT, "kind": self.kind, "entries": len(items), "config": self.config}
-            tmp_meta = self.meta_file.with_suffix(".json.tmp")
-            tmp_meta.write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
-            os.replace(tmp_meta, self.meta_file)
+            write_json_atomic(self.meta_file, meta, indent=1, sort_keys=True, default=str)
         self._dirty = False

@@ -13,18 +13,19 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
-import multiprocessing as mp
 import os
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from facerec.detection.selection import Pick, parse_pick, pick_index
 from facerec.errors import FacerecError
 from facerec.evaluation.cache import ArrayCache, Entry, default_cache_dir, image_key
+from facerec.types import Detection
+from facerec.workflows.parallel import parallel_map
 
 SAVE_EVERY = 250
 """Cache files are written every this many computed images, so an interrupted run resumes."""
@@ -89,6 +90,7 @@ def detection_config(analyzer, detector_name: str) -> dict:
 def embedding_config(analyzer, member, det_digest: str, pick: Pick) -> dict:
     """Everything one member's cached embeddings depend on (detections, selection, alignment, model)."""
     from facerec.alignment import similarity
+    from facerec.analyzer import FaceAnalyzer
     from facerec.recognition import base
 
     spec = getattr(member, "spec", None)
@@ -105,19 +107,31 @@ def embedding_config(analyzer, member, det_digest: str, pick: Pick) -> dict:
         "code": _code_fingerprint(*(getattr(type(member), m) for m in ("_forward", "embed", "embed_faces", "align")),
                                   similarity.align_face, similarity.estimate_similarity, similarity.template_for,
                                   similarity.center_crop, base.to_input_tensor, base.prewhiten, base.align_for,
-                                  pick_index, ImageWorker.embed),
+                                  pick_index, ImageWorker.embed, FaceAnalyzer.embed_detection),
     }
 
 
 # -- the per-process worker -----------------------------------------------------------------------
-def _members(embedder) -> list:
-    from facerec.recognition.ensemble import EnsembleEmbedder
+class ImageTask(NamedTuple):
+    """One image to compute: its row, path, cached detections (None: detect) and members to embed."""
 
-    return list(embedder.members) if isinstance(embedder, EnsembleEmbedder) else [embedder]
+    index: int
+    path: str
+    detections: Optional[Entry]
+    members: list[int]
+
+
+class ImageResult(NamedTuple):
+    """What a worker computed for one :class:`ImageTask` (``error`` set when the image failed)."""
+
+    index: int
+    detections: Optional[Entry]
+    embeddings: dict[int, Entry]
+    error: Optional[str]
 
 
 class ImageWorker:
-    """Detects, selects, aligns and embeds one image with every member embedder."""
+    """Detects, selects, aligns and embeds one image with every member embedder, through the analyzer."""
 
     def __init__(self, model: str, detector: str, flip: bool, pick: Pick, offline: Optional[bool],
                  threads: Optional[int] = None) -> None:
@@ -125,7 +139,7 @@ class ImageWorker:
 
         self.pick = parse_pick(pick)
         self.analyzer = FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads)
-        self.members = _members(self.analyzer.embedder)
+        self.members = self.analyzer.members
 
     def detect(self, img: np.ndarray) -> Entry:
         dets = self.analyzer.detect(img)
@@ -137,50 +151,32 @@ class ImageWorker:
         }
 
     def embed(self, img: np.ndarray, det: Entry, which: Sequence[int]) -> dict[int, Entry]:
-        from facerec.alignment.similarity import center_crop
-
-        out: dict[int, Entry] = {}
+        """The picked face's embedding by each member in ``which`` (the centred crop when there is no face)."""
+        chosen = None
         if len(det["boxes"]):
             i = pick_index(det["boxes"], img.shape, self.pick)
-            lm = det["landmarks"][i]
-            for m in which:
-                vec = self.members[m].embed_faces(img, [lm])
-                out[m] = {"vector": vec.astype(np.float32), "fallback": np.array([False])}
-        else:
-            for m in which:
-                member = self.members[m]
-                vec = member.embed([center_crop(img, member.input_size)])
-                out[m] = {"vector": vec.astype(np.float32), "fallback": np.array([True])}
-        return out
+            chosen = Detection(bbox=det["boxes"][i], score=float(det["scores"][i]), landmarks=det["landmarks"][i])
+        return {m: {"vector": self.analyzer.embed_detection(img, chosen, self.members[m])[None].astype(np.float32),
+                    "fallback": np.array([chosen is None])} for m in which}
 
-    def process(self, task: tuple[int, str, Optional[Entry], list[int]]):
-        """``(index, path, cached detections or None, members to embed)`` -> result tuple."""
+    def process(self, task: ImageTask) -> ImageResult:
         from facerec.io.images import load_image
 
-        idx, path, det, which = task
         try:
-            img = load_image(path)
-            if det is None:
-                det = self.detect(img)
-            return idx, det, self.embed(img, det, which), None
+            img = load_image(task.path)
+            det = self.detect(img) if task.detections is None else task.detections
+            return ImageResult(task.index, det, self.embed(img, det, task.members), None)
         except FacerecError as exc:
-            return idx, None, {}, str(exc)
+            return ImageResult(task.index, None, {}, str(exc))
 
 
-_WORKER: Optional[ImageWorker] = None
+def _make_worker(model: str, detector: str, flip: bool, pick: Pick, offline: Optional[bool],
+                 threads: Optional[int] = None) -> ImageWorker:
+    return ImageWorker(model, detector, flip, pick, offline, threads=threads)
 
 
-def _init_worker(model: str, detector: str, flip: bool, pick: Pick, offline: Optional[bool]) -> None:
-    global _WORKER
-    import cv2
-
-    cv2.setNumThreads(1)
-    _WORKER = ImageWorker(model, detector, flip, pick, offline, threads=1)
-
-
-def _run_task(task):
-    assert _WORKER is not None
-    return _WORKER.process(task)
+def _process(worker: ImageWorker, task: ImageTask) -> ImageResult:
+    return worker.process(task)
 
 
 # -- the runner -----------------------------------------------------------------------------------
@@ -269,13 +265,13 @@ class EmbeddingRunner:
             if det is not None:
                 faces[i] = len(det["boxes"])
             if missing or det is None:
-                tasks.append((i, str(p), det, missing))
+                tasks.append(ImageTask(i, str(p), det, missing))
         done = n - len(tasks)
         if on_progress:
             on_progress(done, n)
         computed = 0
         try:
-            for idx, det, embs, error in self._execute(tasks):
+            for idx, det, embs, error in self._execute(tasks):  # ImageResult fields
                 done += 1
                 if error is not None:
                     failures[idx] = error
@@ -298,14 +294,10 @@ class EmbeddingRunner:
                                vectors=vectors, fallback=fallback, faces=faces, failures=failures,
                                model=self.model_id, computed=computed)
 
-    def _execute(self, tasks: list):
-        if not tasks:
-            return
-        if self.workers == 1 or len(tasks) < 2 * self.workers:
-            for t in tasks:
-                yield self.local.process(t)
-            return
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(self.workers, initializer=_init_worker,
-                      initargs=(self.model_name, self.detector_name, self.flip, self.pick, self.offline)) as pool:
-            yield from pool.imap_unordered(_run_task, tasks, chunksize=8)
+    def _execute(self, tasks: list[ImageTask]) -> Iterator[ImageResult]:
+        """Every task's result over the parallel map (in this process for a handful of tasks)."""
+        jobs = 1 if len(tasks) < 2 * self.workers else self.workers
+        kwargs = {"model": self.model_name, "detector": self.detector_name, "flip": self.flip, "pick": self.pick,
+                  "offline": self.offline}
+        yield from parallel_map(_process, tasks, factory=_make_worker, factory_kwargs=kwargs, jobs=jobs,
+                                chunksize=8, state=self.local)

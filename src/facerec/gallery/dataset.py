@@ -48,17 +48,16 @@ def enroll_dataset(gallery: Gallery, items: Sequence[tuple[Path, str]], *, worke
     as they arrive, so an interruption loses nothing already stored.
     """
     from facerec.detection.factory import DEFAULT_DETECTOR
-    from facerec.gallery.pool import embed_largest_faces
+    from facerec.workflows.batch import embed_images
 
     todo = pending_images(gallery, items)
     result = DatasetEnrollment(skipped=len(items) - len(todo))
     if on_start is not None:
         on_start(len(todo), result.skipped)
     meta = gallery.store.meta()
-    for res in embed_largest_faces(todo, model=meta["embedder_name"], detector=meta.get("detector", DEFAULT_DETECTOR),
-                                   flip=meta.get("flip") == "1", workers=min(workers, max(1, len(todo))),
-                                   analyzer=gallery.analyzer, offline=offline, pick=pick,
-                                   min_quality=min_quality):
+    for res in embed_images(todo, model=meta["embedder_name"], detector=meta.get("detector", DEFAULT_DETECTOR),
+                            flip=meta.get("flip") == "1", jobs=min(workers, max(1, len(todo))),
+                            analyzer=gallery.analyzer, offline=offline, pick=pick, min_quality=min_quality):
         person, digest = res.key  # type: ignore[misc]
         if res.error is not None:
             result.failures.append((res.path, res.error))

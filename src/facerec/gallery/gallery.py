@@ -24,6 +24,7 @@ from facerec.detection.selection import DEFAULT_PICK, Pick, parse_pick
 from facerec.errors import FacerecError, IncompatibleEmbeddingsError, NoFaceError
 from facerec.gallery.index import FaceIndex
 from facerec.gallery.store import FaceRecord, GalleryStore, Person, PersonNotFoundError
+from facerec.io.atomic import atomic_open
 from facerec.io.images import ImageSource, load_image
 from facerec.recognition.factory import parse_embedder_id
 from facerec.types import Face
@@ -414,12 +415,9 @@ class Gallery:
         meta = [{"image_sha256": f.image_sha256, "image_path": f.image_path, "bbox": list(f.bbox),
                  "det_score": f.det_score} for _, f in rows]
         vectors = np.stack([f.vector for _, f in rows]) if rows else np.zeros((0, dim), np.float32)
-        tmp = path.with_name(f".{path.name}.part")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
+        with atomic_open(path) as fh:
             np.savez(fh, header=np.array(json.dumps(header)), vectors=vectors.astype(np.float32),
                      names=np.array([n for n, _ in rows], dtype=str), faces=np.array(json.dumps(meta)))
-        os.replace(tmp, path)
         return len(rows)
 
     def import_(self, path: str | os.PathLike) -> tuple[int, int]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+from facerec.io.atomic import atomic_open
 
 APPROX_ABOVE = 20_000
 """Faces above which an HNSW index replaces the exact one (picked by bench/bench_gallery.py)."""
@@ -118,17 +118,9 @@ class FaceIndex:
         header = {"format": FORMAT, "generation": int(self.generation), "embedder_id": embedder_id,
                   "dim": self.dim, "kind": self.kind, "count": len(self),
                   "sha256": hashlib.sha256(blob.tobytes()).hexdigest()}
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, index=blob, ids=self.ids, tombstones=np.array(sorted(self.tombstones), np.int64),
-                         header=np.array(json.dumps(header)))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with atomic_open(path, durable=True) as fh:
+            np.savez(fh, index=blob, ids=self.ids, tombstones=np.array(sorted(self.tombstones), np.int64),
+                     header=np.array(json.dumps(header)))
 
     @classmethod
     def load(cls, path: Path, embedder_id: str, dim: int) -> tuple[Optional["FaceIndex"], str]:

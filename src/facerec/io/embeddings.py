@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -15,6 +14,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from facerec.errors import FacerecError, IncompatibleEmbeddingsError
+from facerec.io.atomic import atomic_path
 
 
 @dataclass
@@ -37,20 +37,14 @@ class EmbeddingTable:
                 f"embeddings were made by {self.model!r} but {model!r} is required")
 
 
-def _atomic_target(path: Path) -> tuple[int, Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    return fd, Path(tmp)
-
-
 def save_embeddings(path: os.PathLike, table: EmbeddingTable) -> Path:
     """Write ``table`` to ``path`` (``.npz`` or ``.parquet``), replacing it atomically."""
     path = Path(path)
     vectors = np.asarray(table.vectors, dtype=np.float32).reshape(len(table.paths), -1)
     meta = {"model": table.model, "dim": int(vectors.shape[1]) if vectors.size else 0, **table.meta}
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
-    try:
+    if path.suffix not in (".npz", ".parquet"):
+        raise FacerecError(f"{path}: unsupported embeddings format (use .npz or .parquet)")
+    with atomic_path(path) as tmp:
         if path.suffix == ".parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -62,18 +56,13 @@ def save_embeddings(path: os.PathLike, table: EmbeddingTable) -> Path:
                 if len(vectors) else pa.array([], pa.list_(pa.float32()))
             tbl = pa.table(cols).replace_schema_metadata({"facerec": json.dumps(meta)})
             pq.write_table(tbl, tmp)
-        elif path.suffix == ".npz":
+        else:
             arrays = {"paths": np.array(table.paths, dtype=str), "vectors": vectors,
                       "meta": np.array(json.dumps(meta))}
             if table.labels is not None:
                 arrays["labels"] = np.array(table.labels, dtype=str)
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
-        else:
-            raise FacerecError(f"{path}: unsupported embeddings format (use .npz or .parquet)")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

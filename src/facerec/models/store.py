@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from facerec.errors import ChecksumError, ModelError
+from facerec.io.atomic import atomic_path, write_atomic
 from facerec.io.locks import file_lock, lock_path
 from facerec.models.registry import ModelSpec, PyPISource, UrlSource, get_spec
 
@@ -178,16 +179,9 @@ class ModelStore:
         convert = CONVERTERS.get(spec.name)
         if convert is None:
             raise ModelError(f"no converter registered for {spec.name!r}")
-        fd, tmp_name = tempfile.mkstemp(dir=self.cache_dir, prefix=".convert-", suffix=".onnx")
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
+        with atomic_path(target) as tmp:
             convert(raw, tmp)
-            tmp.chmod(0o644)  # mkstemp creates 0600; cached models are readable like downloaded ones
-            target.with_name(target.name + ".sha256").write_text(sha256_file(tmp) + "\n")
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+            write_atomic(target.with_name(target.name + ".sha256"), (sha256_file(tmp) + "\n").encode())
 
 
 def pypi_index_url() -> str:

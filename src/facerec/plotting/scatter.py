@@ -87,7 +87,7 @@ def _plotly(coords: np.ndarray, labels: list[str], names: list[str], paths: list
                                    hovertemplate="%{text}<extra>" + name + "</extra>",
                                    marker={"size": 4, "opacity": 0.85}))
     fig.update_layout(title=title, legend={"itemsizing": "constant"}, margin={"l": 0, "r": 0, "b": 0, "t": 40})
-    from facerec.workflows.files import write_atomic
+    from facerec.io.atomic import write_atomic
 
     write_atomic(out, fig.to_html(include_plotlyjs=True, full_html=True).encode())
 
@@ -110,7 +110,7 @@ def _matplotlib(coords: np.ndarray, labels: list[str], names: list[str], title: 
     fig.tight_layout()
     import io
 
-    from facerec.workflows.files import write_atomic
+    from facerec.io.atomic import write_atomic
 
     buf = io.BytesIO()
     fig.savefig(buf, format=out.suffix.lstrip(".").lower().replace("jpg", "jpeg"), bbox_inches="tight")

@@ -18,7 +18,8 @@ from facerec.detection.factory import DEFAULT_DETECTOR
 from facerec.errors import FacerecError
 from facerec.io.files import expand_paths
 from facerec.recognition.factory import DEFAULT_EMBEDDER
-from facerec.workflows.files import FailureLog, reason_of, remove_stale_parts, write_atomic, write_json_atomic
+from facerec.io.atomic import remove_stale_parts, write_atomic, write_json_atomic
+from facerec.workflows.reports import FailureLog, reason_of
 from facerec.workflows.parallel import parallel_map
 
 SETTINGS_FILE = "align.json"

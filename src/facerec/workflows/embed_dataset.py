@@ -20,7 +20,9 @@ from facerec.errors import FacerecError
 from facerec.io.embeddings import EmbeddingTable, save_embeddings
 from facerec.io.files import dataset_items, expand_paths, is_image_name
 from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP
-from facerec.workflows.files import reason_of, remove_stale_parts, write_atomic, write_json_atomic
+from facerec.io.atomic import atomic_open, remove_stale_parts, write_json_atomic
+from facerec.workflows.reports import reason_of
+from facerec.workflows.batch import EmbeddedImage, build_analyzer, embed_image
 from facerec.workflows.parallel import parallel_map
 
 DEFAULT_SHARD_SIZE = 1000
@@ -93,31 +95,25 @@ def _make_worker(options: dict, threads: Optional[int] = None):
 
         return build_embedder(options["model"], ModelStore(offline=options["offline"]), flip=options["flip"],
                               threads=threads), options
-    from facerec.analyzer import FaceAnalyzer
-
-    return FaceAnalyzer(model=options["model"], detector=options["detector"], flip=options["flip"],
-                        fallback=options["fallback"], offline=options["offline"], threads=threads), options
+    return build_analyzer(options["model"], options["detector"], options["flip"], options["offline"], threads), options
 
 
-def _embed_one(state, item: tuple[int, str]):
-    """``(index, vector or None, reason, fallback, model id)``."""
-    from facerec.alignment.similarity import template_for
-    from facerec.io.images import load_image
-    from facerec.quality import require_quality
-
+def _embed_one(state, item: tuple[int, str]) -> EmbeddedImage:
+    """The largest face (or, with ``fallback``, the centred crop) of one image; ``key`` is its index."""
     worker, options = state
     index, path = item
+    if not options["aligned"]:
+        return embed_image(worker, path, index, fallback=options["fallback"], min_quality=options.get("min_quality"))
+    from facerec.alignment.similarity import template_for
+    from facerec.io.images import load_image
+
     try:
-        if options["aligned"]:
-            crop = load_image(path)
-            h, w = crop.shape[:2]
-            landmarks = template_for((w, h), options["align_zoom"])
-            return index, worker.embed_faces(crop, [landmarks])[0], "", False, worker.id
-        face = worker.face(path)
-        require_quality(face, options.get("min_quality"), path, path)
-        return index, face.embedding, "", face.fallback, worker.model
+        crop = load_image(path)
+        h, w = crop.shape[:2]
+        landmarks = template_for((w, h), options["align_zoom"])
+        return EmbeddedImage(path, index, vector=worker.embed_faces(crop, [landmarks])[0], model=worker.id)
     except Exception as exc:  # noqa: BLE001
-        return index, None, reason_of(exc, path), False, ""
+        return EmbeddedImage(path, index, error=reason_of(exc, path))
 
 
 # -- shards ----------------------------------------------------------------------------------------
@@ -132,17 +128,15 @@ def _shard_file(folder: Path, k: int) -> Path:
     return folder / f"shard-{k:05d}.npz"
 
 
-def _write_shard(path: Path, results: dict, model_id: str, dim: int) -> None:
-    ok = sorted(i for i, r in results.items() if r[1] is not None)
-    bad = sorted(i for i, r in results.items() if r[1] is None)
-    vectors = np.array([results[i][1] for i in ok], np.float32).reshape(len(ok), dim)
-    import io
-
-    buf = io.BytesIO()
-    np.savez(buf, index=np.array(ok, np.int64), vectors=vectors, fallback=np.array([results[i][3] for i in ok], bool),
-             failed=np.array(bad, np.int64), reasons=np.array([results[i][2] for i in bad], dtype=str),
-             meta=np.array(json.dumps({"model": model_id, "dim": dim})))
-    write_atomic(path, buf.getvalue())
+def _write_shard(path: Path, results: dict[int, EmbeddedImage], model_id: str, dim: int) -> None:
+    ok = sorted(i for i, r in results.items() if r.ok)
+    bad = sorted(i for i, r in results.items() if not r.ok)
+    vectors = np.array([results[i].vector for i in ok], np.float32).reshape(len(ok), dim)
+    with atomic_open(path) as fh:
+        np.savez(fh, index=np.array(ok, np.int64), vectors=vectors,
+                 fallback=np.array([results[i].fallback for i in ok], bool), failed=np.array(bad, np.int64),
+                 reasons=np.array([results[i].error or "" for i in bad], dtype=str),
+                 meta=np.array(json.dumps({"model": model_id, "dim": dim})))
 
 
 def _read_shard(path: Path) -> dict:
@@ -184,15 +178,15 @@ def embed_items(items: Sequence[tuple[str, Optional[str]]], out: Path, *, option
     done = resumed
     if progress:
         progress(done, len(items))
-    pending: dict[int, dict] = {}
+    pending: dict[int, dict[int, EmbeddedImage]] = {}
     model_id, dim = "", 0
-    for index, vector, reason, fallback, mid in parallel_map(
-            _embed_one, todo, factory=_make_worker, factory_kwargs={"options": dict(options.__dict__)},
-            jobs=jobs, chunksize=8):
-        if vector is not None:
-            model_id, dim = mid, int(len(vector))
+    for res in parallel_map(_embed_one, todo, factory=_make_worker, factory_kwargs={"options": dict(options.__dict__)},
+                            jobs=jobs, chunksize=8):
+        index = int(res.key)  # type: ignore[arg-type]
+        if res.ok:
+            model_id, dim = res.model, int(len(res.vector))  # type: ignore[arg-type]
         k = index // shard_size
-        pending.setdefault(k, {})[index] = (index, vector, reason, fallback)
+        pending.setdefault(k, {})[index] = res
         expected = min(shard_size, len(items) - k * shard_size)
         if len(pending[k]) == expected:
             _write_shard(_shard_file(shards_dir, k), pending.pop(k), model_id, dim)

@@ -1,44 +1,13 @@
-"""Small file helpers for resumable batch jobs: atomic writes, stale temporaries, failure reports."""
+"""Failure reports of batch jobs: why each bad file failed, kept even when the run is killed."""
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 from facerec.errors import FacerecError
+from facerec.io.atomic import write_atomic
 
-PART_SUFFIX = ".part"
 REPORT_HEADER = "path\treason\n"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a hidden temporary file renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PART_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, obj: object) -> None:
-    write_atomic(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode())
-
-
-def remove_stale_parts(root: Path) -> int:
-    """Delete temporaries a killed run left under ``root`` (``.name.XXXX.part``); return how many."""
-    count = 0
-    if root.is_dir():
-        for tmp in root.rglob(f".*{PART_SUFFIX}"):
-            if tmp.is_file():
-                tmp.unlink(missing_ok=True)
-                count += 1
-    return count
 
 
 def reason_of(exc: BaseException, path: str) -> str:

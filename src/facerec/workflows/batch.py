@@ -1,0 +1,81 @@
+"""Batch embedding: one face per image (the one a pick chooses), over the parallel map.
+
+Every command that embeds many images face by face (``facerec embed``, ``gallery
+enroll-dataset``, the benchmarks) goes through :func:`embed_images`, and so through
+:func:`facerec.workflows.parallel.parallel_map`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Hashable, Iterable, Iterator, Optional
+
+import numpy as np
+
+from facerec.detection.selection import DEFAULT_PICK, Pick, parse_pick
+from facerec.workflows.parallel import parallel_map
+from facerec.workflows.reports import reason_of
+
+
+@dataclass
+class EmbeddedImage:
+    """The chosen face of one image with its embedding, or why there is none."""
+
+    path: str
+    key: Hashable
+    """The caller's tag for this item, handed back unchanged (results come in completion order)."""
+    vector: Optional[np.ndarray] = None
+    bbox: Optional[list[float]] = None
+    score: float = 0.0
+    fallback: bool = False
+    """True when no face was found and the centred crop stood in (only with ``fallback=True``)."""
+    model: str = ""
+    """The embedder id that made ``vector``."""
+    error: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.vector is not None
+
+
+def build_analyzer(model: str, detector: str, flip: bool = False, offline: Optional[bool] = None,
+                   threads: Optional[int] = None):
+    """A worker's state: the FaceAnalyzer of this pipeline (the parallel map's factory)."""
+    from facerec.analyzer import FaceAnalyzer
+
+    return FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads)
+
+
+def embed_image(analyzer, path: str, key: Hashable = None, pick: Pick = DEFAULT_PICK,
+                fallback: bool = False, min_quality: Optional[float] = None) -> EmbeddedImage:
+    """Embed the face ``pick`` chooses in the image at ``path``; a bad file, no face or a face below
+    ``min_quality`` gives ``error``, never an exception."""
+    from facerec.quality import require_quality
+
+    try:
+        face = analyzer.face(path, pick=pick, fallback=fallback)
+        require_quality(face, min_quality, path, path)
+    except Exception as exc:  # noqa: BLE001 (one bad file must not stop the batch)
+        return EmbeddedImage(path, key, error=reason_of(exc, path))
+    return EmbeddedImage(path, key, vector=np.asarray(face.embedding, np.float32),
+                         bbox=[float(v) for v in face.bbox], score=float(face.score), fallback=face.fallback,
+                         model=analyzer.model)
+
+
+def _task(analyzer, item: tuple[str, Hashable, Pick, bool, Optional[float]]) -> EmbeddedImage:
+    return embed_image(analyzer, *item)
+
+
+def embed_images(items: Iterable[tuple[Path | str, Hashable]], *, model: str, detector: str, flip: bool = False,
+                 pick: Pick = DEFAULT_PICK, fallback: bool = False, min_quality: Optional[float] = None,
+                 jobs: Optional[int] = 1, analyzer=None,
+                 offline: Optional[bool] = None, chunksize: int = 4) -> Iterator[EmbeddedImage]:
+    """One :class:`EmbeddedImage` per ``(path, key)`` item, in completion order.
+
+    ``jobs``: worker processes as in :func:`parallel_map` (1: this process, on ``analyzer`` when given).
+    """
+    pick = parse_pick(pick)
+    work = [(str(p), k, pick, fallback, min_quality) for p, k in items]
+    yield from parallel_map(_task, work, factory=build_analyzer,
+                            factory_kwargs={"model": model, "detector": detector, "flip": flip, "offline": offline},
+                            jobs=jobs, chunksize=chunksize, state=analyzer if jobs == 1 else None)
