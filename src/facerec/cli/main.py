@@ -31,8 +31,8 @@ app = typer.Typer(name="facerec", help="Face recognition: detect, align, embed, 
 
 
 def _register() -> None:
-    from facerec.cli import (cluster_cmd, dataset_cmd, evaluate_cmd, faces_cmd, gallery_cmd, models_cmd, serve_cmd,
-                             video_cmd)
+    from facerec.cli import (cluster_cmd, dataset_cmd, evaluate_cmd, faces_cmd, finetune_cmd, gallery_cmd, models_cmd,
+                             serve_cmd, video_cmd)
 
     app.add_typer(models_cmd.app, name="models")
     faces_cmd.register(app)  # detect, embed, verify
@@ -42,6 +42,7 @@ def _register() -> None:
     serve_cmd.register(app)  # serve
     evaluate_cmd.register(app)  # evaluate, datasets
     video_cmd.register(app)  # video
+    finetune_cmd.register(app)  # finetune
 
 
 _register()

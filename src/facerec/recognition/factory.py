@@ -1,7 +1,8 @@
 """Build an embedder, or an ensemble of them, by name.
 
 Names: a registry embedder (``arcface_mbf``, ``sface``, ``facenet128``, ``facenet512``,
-``dlib_resnet``), or an ensemble ``a+b`` / ``a:0.6+b:0.4`` (weights default to equal).
+``dlib_resnet``), a fine-tuned one ``base>head_dir`` (``facerec finetune``), or an ensemble
+``a+b`` / ``a:0.6+b:0.4`` of them (weights default to equal).
 """
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ def parse_embedder_id(embedder_id: str) -> tuple[str, bool]:
 
 def _build_single(name: str, store: ModelStore, flip: bool, threads: Optional[int] = None,
                   backend: Optional[str] = None, device: Optional[str] = None) -> Embedder:
+    if ">" in name:  # a base model with a fine-tuned head: facerec.finetune.embedder
+        from facerec.finetune.embedder import build_finetuned
+
+        return build_finetuned(name, lambda base: _build_single(base, store, flip, threads, backend, device))
     spec = get_spec(name)
     if spec.task != "embedder" or spec.extra.get("raw"):
         raise ModelError(f"{name!r} is not an embedder; choose one of: {', '.join(embedder_names())}")

@@ -1,0 +1,74 @@
+"""A fine-tuned model as an embedder: ``BASE>HEAD_DIR`` runs the base model, then the ONNX head.
+
+``arcface_mbf>my_head/`` (quote it in a shell: ``>`` redirects) is accepted wherever a model name
+is: alone, or as an ensemble member (``arcface_mbf>my_head/:0.5+sface:0.5``). Its id,
+``arcface_mbf>ft-<first 12 hex of the head's SHA-256>``, names the vector space, so a gallery
+made with one head refuses vectors of another. No PyTorch here: the head runs in onnxruntime.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from facerec.errors import ModelError
+from facerec.finetune.card import HeadCard, read_card
+from facerec.recognition.base import Embedder, l2_normalize
+from facerec.inference import open_session
+
+HEAD_SEPARATOR = ">"
+
+
+def split_model_name(name: str) -> tuple[str, Path]:
+    """``'arcface_mbf>my_head/'`` -> ``('arcface_mbf', Path('my_head'))``."""
+    base, sep, head = name.partition(HEAD_SEPARATOR)
+    if not sep or not base.strip() or not head.strip():
+        raise ModelError(f"{name!r}: a fine-tuned model is written BASE{HEAD_SEPARATOR}HEAD_DIR, "
+                         f"e.g. 'arcface_mbf{HEAD_SEPARATOR}my_head/'")
+    if HEAD_SEPARATOR in head:
+        raise ModelError(f"{name!r}: one head per model")
+    return base.strip(), Path(head.strip()).expanduser()
+
+
+class FinetunedEmbedder(Embedder):
+    """The base embedder's unit vectors, projected by a trained head and re-normalised."""
+
+    def __init__(self, base: Embedder, card: HeadCard) -> None:
+        if card.base_model != base.name:
+            raise ModelError(f"{card.folder}: this head was trained on {card.base_model!r}, not {base.name!r}")
+        base_sha = base.spec.sha256 if base.spec is not None else ""
+        if card.base_sha256 and base_sha and card.base_sha256 != base_sha:
+            raise ModelError(f"{card.folder}: trained on other {base.name} weights (SHA-256 {card.base_sha256[:12]}...)")
+        if card.input_dim != base.dim:
+            raise ModelError(f"{card.folder}: head takes {card.input_dim}-d vectors, {base.name} gives {base.dim}")
+        self.base, self.card = base, card
+        self.spec, self.input_size, self.flip = base.spec, base.input_size, base.flip
+        self.name = f"{base.name}{HEAD_SEPARATOR}{card.short_id}"
+        self.dim = card.dim
+        self._threshold_override = card.threshold
+        # a few small matrix products per batch: onnxruntime on one CPU thread, whatever runs the base
+        self.session = open_session(card.head_path, backend="onnxruntime", threads=1)
+
+    def project(self, base_vectors: np.ndarray) -> np.ndarray:
+        """Head output for base-model unit vectors, L2-normalised: (n, dim)."""
+        x = np.ascontiguousarray(base_vectors, np.float32).reshape(-1, self.card.input_dim)
+        if not len(x):
+            return np.zeros((0, self.dim), np.float32)
+        return l2_normalize(self.session.run(x)[0])
+
+    def _forward(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        return self.project(self.base.embed(crops))
+
+    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        return self.project(self.base.embed(list(crops)))
+
+    def embed_faces(self, image: np.ndarray, landmarks: Sequence[np.ndarray]) -> np.ndarray:
+        return self.project(self.base.embed_faces(image, landmarks))
+
+
+def build_finetuned(name: str, build_base: Callable[[str], Embedder]) -> FinetunedEmbedder:
+    """The embedder for ``BASE>HEAD_DIR``; ``build_base`` builds the base model by name."""
+    base_name, folder = split_model_name(name)
+    card = read_card(folder)
+    return FinetunedEmbedder(build_base(base_name), card)
