@@ -25,6 +25,25 @@ JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 JobsOpt = typer.Option(None, "--jobs", "-j", min=1,
                        help="Worker processes, one thread each [default: all cores, for 64+ images].")
 MAX_LISTED = 20
+EngineOpt = typer.Option("local", "--engine", help="Where the batch work runs: 'local' worker processes, or 'ray' "
+                                                   "(a Ray cluster; needs pip install 'facerec[ray]').")
+AddressOpt = typer.Option(None, "--address", help="With --engine ray: the cluster to join (e.g. 10.0.0.5:6379; "
+                                                  "default RAY_ADDRESS, else a local Ray started for this run).")
+
+
+@contextlib.contextmanager
+def batch_engine(engine: str, address: Optional[str]) -> Iterator[Any]:
+    """The engine of a batch command (None: local), connected for the ``with`` block; after a Ray
+    run, one line on stderr says how many rows each node ran."""
+    from facerec.workflows.ray_engine import make_engine
+
+    eng = make_engine(engine, address)
+    if eng is None:
+        yield None
+        return
+    with eng.session():
+        yield eng
+    console.print(eng.summary(), markup=False, highlight=False)
 
 
 def min_quality_option(default: Optional[float] = None):

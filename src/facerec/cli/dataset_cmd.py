@@ -8,8 +8,9 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (DetectorOpt, FlipOpt, JobsOpt, JsonOpt, ModelOpt, OfflineOpt, console, list_failures,
-                                min_quality_option, print_json, progress_bar, say)
+from facerec.cli.common import (AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt, ModelOpt, OfflineOpt,
+                                batch_engine, console, list_failures, min_quality_option, print_json, progress_bar,
+                                say)
 from facerec.errors import FacerecError
 
 
@@ -23,7 +24,8 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
           fallback: str = typer.Option("none", "--fallback",
                                        help="'center': write a centred crop when no face is found."),
           min_quality: Optional[float] = min_quality_option(),
-          offline: bool = OfflineOpt, json_out: bool = JsonOpt) -> None:
+          offline: bool = OfflineOpt, json_out: bool = JsonOpt,
+          engine: str = EngineOpt, address: Optional[str] = AddressOpt) -> None:
     """Align the largest face of every image; resumable, with a failure report."""
     from facerec.workflows.align_dataset import AlignSettings, align_dataset
 
@@ -31,9 +33,9 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
         raise FacerecError(f"--fallback must be 'center' or 'none', not {fallback!r}")
     settings = AlignSettings(size=size, zoom=zoom, detector=detector, fallback=fallback == "center",
                              min_quality=min_quality or None)
-    with progress_bar("aligning") as bar:
+    with batch_engine(engine, address) as eng, progress_bar("aligning") as bar:
         report = align_dataset(dataset, out, settings=settings, jobs=jobs, offline=True if offline else None,
-                               progress=bar)
+                               progress=bar, engine=eng)
     if json_out:
         print_json(report.to_dict())
     else:

@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 import typer
 
-from facerec.cli.common import (DetectorOpt, FlipOpt, JsonOpt, ModelOpt, OfflineOpt, aligned_zoom, console,
-                                list_failures, make_analyzer, min_quality_option, print_json, progress_bar, say)
+from facerec.cli.common import (AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JsonOpt, ModelOpt, OfflineOpt,
+                                aligned_zoom, batch_engine, console, list_failures, make_analyzer, min_quality_option,
+                                print_json, progress_bar, say)
 from facerec.errors import FacerecError
 
 
@@ -71,7 +72,8 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
                                              help="Worker processes, one thread each "
                                                   "[default: all cores, for 64+ images]."),
           shard_size: int = typer.Option(1000, "--shard-size", min=1, help="Images per resumable shard."),
-          min_quality: Optional[float] = min_quality_option()) -> None:
+          min_quality: Optional[float] = min_quality_option(),
+          engine: str = EngineOpt, address: Optional[str] = AddressOpt) -> None:
     """Embed the largest face of every image; interrupted runs resume; failures are listed at the end."""
     from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items
 
@@ -83,8 +85,9 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
     options = EmbedOptions(model=model, detector=detector, flip=flip, fallback=fallback, aligned=aligned,
                            align_zoom=aligned_zoom(paths) if aligned else 1.0, offline=True if offline else None,
                            min_quality=min_quality or None)
-    with progress_bar("embedding") as bar:
-        report = embed_items(items, out, options=options, jobs=jobs, shard_size=shard_size, progress=bar)
+    with batch_engine(engine, address) as eng, progress_bar("embedding") as bar:
+        report = embed_items(items, out, options=options, jobs=jobs, shard_size=shard_size, progress=bar,
+                             engine=eng)
     table = report.table
     if len(table):
         who = f" of {len(set(table.labels))} people" if table.labels else ""

@@ -6,11 +6,13 @@ against decompression bombs.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Union
+from typing import Iterator, Mapping, Optional, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -21,6 +23,20 @@ MAX_PIXELS = int(os.environ.get("FACEREC_MAX_PIXELS", 64_000_000))
 """Images above this many pixels are refused (about 8000 x 8000)."""
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray, Image.Image]
+
+_PREFETCHED: ContextVar[Optional[Mapping[str, bytes]]] = ContextVar("facerec_prefetched_files", default=None)
+
+
+@contextlib.contextmanager
+def prefetched_files(files: Mapping[str, bytes]) -> Iterator[None]:
+    """Within the block, :func:`load_image` of a path in ``files`` decodes those bytes instead of
+    reading the file (a batch engine that read the files in an earlier stage, maybe elsewhere).
+    Errors still name the path, so a failure reads the same either way."""
+    token = _PREFETCHED.set(files)
+    try:
+        yield
+    finally:
+        _PREFETCHED.reset(token)
 
 
 def _describe(src: object) -> str:
@@ -83,7 +99,10 @@ def load_image(src: ImageSource) -> np.ndarray:
     if isinstance(src, Image.Image):
         pil = src
     else:
-        if isinstance(src, (str, os.PathLike)):
+        prefetched = _PREFETCHED.get()
+        if prefetched is not None and isinstance(src, (str, os.PathLike)) and str(src) in prefetched:
+            data = prefetched[str(src)]
+        elif isinstance(src, (str, os.PathLike)):
             path = Path(src)
             if not path.exists():
                 raise ImageError(f"{name}: no such file")

@@ -131,8 +131,9 @@ def _align_one(state, item: tuple[str, str]) -> tuple[str, str, str]:
 # -- driver ----------------------------------------------------------------------------------------
 def align_dataset(dataset: Path, out: Path, *, settings: Optional[AlignSettings] = None,
                   model: str = DEFAULT_EMBEDDER, jobs: Optional[int] = None, offline: Optional[bool] = None,
-                  progress: Optional[Progress] = None) -> AlignReport:
-    """Align every image under ``dataset`` into ``out`` (same layout, ``.png``), skipping done ones."""
+                  progress: Optional[Progress] = None, engine=None) -> AlignReport:
+    """Align every image under ``dataset`` into ``out`` (same layout, ``.png``), skipping done ones;
+    ``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` to run on Ray (None: here)."""
     settings = settings or AlignSettings()
     dataset, out = Path(dataset), Path(out)
     if not dataset.is_dir():
@@ -171,7 +172,7 @@ def align_dataset(dataset: Path, out: Path, *, settings: Optional[AlignSettings]
                            "min_quality": settings.min_quality}}
     try:
         for src, status, reason in parallel_map(_align_one, todo, factory=_make_worker, factory_kwargs=kwargs,
-                                                jobs=jobs):
+                                                jobs=jobs, engine=engine):
             if status == "failed":
                 log.add(src, reason)
             else:

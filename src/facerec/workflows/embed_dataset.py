@@ -148,8 +148,9 @@ def _read_shard(path: Path) -> dict:
 
 def embed_items(items: Sequence[tuple[str, Optional[str]]], out: Path, *, options: Optional[EmbedOptions] = None,
                 jobs: Optional[int] = None, shard_size: int = DEFAULT_SHARD_SIZE,
-                progress: Optional[Progress] = None) -> EmbedReport:
-    """Embed the largest face of every item and write the table to ``out`` (.npz or .parquet)."""
+                progress: Optional[Progress] = None, engine=None) -> EmbedReport:
+    """Embed the largest face of every item and write the table to ``out`` (.npz or .parquet);
+    ``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` to run on Ray (None: here)."""
     options = options or EmbedOptions()
     out = Path(out)
     if out.suffix not in (".npz", ".parquet"):
@@ -181,7 +182,7 @@ def embed_items(items: Sequence[tuple[str, Optional[str]]], out: Path, *, option
     pending: dict[int, dict[int, EmbeddedImage]] = {}
     model_id, dim = "", 0
     for res in parallel_map(_embed_one, todo, factory=_make_worker, factory_kwargs={"options": dict(options.__dict__)},
-                            jobs=jobs, chunksize=8):
+                            jobs=jobs, chunksize=8, engine=engine):
         index = int(res.key)  # type: ignore[arg-type]
         if res.ok:
             model_id, dim = res.model, int(len(res.vector))  # type: ignore[arg-type]

@@ -80,8 +80,11 @@ def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 
 
 def parallel_map(task: Task, items: Sequence[Any], *, factory: Factory, factory_kwargs: Optional[dict] = None,
-                 jobs: Optional[int] = 1, chunksize: int = 4, state: Any = None) -> Iterator[Any]:
+                 jobs: Optional[int] = 1, chunksize: int = 4, state: Any = None, engine: Any = None) -> Iterator[Any]:
     """Yield ``task(state, item)`` for every item, in completion order (not input order).
+
+    ``engine``: a :class:`facerec.workflows.ray_engine.RayEngine` runs the map on Ray instead, with
+    ``jobs`` actors (None: one per CPU of the cluster); None runs it here, in worker processes.
 
     ``jobs=None``: one worker per core, or the calling process for fewer than ``AUTO_MIN_ITEMS`` items.
     ``state`` (only with ``jobs=1``) reuses an already-built state instead of calling ``factory``.
@@ -90,6 +93,9 @@ def parallel_map(task: Task, items: Sequence[Any], *, factory: Factory, factory_
     """
     kwargs = dict(factory_kwargs or {})
     if not items:
+        return
+    if engine is not None:
+        yield from engine.map(task, items, factory=factory, factory_kwargs=kwargs, jobs=jobs)
         return
     if jobs is None:
         jobs = default_jobs() if len(items) >= AUTO_MIN_ITEMS else 1

@@ -1,0 +1,86 @@
+"""``--engine ray`` on a real two-node Ray cluster on loopback: ``facerec embed --engine ray
+--address`` spreads the rows over both nodes and gives the local engine's vectors and failure report."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("ray.data", reason="the ray extra is not installed")
+
+from support.ray_cluster import LoopbackCluster  # noqa: E402
+from support.transforms import same_person_variants  # noqa: E402
+
+import facerec  # noqa: E402
+from facerec.io.embeddings import load_embeddings  # noqa: E402
+
+
+def _env() -> dict:
+    """The environment of the cluster's nodes and of the CLI: this checkout's facerec first, no
+    token authentication (loopback only), no address inherited from the caller."""
+    src = str(Path(facerec.__file__).resolve().parents[1])
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    env["RAY_AUTH_MODE"] = "disabled"
+    return env
+
+
+def _embed(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "facerec", "embed", *args], env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def _failures(stderr: str) -> list[str]:
+    """The failure list the CLI prints at the end (``  path: reason`` lines)."""
+    lines = stderr.splitlines()
+    start = next((i for i, line in enumerate(lines) if re.match(r"\d+ file\(s\) failed:", line)), len(lines))
+    return sorted(line.strip() for line in lines[start + 1:] if line.startswith("  "))
+
+
+@pytest.fixture(scope="module")
+def faces_dir(tmp_path_factory, grace_bgr, astronaut_bgr) -> Path:
+    """Two people, four real variants each, plus files that must fail the same way on both engines."""
+    import skimage.data
+
+    root = tmp_path_factory.mktemp("ray") / "people"
+    for name, img in {"grace": grace_bgr, "astronaut": astronaut_bgr}.items():
+        (root / name).mkdir(parents=True)
+        variants = [img] + [same_person_variants(img)[k] for k in ("flip", "half", "rot10")]
+        for k, v in enumerate(variants):
+            cv2.imwrite(str(root / name / f"{name}_{k + 1:04d}.jpg"), v)
+    (root / "zz_bad").mkdir()
+    (root / "zz_bad" / "text.jpg").write_text("not a JPEG\n")
+    (root / "zz_bad" / "empty.jpg").write_bytes(b"")
+    cv2.imwrite(str(root / "zz_bad" / "noface.jpg"), np.ascontiguousarray(skimage.data.coffee()[..., ::-1]))
+    return root
+
+
+def test_embed_on_two_node_cluster_matches_local(faces_dir: Path, tmp_path: Path) -> None:
+    env = _env()
+    local = _embed(str(faces_dir), "--out", str(tmp_path / "local.parquet"), "-j", "1", env=env)
+    assert local.returncode == 0, local.stderr
+    with LoopbackCluster(nodes=2, env=env) as cluster:
+        remote = _embed(str(faces_dir), "--out", str(tmp_path / "ray.parquet"), "--engine", "ray",
+                        "--address", cluster.address, env=env)
+    assert remote.returncode == 0, remote.stderr
+
+    # both nodes ran rows: the summary line counts rows per node id
+    summary = re.search(r"ray: (\d+) row\(s\) on (\d+) node\(s\): (.*)", remote.stderr)
+    assert summary, remote.stderr
+    per_node = dict(part.split("=") for part in summary.group(3).split(", "))
+    assert int(summary.group(1)) == 11 and int(summary.group(2)) == 2, summary.group(0)
+    assert all(int(n) >= 1 for n in per_node.values()), summary.group(0)
+
+    # the same rows, labels and vectors as the local engine, and the same failure report
+    a, b = load_embeddings(tmp_path / "local.parquet"), load_embeddings(tmp_path / "ray.parquet")
+    assert a.paths == b.paths and a.labels == b.labels and a.model == b.model and len(a) == 8
+    cosines = np.sum(a.vectors * b.vectors, axis=1)
+    assert cosines.min() >= 0.9999, cosines
+    assert _failures(remote.stderr) == _failures(local.stderr)
+    assert len(_failures(local.stderr)) == 3 and "not an image file" in " ".join(_failures(local.stderr))
