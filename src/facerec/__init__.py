@@ -12,6 +12,16 @@ from facerec.types import Detection, Face, VerifyResult
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """``facerec.Gallery`` on first use, so the base install (no FAISS) still imports facerec."""
+    if name == "Gallery":
+        from facerec.gallery import Gallery
+
+        return Gallery
+    raise AttributeError(f"module 'facerec' has no attribute {name!r}")
+
+
 __all__ = ["FaceAnalyzer", "cosine_similarity", "Detection", "Face", "VerifyResult", "load_image",
            "FacerecError", "ImageError", "NoFaceError", "MultipleFacesError", "ModelError",
-           "IncompatibleEmbeddingsError", "__version__"]
+           "IncompatibleEmbeddingsError", "Gallery", "__version__"]

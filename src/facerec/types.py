@@ -47,6 +47,18 @@ class Face(Detection):
         """Alias matching insightface's attribute name."""
         return self.embedding
 
+    def __repr__(self) -> str:
+        """One short line: box, score, quality and the embedding's size, never its every float."""
+        box = ", ".join(f"{float(v):.0f}" for v in self.bbox)
+        parts = [f"bbox=[{box}]", f"score={float(self.score):.3f}"]
+        if self.quality is not None:
+            parts.append(f"quality={float(self.quality):.2f}")
+        if self.embedding is not None:
+            parts.append(f"embedding=<{len(self.embedding)}-d>")
+        if self.fallback:
+            parts.append("fallback=True")
+        return f"Face({', '.join(parts)})"
+
     def to_dict(self, with_embedding: bool = False) -> dict:
         out = super().to_dict()
         if self.quality is not None:
