@@ -193,3 +193,41 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys, dataset: Path) -> None:
         code = main(args)
         err = capsys.readouterr().err
         assert code == 2 and err.startswith("error:") and err.count("\n") == 1, (args, err)
+
+
+def _broken_copies(good: Path, tmp_path: Path) -> dict[str, Path]:
+    """Copies of a real classifier file, each with one structural flaw."""
+    with np.load(good) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = json.loads(str(arrays["header"]))
+
+    def variant(name: str, change=None, **array_change) -> Path:
+        h = dict(header)
+        if change:
+            change(h)
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, **{**arrays, "header": np.array(json.dumps(h)), **array_change})
+        return path
+
+    return {"no_embedder": variant("no_embedder", lambda h: h.pop("embedder")),
+            "version_text": variant("version_text", lambda h: h.update(version="2")),
+            "dim_text": variant("dim_text", lambda h: h.update(dim="abc")),
+            "params_list": variant("params_list", lambda h: h.update(params=[1])),
+            "short_classes": variant("short_classes", classes=arrays["classes"][:1]),
+            "more_classes": variant("more_classes", classes=np.array(["a", "b", "c"])),
+            "centroid_shape": variant("centroid_shape", centroids=arrays["centroids"][:, :7]),
+            "weights_shape": variant("weights_shape", **{k: v[..., :3] for k, v in arrays.items() if k.startswith("clf_")
+                                                         and v.ndim >= 1 and v.dtype.kind == "f"})}
+
+
+@pytest.mark.parametrize("kind", sorted(CLASSIFIERS))
+def test_inconsistent_classifier_files_are_one_error_line(kind: str, table: EmbeddingTable, tmp_path: Path,
+                                                          grace_path: Path, capsys) -> None:
+    good = train_classifier(table, kind, test_ratio=0.0).model.save(tmp_path / "good.npz")
+    for flaw, path in _broken_copies(good, tmp_path).items():
+        with pytest.raises(FacerecError):
+            FaceClassifier.load(path)
+        if kind == "svm" and flaw in ("no_embedder", "short_classes"):
+            code = main(["classify", str(path), str(grace_path)])
+            err = capsys.readouterr().err
+            assert code == 2 and err.startswith("error: ") and "Traceback" not in err, (flaw, err)

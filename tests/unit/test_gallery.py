@@ -1,6 +1,8 @@
 """The gallery on real faces: enroll, identify, verify, rename, merge, delete, export/import, index cache."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -245,3 +247,82 @@ def test_pick_center_enrolls_the_central_face(gallery, both, grace_bgr, astronau
     assert gallery.identify(grace_bgr)[0].name == "largest"
     with pytest.raises(FacerecError, match="unknown face pick"):
         gallery.enroll("x", [padded], pick="left")
+
+
+def test_export_import_keeps_two_faces_of_one_image(tmp_path, analyzer, grace_bgr, astronaut_bgr):
+    """A person enrolled twice from the same photo has two faces with one digest and one box:
+    both come back from an export, and a second import adds nothing."""
+    with Gallery(tmp_path / "a.db", analyzer) as a:
+        a.enroll("Grace Hopper", [grace_bgr, grace_bgr])
+        a.enroll("Eileen Collins", [astronaut_bgr])
+        assert a.export(tmp_path / "e.npz") == 3
+    with Gallery(tmp_path / "b.db", analyzer) as b:
+        assert b.import_(tmp_path / "e.npz") == (3, 0)
+        assert b.import_(tmp_path / "e.npz") == (0, 3)
+        assert {p.name: p.faces for p in b.persons()} == {"Grace Hopper": 2, "Eileen Collins": 1}
+
+
+def _crafted_exports(good: Path, tmp_path: Path) -> dict[str, Path]:
+    """Broken copies of a real export: each changes one field."""
+    import json
+
+    with np.load(good) as data:
+        arrays = {k: data[k] for k in data.files}
+    header, faces = json.loads(str(arrays["header"])), json.loads(str(arrays["faces"]))
+
+    def variant(name: str, header_change=None, faces_change=None, **array_change) -> Path:
+        h = dict(header)
+        f = [dict(x) for x in faces]
+        if header_change:
+            header_change(h)
+        if faces_change:
+            faces_change(f)
+        out = {**arrays, "header": np.array(json.dumps(h)), "faces": np.array(json.dumps(f)), **array_change}
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, **out)
+        return path
+
+    return {
+        "dim_text": variant("dim_text", lambda h: h.update(dim="abc")),
+        "no_embedder": variant("no_embedder", lambda h: h.pop("embedder_id")),
+        "header_list": variant("header_list", lambda h: h.clear()),
+        "persons_numbers": variant("persons_numbers", lambda h: h.update(persons=[1, 2])),
+        "threshold_text": variant("threshold_text", lambda h: h.update(threshold="high")),
+        "no_bbox": variant("no_bbox", faces_change=lambda f: f[0].pop("bbox")),
+        "bbox_text": variant("bbox_text", faces_change=lambda f: f[0].update(bbox="x")),
+        "face_not_object": variant("face_not_object", faces_change=lambda f: f.__setitem__(0, 7)),
+        "short_vectors": variant("short_vectors", vectors=arrays["vectors"][:, :5]),
+        "nan_vectors": variant("nan_vectors", vectors=np.full_like(arrays["vectors"], np.nan)),
+        "empty_name": variant("empty_name", names=np.array([""] * len(arrays["names"]))),
+    }
+
+
+def test_crafted_exports_are_refused_before_anything_is_written(tmp_path, analyzer, grace_bgr):
+    with Gallery(tmp_path / "a.db", analyzer) as a:
+        a.enroll("Grace Hopper", [grace_bgr])
+        a.export(tmp_path / "good.npz")
+    for kind, path in _crafted_exports(tmp_path / "good.npz", tmp_path).items():
+        db = tmp_path / f"{kind}.db"
+        with Gallery.open(db, load_models=False) as g:
+            with pytest.raises(FacerecError, match="gallery export"):
+                g.import_(path)
+        with Gallery.open(db, load_models=False) as g:  # nothing was written: a fresh, usable gallery
+            assert g.persons() == [] and g.embedder_id is None, kind
+            assert g.stats()["faces"] == 0
+
+
+def test_index_path_that_is_a_folder_is_rebuilt(tmp_path, analyzer, grace_bgr):
+    db = tmp_path / "g.db"
+    with Gallery(db, analyzer) as g:
+        g.enroll("Grace Hopper", [grace_bgr])
+    index_file = db.with_name("g.db.index")
+    index_file.unlink()
+    index_file.mkdir()
+    with Gallery(db, analyzer) as g:
+        assert g.identify(grace_bgr)[0].name == "Grace Hopper" and g.index_status.startswith("rebuilt")
+    assert index_file.is_file()  # the empty folder was replaced by the index
+    index_file.unlink()
+    (index_file / "keep").mkdir(parents=True)  # a folder with content is left alone; the index lives in memory
+    with Gallery(db, analyzer) as g:
+        assert g.identify(grace_bgr)[0].name == "Grace Hopper"
+    assert (index_file / "keep").is_dir()

@@ -113,3 +113,49 @@ def test_decompression_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
         load_image(path)
     with pytest.raises(ImageError, match="exceeds the limit"):
         load_image(np.zeros((8000, 8000), np.uint8))
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` pixels and holds none (a decompression-bomb header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_bomb_beyond_pillows_own_limit_quotes_ours() -> None:
+    with pytest.raises(ImageError, match=f"exceeds the limit of {images.MAX_PIXELS} pixels") as info:
+        load_image(_png_header(20_000, 10_000))  # 200 MP: Pillow raises its own error first
+    assert "178956970" not in str(info.value)
+
+
+def test_sixteen_bit_grey_converts_in_bounded_memory(grace_bgr: np.ndarray) -> None:
+    """A 16-bit 4000x4000 grey PNG: the converted image costs 3 bytes a pixel; the conversion's
+    working memory stays below 4 more (it made a float64 copy of the whole image: 8+ bytes a pixel)."""
+    import tracemalloc
+
+    grey = cv2.cvtColor(grace_bgr, cv2.COLOR_BGR2GRAY)
+    big = cv2.resize(grey, (4000, 4000), interpolation=cv2.INTER_LINEAR).astype(np.uint16) * 257
+    ok, buf = cv2.imencode(".png", big)
+    assert ok
+    data = buf.tobytes()
+    tracemalloc.start()
+    try:
+        out = load_image(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.shape == (4000, 4000, 3) and out.dtype == np.uint8
+    assert abs(int(out[2000, 2000, 0]) - int(big[2000, 2000]) // 257) <= 1
+    assert peak < 7 * 4000 * 4000, f"{peak / 1e6:.0f} MB for a 16 MP image"
+
+
+def test_dangling_link_is_named(tmp_path: Path) -> None:
+    link = tmp_path / "gone.jpg"
+    link.symlink_to(tmp_path / "missing.jpg")
+    with pytest.raises(ImageError, match="gone.jpg: broken symbolic link"):
+        load_image(link)

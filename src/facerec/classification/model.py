@@ -16,6 +16,7 @@ import numpy as np
 
 from facerec.classification.classifiers import CLASSIFIERS, Classifier, class_centroids
 from facerec.errors import FacerecError, IncompatibleEmbeddingsError
+from facerec.io.text import safe_text
 
 FORMAT = "facerec-classifier"
 VERSION = 1
@@ -120,7 +121,7 @@ class FaceClassifier:
         """Read a model written by :meth:`save` (never unpickles)."""
         path = Path(path)
         if not path.is_file():
-            raise FacerecError(f"{path}: no such classifier file")
+            raise FacerecError(f"{safe_text(path)}: no such classifier file")
         try:
             with np.load(path, allow_pickle=False) as data:
                 header = json.loads(str(data["header"]))
@@ -128,16 +129,40 @@ class FaceClassifier:
                 centroids = data["centroids"].astype(np.float32)
                 arrays = {k[4:]: data[k] for k in data.files if k.startswith("clf_")}
         except Exception as exc:  # noqa: BLE001
-            raise FacerecError(f"{path}: not a facerec classifier ({type(exc).__name__})") from None
+            raise FacerecError(f"{safe_text(path)}: not a facerec classifier ({type(exc).__name__})") from None
+        name = safe_text(path)
         if not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise FacerecError(f"{path}: not a facerec classifier")
-        if header.get("version", 0) > VERSION:
-            raise FacerecError(f"{path}: classifier format {header['version']} is newer than this facerec")
+            raise FacerecError(f"{name}: not a facerec classifier")
+        version = header.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise FacerecError(f"{name}: classifier format version {version!r} is not valid")
+        if version > VERSION:
+            raise FacerecError(f"{name}: classifier format {version} is newer than this facerec")
         kind = header.get("kind")
         if kind not in CLASSIFIERS:
-            raise FacerecError(f"{path}: unknown classifier kind {kind!r}")
+            raise FacerecError(f"{name}: unknown classifier kind {safe_text(repr(kind))}")
         try:
-            clf = CLASSIFIERS[kind].from_arrays(arrays, header.get("params", {}), np.array(classes, dtype=str))
-        except (KeyError, ValueError) as exc:
-            raise FacerecError(f"{path}: incomplete classifier ({exc})") from None
-        return cls(clf, classes, str(header["embedder"]), int(header["dim"]), centroids, header.get("info", {}))
+            return cls._checked(header, classes, centroids, arrays)
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+            raise FacerecError(f"{name}: inconsistent classifier file ({safe_text(exc) or type(exc).__name__})") from None
+
+    @classmethod
+    def _checked(cls, header: dict, classes: list[str], centroids: np.ndarray, arrays: dict) -> "FaceClassifier":
+        """Build from a file's parts, checking that they fit together (one ValueError otherwise)."""
+        embedder, dim, params, info = header.get("embedder"), header.get("dim"), header.get("params", {}), header.get("info", {})
+        if not isinstance(embedder, str) or not embedder:
+            raise ValueError("no embedder id")
+        if not isinstance(dim, int) or isinstance(dim, bool) or not 0 < dim <= 65536:
+            raise ValueError(f"dim must be a positive integer, not {dim!r}")
+        if not isinstance(params, dict) or not isinstance(info, dict):
+            raise ValueError("params and info must be objects")
+        if len(classes) < 2 or len(set(classes)) != len(classes):
+            raise ValueError("needs two or more distinct class names")
+        if centroids.shape != (len(classes), dim) or not np.isfinite(centroids).all():
+            raise ValueError(f"centroids of shape {centroids.shape}, expected {(len(classes), dim)}")
+        clf = CLASSIFIERS[header["kind"]].from_arrays(arrays, params, np.array(classes, dtype=str))
+        probe = np.vstack([centroids[:2], np.zeros((1, dim), np.float32)])
+        proba = np.asarray(clf.predict_proba(probe))
+        if proba.shape != (3, len(classes)) or not np.isfinite(proba).all():
+            raise ValueError(f"the classifier's arrays do not fit {len(classes)} classes of dimension {dim}")
+        return cls(clf, classes, embedder, dim, centroids, info)

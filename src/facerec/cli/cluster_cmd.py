@@ -6,17 +6,18 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import JsonOpt, OfflineOpt, console, make_analyzer, print_json, progress, report_failures
+from facerec.cli.common import (JsonOpt, OfflineOpt, console, finite, make_analyzer, print_json, progress,
+                                report_failures)
 from facerec.errors import FacerecError
 
 
 def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of unlabelled photos."),
             out: Path = typer.Option(..., "--out", "-o", help="Output folder (must be new or empty)."),
             method: str = typer.Option("chinese-whispers", "--method", help="chinese-whispers, dbscan or hdbscan."),
-            threshold: Optional[float] = typer.Option(None, "--threshold", "-t",
+            threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
                                                       help="Cosine threshold (default: the embedder's calibrated one "
                                                            "plus --margin)."),
-            margin: float = typer.Option(0.2, "--margin", help="Added to the embedder's threshold when --threshold "
+            margin: float = typer.Option(0.2, "--margin", callback=finite, help="Added to the embedder's threshold when --threshold "
                                                                "is not given (grouping needs a stricter cut than pairs)."),
             model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder."),
             detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from facerec.detection.factory import DEFAULT_DETECTOR
+from facerec.io.text import safe_data, terminal_safe
 from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP
 
 console = Console(stderr=True)
@@ -48,9 +50,17 @@ def batch_engine(engine: str, address: Optional[str]) -> Iterator[Any]:
 
 def min_quality_option(default: Optional[float] = None):
     """``--min-quality``: faces below this quality score (0-1, facerec.quality) are skipped and listed."""
-    return typer.Option(default, "--min-quality", min=0.0, max=1.0,
+    return typer.Option(default, "--min-quality", min=0.0, max=1.0, callback=finite,
                         help="Skip faces below this quality (0-1: size, sharpness, pose, detector score); "
                              "they are listed with the reason. 0 turns the check off.")
+
+
+def finite(value: Optional[float]) -> Optional[float]:
+    """Option callback: refuse ``nan`` and ``inf`` (every comparison with nan is false, so a nan
+    threshold would silently turn every answer to 'different')."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, not {value}")
+    return value
 
 
 def make_analyzer(model: str, detector: str, flip: Optional[bool] = None, offline: bool = False,
@@ -63,7 +73,8 @@ def make_analyzer(model: str, detector: str, flip: Optional[bool] = None, offlin
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    """One JSON document on stdout; file names that are not UTF-8 appear with ``\\xNN`` escapes."""
+    sys.stdout.write(json.dumps(safe_data(obj), ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 
@@ -94,12 +105,12 @@ def report_failures(failures: list[tuple[str, str]]) -> None:
         return
     console.print(f"[yellow]{len(failures)} file(s) failed:[/yellow]")
     for path, reason in failures:
-        console.print(f"  {path}: {reason}", markup=False, highlight=False, soft_wrap=True)  # paths stay whole
+        console.print(f"  {terminal_safe(path)}: {terminal_safe(reason)}", markup=False, highlight=False, soft_wrap=True)  # paths stay whole
 
 
 def say(message: str) -> None:
     """One plain line on stderr (no markup, no wrapping)."""
-    console.print(message, markup=False, highlight=False, soft_wrap=True)
+    console.print(terminal_safe(message), markup=False, highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager

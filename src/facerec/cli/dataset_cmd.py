@@ -9,8 +9,9 @@ from typing import List, Optional
 import typer
 
 from facerec.cli.common import (AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt, ModelOpt, OfflineOpt,
-                                batch_engine, console, list_failures, min_quality_option, print_json, progress_bar,
-                                say)
+                                batch_engine, console, finite, list_failures, min_quality_option, print_json,
+                                progress_bar, say)
+from facerec.io.text import safe_text
 from facerec.errors import FacerecError
 
 
@@ -44,7 +45,7 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
             f"{extra} -> {out}")
         list_failures(report.failures, report.report_path)
     if report.failures and report.aligned + report.skipped == 0:
-        raise typer.Exit(2)
+        raise FacerecError(f"all {len(report.failures)} image(s) failed (report: {report.report_path})")
 
 
 # -- train -------------------------------------------------------------------------------------------
@@ -134,9 +135,9 @@ def _labelled_embeddings(data: Path, model: str, detector: str, flip: bool, offl
 def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A classifier from 'facerec train'."),
              images: List[Path] = typer.Argument(..., help="Images or folders; one labelled dataset folder "
                                                           "also reports accuracy."),
-             threshold: float = typer.Option(0.0, "--threshold", "-t", help="Below this probability: 'unknown'."),
+             threshold: float = typer.Option(0.0, "--threshold", "-t", callback=finite, help="Below this probability: 'unknown'."),
              min_similarity: Optional[float] = typer.Option(
-                 None, "--min-similarity", help="Below this cosine similarity to the person's mean face: 'unknown' "
+                 None, "--min-similarity", callback=finite, help="Below this cosine similarity to the person's mean face: 'unknown' "
                                                 "[default: off; 'auto' is not a value, use the model's verify "
                                                 "threshold from 'facerec models']."),
              detector: str = DetectorOpt, offline: bool = OfflineOpt, jobs: Optional[int] = JobsOpt,
@@ -179,10 +180,10 @@ def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, 
         except FacerecError as exc:
             if len(files) == 1:
                 raise
-            failures.append((str(path), str(exc).removeprefix(f"{path}: ")))
+            failures.append((safe_text(path), str(exc).removeprefix(f"{safe_text(path)}: ")))
             continue
         preds = clf.predict([f.embedding for f in faces], fa.model, threshold, min_sim) if faces else []
-        results.append({"image": str(path), "faces": [f.to_dict() | p.to_dict() for f, p in zip(faces, preds)]})
+        results.append({"image": safe_text(path), "faces": [f.to_dict() | p.to_dict() for f, p in zip(faces, preds)]})
         if not json_out:
             if not faces:
                 say(f"{path}: no face found")
@@ -197,7 +198,7 @@ def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, 
     else:
         list_failures(failures, None)
     if failures and not results:
-        raise typer.Exit(2)
+        raise FacerecError(f"all {len(failures)} image(s) failed")
 
 
 def _classify_dataset(clf, folder: Path, threshold: float, min_sim: float, detector: str, offline: bool,

@@ -9,8 +9,9 @@ import numpy as np
 import typer
 
 from facerec.cli.common import (AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JsonOpt, ModelOpt, OfflineOpt,
-                                aligned_zoom, batch_engine, console, list_failures, make_analyzer, min_quality_option,
-                                print_json, progress_bar, say)
+                                aligned_zoom, batch_engine, console, finite, list_failures, make_analyzer,
+                                min_quality_option, print_json, progress_bar, say)
+from facerec.io.text import safe_text, terminal_safe
 from facerec.errors import FacerecError
 
 
@@ -29,18 +30,30 @@ def detect(images: List[Path] = typer.Argument(..., help="Image files."),
     for path in images:
         img = load_image(path)
         faces = sorted(det.detect(img), key=lambda d: -d.area)[: 1 if largest else None]
-        results.append({"image": str(path), "faces": [f.to_dict() for f in faces]})
+        results.append({"image": safe_text(path), "faces": [f.to_dict() for f in faces]})
         if draw is not None:
             out = draw if len(images) == 1 else draw / f"{path.stem}_faces.jpg"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(out), draw_faces(img, faces))
+            write_image(out, draw_faces(img, faces))
         if not json_out:
-            console.print(f"{path}: {len(faces)} face(s)")
+            console.print(f"{terminal_safe(path)}: {len(faces)} face(s)", markup=False, highlight=False)
             for i, f in enumerate(faces):
                 x1, y1, x2, y2 = f.bbox
                 console.print(f"  #{i} box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}) score={f.score:.3f}")
     if json_out:
         print_json(results[0] if len(results) == 1 else results)
+
+
+def write_image(path: Path, img: np.ndarray) -> None:
+    """Encode ``img`` by the file's suffix (JPEG when unknown) and write it with Python's file I/O:
+    OpenCV's own path functions crash on names that are not UTF-8."""
+    from facerec.workflows.files import write_atomic
+
+    ext = path.suffix.lower() if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif",
+                                                          ".tiff") else ".jpg"
+    ok, buf = cv2.imencode(ext, img)
+    if not ok:
+        raise FacerecError(f"{safe_text(path)}: could not encode the image")
+    write_atomic(path, buf.tobytes())
 
 
 def draw_faces(img: np.ndarray, faces, labels: Optional[List[str]] = None) -> np.ndarray:
@@ -94,12 +107,13 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
         say(f"wrote {len(table)} embedding(s){who} of dimension {table.vectors.shape[1]} to {out}")
     list_failures(report.failures, None)
     if not len(table):
-        raise typer.Exit(2)
+        raise FacerecError(f"all {len(items)} image(s) failed, nothing written")
 
 
 def verify(image_a: Path = typer.Argument(..., help="First image."), image_b: Path = typer.Argument(..., help="Second image."),
            model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, offline: bool = OfflineOpt,
-           threshold: Optional[float] = typer.Option(None, "--threshold", "-t", help="Override the model's threshold."),
+           threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
+                                                      help="Override the model's threshold."),
            json_out: bool = JsonOpt) -> None:
     """Are the largest faces of two images the same person? Exit code 0 whatever the answer."""
     fa = make_analyzer(model, detector, flip, offline, threshold=threshold)

@@ -7,9 +7,11 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import JsonOpt, OfflineOpt, console, min_quality_option, print_json, progress, report_failures
+from facerec.cli.common import (JsonOpt, OfflineOpt, console, finite, min_quality_option, print_json, progress,
+                                report_failures)
 from facerec.quality.gate import DEFAULT_ENROLL_MIN_QUALITY
 from facerec.errors import FacerecError
+from facerec.io.text import safe_text, terminal_safe
 
 gallery_app = typer.Typer(help="A gallery of known persons: enroll, identify, verify, manage.",
                           no_args_is_help=True)
@@ -33,7 +35,7 @@ def _gallery(db: Path = typer.Option(..., "--db", help="Gallery database file (S
                                                  help="Embedder for a new gallery (an existing one keeps its own)."),
              detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
              flip: Optional[bool] = typer.Option(None, "--flip/--no-flip", help="Flip TTA for a new gallery."),
-             threshold: Optional[float] = typer.Option(None, "--threshold", "-t",
+             threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
                                                        help="Cosine threshold (default: the embedder's calibrated one)."),
              offline: bool = OfflineOpt) -> None:
     """Every subcommand works on the gallery in --db."""
@@ -132,21 +134,21 @@ def identify(images: List[Path] = typer.Argument(..., help="Images (or folders) 
             try:
                 faces = g.identify(path, k=k)
             except FacerecError as exc:
-                failures.append((str(path), str(exc).removeprefix(f"{path}: ")))
-                out.append({"image": str(path), "error": failures[-1][1], "faces": []})
+                failures.append((safe_text(path), str(exc).removeprefix(f"{safe_text(path)}: ")))
+                out.append({"image": safe_text(path), "error": failures[-1][1], "faces": []})
                 continue
-            out.append({"image": str(path), "faces": [f.to_dict() for f in faces]})
+            out.append({"image": safe_text(path), "faces": [f.to_dict() for f in faces]})
             if not json_out:
-                console.print(f"{path}: {len(faces)} face(s)", highlight=False)
+                console.print(f"{terminal_safe(path)}: {len(faces)} face(s)", highlight=False, markup=False)
                 for f in faces:
                     x1, y1, x2, y2 = f.bbox
-                    console.print(f"  {f.name}  similarity={f.similarity:.3f}  box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f})",
+                    console.print(f"  {terminal_safe(f.name)}  similarity={f.similarity:.3f}  box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f})",
                                   highlight=False)
     if json_out:
         print_json(out)
     report_failures(failures)
     if failures and len(failures) == len(files):
-        raise typer.Exit(2)
+        raise FacerecError(f"all {len(files)} image(s) failed")
 
 
 @gallery_app.command("verify")

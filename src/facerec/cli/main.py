@@ -49,7 +49,9 @@ _register()
 
 
 def _error(message: str) -> int:
-    first = " ".join(str(message).strip().split("\n")[0].split()) or "failed"
+    from facerec.io.text import terminal_safe
+
+    first = terminal_safe(" ".join(str(message).strip().split("\n")[0].split()) or "failed")
     sys.stderr.write(f"error: {first}\n")
     return 2
 

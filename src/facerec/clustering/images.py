@@ -12,6 +12,7 @@ import numpy as np
 
 from facerec.clustering.methods import cluster_vectors
 from facerec.errors import FacerecError
+from facerec.io.text import safe_text
 
 
 @dataclass
@@ -31,11 +32,11 @@ def embed_all_faces(paths: Sequence[Path], analyzer, on_step: Optional[Callable[
         try:
             faces = analyzer.faces(path)
             if not faces:
-                failures.append((str(path), "no face found"))
+                failures.append((safe_text(path), "no face found"))
             for i, f in enumerate(faces):
                 items.append(FaceItem(path, i, [round(float(v), 1) for v in f.bbox], f.embedding))
         except FacerecError as exc:
-            failures.append((str(path), str(exc).removeprefix(f"{path}: ")))
+            failures.append((safe_text(path), str(exc).removeprefix(f"{safe_text(path)}: ")))
         if on_step:
             on_step()
     return items, failures
@@ -55,12 +56,12 @@ def _place(src: Path, dst_dir: Path) -> None:
 def write_clusters(items: Sequence[FaceItem], labels: np.ndarray, out: Path) -> dict[str, int]:
     """``out/person_0001/`` ... (largest first), ``out/singletons/``, and ``out/clusters.csv``."""
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "clusters.csv", "w", newline="") as fh:
+    with open(out / "clusters.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["image", "face", "x1", "y1", "x2", "y2", "cluster"])
         for it, lab in zip(items, labels):
             name = f"person_{lab + 1:04d}" if lab >= 0 else "singleton"
-            w.writerow([str(it.image), it.face, *it.bbox, name])
+            w.writerow([safe_text(it.image), it.face, *it.bbox, name])
             _place(it.image, out / (name if lab >= 0 else "singletons"))
     n_clusters = int(labels.max(initial=-1)) + 1
     return {"faces": len(items), "clusters": n_clusters, "singletons": int((labels < 0).sum())}

@@ -12,6 +12,7 @@ from typing import Callable, Optional, Sequence
 from facerec.detection.selection import Pick
 from facerec.gallery.gallery import Gallery, image_digest
 from facerec.gallery.store import FaceRecord
+from facerec.io.text import safe_text
 
 FLUSH_EVERY = 500
 """Persist the search index every this many added faces (a crash loses at most that much index work)."""
@@ -60,9 +61,9 @@ def enroll_dataset(gallery: Gallery, items: Sequence[tuple[Path, str]], *, worke
                             analyzer=gallery.analyzer, offline=offline, pick=pick, min_quality=min_quality):
         person, digest = res.key  # type: ignore[misc]
         if res.error is not None:
-            result.failures.append((res.path, res.error))
+            result.failures.append((safe_text(res.path), res.error))
         else:
-            gallery.add_records(person, [FaceRecord(vector=res.vector, image_sha256=digest, image_path=res.path,
+            gallery.add_records(person, [FaceRecord(vector=res.vector, image_sha256=digest, image_path=safe_text(res.path),
                                                     bbox=res.bbox, det_score=res.score)])
             result.added += 1
             if result.added % FLUSH_EVERY == 0:

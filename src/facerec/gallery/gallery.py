@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
@@ -22,24 +23,25 @@ import numpy as np
 
 from facerec.detection.selection import DEFAULT_PICK, Pick, parse_pick
 from facerec.errors import FacerecError, IncompatibleEmbeddingsError, NoFaceError
+from facerec.gallery.export import EXPORT_FORMAT, read_export
 from facerec.gallery.index import FaceIndex
 from facerec.gallery.store import FaceRecord, GalleryStore, Person, PersonNotFoundError
 from facerec.io.atomic import atomic_open
 from facerec.io.images import ImageSource, load_image
+from facerec.io.text import safe_text
 from facerec.recognition.factory import parse_embedder_id
 from facerec.types import Face
 
 UNKNOWN = "unknown"
-EXPORT_FORMAT = "facerec-gallery-1"
 
 
 def image_digest(src: ImageSource) -> tuple[str, Optional[str]]:
     """(SHA-256 of the encoded file or raw array, path or None) of an image source."""
     if isinstance(src, (str, os.PathLike)):
         try:
-            return hashlib.sha256(Path(src).read_bytes()).hexdigest(), str(src)
+            return hashlib.sha256(Path(src).read_bytes()).hexdigest(), safe_text(src)
         except OSError:
-            return "", str(src)  # load_image reports the real problem
+            return "", safe_text(src)  # load_image reports the real problem
     if isinstance(src, (bytes, bytearray)):
         return hashlib.sha256(bytes(src)).hexdigest(), None
     if isinstance(src, np.ndarray):
@@ -243,6 +245,12 @@ class Gallery:
         """Save the index beside the database if it changed since it was last saved."""
         with self._lock:
             if self._index is not None and self._dirty and self.embedder_id:
+                if self.index_path.is_dir():  # not ours to delete unless empty; else keep it in memory only
+                    try:
+                        self.index_path.rmdir()
+                    except OSError:
+                        self.index_status = f"in memory only ({self.index_path} is a folder)"
+                        return
                 self._index.save(self.index_path, self.embedder_id)
                 self._dirty = False
 
@@ -425,48 +433,40 @@ class Gallery:
 
         Returns (faces added, faces skipped).
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FacerecError(f"{path}: no such file")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(str(data["header"]))
-                vectors = data["vectors"].astype(np.float32)
-                names = [str(n) for n in data["names"]]
-                meta = json.loads(str(data["faces"]))
-        except Exception as exc:
-            raise FacerecError(f"{path}: not a gallery export ({type(exc).__name__})") from None
-        if header.get("format") != EXPORT_FORMAT or len(names) != len(meta) or len(vectors) != len(names):
-            raise FacerecError(f"{path}: not a gallery export")
-        model = header.get("embedder_id")
+        data = read_export(path)  # every field checked before anything is written
+        if self.embedder_id is not None and data.embedder_id != self.embedder_id:
+            raise IncompatibleEmbeddingsError(f"{safe_text(path)}: export holds vectors of {data.embedder_id!r}, "
+                                              f"this gallery {self.embedder_id!r}")
+        if self.dim is not None and data.dim != self.dim:
+            raise IncompatibleEmbeddingsError(f"{safe_text(path)}: export holds {data.dim}-D vectors, this gallery {self.dim}-D")
         if self.embedder_id is None:
-            if not model:
-                raise FacerecError(f"{path}: export has no embedder id")
-            self.store.set_meta(_embedder_meta(str(model), header["dim"], header.get("threshold") or None))
-            self.embedder_id, self.dim = model, int(header["dim"])
-            if self._threshold is None and header.get("threshold") is not None:
-                self._threshold = float(header["threshold"])
-        elif model != self.embedder_id:
-            raise IncompatibleEmbeddingsError(f"{path}: export holds vectors of {model!r}, this gallery {self.embedder_id!r}")
-        for person in header.get("persons", []):
+            self.store.set_meta(_embedder_meta(data.embedder_id, data.dim, data.threshold))
+            self.embedder_id, self.dim = data.embedder_id, data.dim
+            if self._threshold is None and data.threshold is not None:
+                self._threshold = data.threshold
+        for person in data.persons:
             self.store.create_person(person, exist_ok=True)
-        existing = {(n, f.image_sha256, tuple(round(float(v), 1) for v in f.bbox)) for n, f in self.store.all_faces()}
+        # A multiset: a face is skipped only as often as it is already there, so a person's two faces
+        # of one image (same digest, same box) both come back, and a second import adds nothing.
+        existing = Counter(_face_key(n, f) for n, f in self.store.all_faces())
         by_person: dict[str, list[FaceRecord]] = {}
         skipped = 0
-        for name, vec, m in zip(names, vectors, meta):
-            key = (name, m["image_sha256"], tuple(round(float(v), 1) for v in m["bbox"]))
-            if key in existing:
+        for name, rec in data.faces:
+            key = _face_key(name, rec)
+            if existing[key] > 0:
+                existing[key] -= 1
                 skipped += 1
                 continue
-            existing.add(key)
-            by_person.setdefault(name, []).append(FaceRecord(vector=vec, image_sha256=m["image_sha256"],
-                                                             image_path=m.get("image_path"), bbox=m["bbox"],
-                                                             det_score=float(m["det_score"])))
+            by_person.setdefault(name, []).append(rec)
         added = 0
         for name, recs in by_person.items():
             self.add_records(name, recs)
             added += len(recs)
         return added, skipped
+
+
+def _face_key(name: str, face: FaceRecord) -> tuple:
+    return name, face.image_sha256, tuple(round(float(v), 1) for v in face.bbox)
 
 
 def face_record(analyzer, image: ImageSource, pick: Pick = DEFAULT_PICK,

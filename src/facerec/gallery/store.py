@@ -18,6 +18,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from facerec.errors import FacerecError
+from facerec.io.text import is_valid_text
 
 SCHEMA_VERSION = 1
 
@@ -89,6 +90,8 @@ class FaceRecord:
 def validate_name(name: str) -> str:
     """A person's name: stripped, non-empty, one line, at most 200 characters."""
     clean = " ".join(str(name).split())
+    if not is_valid_text(clean):
+        raise InvalidNameError("a person's name must be valid text (it holds a lone surrogate or bytes that are not UTF-8)")
     if not clean:
         raise InvalidNameError("a person's name must not be empty")
     if len(clean) > 200:

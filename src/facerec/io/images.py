@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from facerec.errors import ImageError
+from facerec.io.text import safe_text
 
 MAX_PIXELS = int(os.environ.get("FACEREC_MAX_PIXELS", 64_000_000))
 """Images above this many pixels are refused (about 8000 x 8000)."""
@@ -41,7 +42,7 @@ def prefetched_files(files: Mapping[str, bytes]) -> Iterator[None]:
 
 def _describe(src: object) -> str:
     if isinstance(src, (str, os.PathLike)):
-        return str(src)
+        return safe_text(src)
     if isinstance(src, (bytes, bytearray)):
         return f"<{len(src)} bytes>"
     return f"<{type(src).__name__}>"
@@ -51,16 +52,28 @@ def _pil_to_bgr(img: Image.Image, name: str) -> np.ndarray:
     """Convert any PIL mode (L, LA, P, RGBA, CMYK, I;16, I, F, ...) to BGR uint8."""
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        hi = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
-        arr = np.clip(arr / hi * 255.0, 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
+        return _gray_to_bgr(np.asarray(img), sixteen_bit=mode.startswith("I;16"))
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
     rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
     return np.ascontiguousarray(rgb[..., ::-1])
+
+
+STRIP_ROWS = 256
+"""Rows converted at a time from high-bit-depth grey, so the float working copy stays small."""
+
+
+def _gray_to_bgr(arr: np.ndarray, sixteen_bit: bool) -> np.ndarray:
+    """16/32-bit or float grey -> BGR uint8, strip by strip: memory stays near the 3 bytes a pixel of
+    the result (a 16-bit 8000x8000 PNG took 1.7 GB through one float64 copy of the whole image)."""
+    hi = 65535.0 if sixteen_bit or float(arr.max(initial=0)) > 255 else 255.0
+    out = np.empty(arr.shape[:2] + (3,), np.uint8)
+    for y in range(0, arr.shape[0], STRIP_ROWS):
+        strip = np.clip(arr[y:y + STRIP_ROWS].astype(np.float32) * np.float32(255.0 / hi), 0, 255)
+        out[y:y + STRIP_ROWS] = np.nan_to_num(strip).astype(np.uint8)[..., None]
+    return out
 
 
 def _array_to_bgr(arr: np.ndarray) -> np.ndarray:
@@ -105,7 +118,8 @@ def load_image(src: ImageSource) -> np.ndarray:
         elif isinstance(src, (str, os.PathLike)):
             path = Path(src)
             if not path.exists():
-                raise ImageError(f"{name}: no such file")
+                broken = path.is_symlink()
+                raise ImageError(f"{name}: {'broken symbolic link' if broken else 'no such file'}")
             if path.is_dir():
                 raise ImageError(f"{name}: is a directory, not an image")
             try:
@@ -122,6 +136,8 @@ def load_image(src: ImageSource) -> np.ndarray:
             pil = Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
             raise ImageError(f"{name}: not an image file") from None
+        except Image.DecompressionBombError:  # Pillow's own, larger limit: quote ours
+            raise ImageError(f"{name}: image exceeds the limit of {MAX_PIXELS} pixels") from None
         except Exception as exc:  # PIL raises assorted types on corrupt headers
             raise ImageError(f"{name}: cannot decode image ({exc})") from None
     width, height = pil.size
@@ -132,7 +148,9 @@ def load_image(src: ImageSource) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             pil.load()
         pil = ImageOps.exif_transpose(pil)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageError(f"{name}: image exceeds the limit of {MAX_PIXELS} pixels") from None
+    except (OSError, SyntaxError, ValueError) as exc:
         msg = str(exc) or type(exc).__name__
         if "truncated" in msg.lower() or "broken data" in msg.lower():
             raise ImageError(f"{name}: truncated or corrupt image data") from None

@@ -19,6 +19,7 @@ from facerec.detection.factory import DEFAULT_DETECTOR
 from facerec.errors import FacerecError
 from facerec.io.embeddings import EmbeddingTable, save_embeddings
 from facerec.io.files import dataset_items, expand_paths, is_image_name
+from facerec.io.text import safe_text
 from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP
 from facerec.io.atomic import atomic_open, remove_stale_parts, write_json_atomic
 from facerec.workflows.reports import reason_of
@@ -120,7 +121,7 @@ def _embed_one(state, item: tuple[int, str]) -> EmbeddedImage:
 def _fingerprint(items: Sequence[tuple[str, Optional[str]]], options: EmbedOptions, shard_size: int) -> str:
     digest = hashlib.sha256(json.dumps([options.key(), shard_size]).encode())
     for path, label in items:
-        digest.update(f"{path}\0{label}\n".encode())
+        digest.update(f"{path}\0{label}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
@@ -211,14 +212,14 @@ def _assemble(items: Sequence[tuple[str, Optional[str]]], shards_dir: Path, n_sh
         index_parts.append(shard["index"])
         vector_parts.append(shard["vectors"])
         fallbacks += int(shard["fallback"].sum())
-        failures.extend((items[int(i)][0], r) for i, r in zip(shard["failed"], shard["reasons"]))
+        failures.extend((safe_text(items[int(i)][0]), r) for i, r in zip(shard["failed"], shard["reasons"]))
     if len(models) > 1 or len(dims) > 1:
         raise FacerecError(f"{shards_dir}: shards from different models {sorted(models)}; delete the folder and rerun")
     index = np.concatenate(index_parts) if index_parts else np.zeros(0, np.int64)
     dim = dims.pop() if dims else 0
     vectors = np.concatenate([v.reshape(-1, dim) for v in vector_parts]) if dim else np.zeros((0, 0), np.float32)
     labelled = any(items[i][1] is not None for i in range(len(items)))
-    table = EmbeddingTable(paths=[items[int(i)][0] for i in index], vectors=vectors,
+    table = EmbeddingTable(paths=[safe_text(items[int(i)][0]) for i in index], vectors=vectors,
                            model=models.pop() if models else "",
                            labels=[str(items[int(i)][1]) for i in index] if labelled else None)
     if len(table):

@@ -6,16 +6,17 @@ from typing import Optional
 
 from facerec.errors import FacerecError
 from facerec.io.atomic import write_atomic
+from facerec.io.text import safe_text
 
 REPORT_HEADER = "path\treason\n"
 
 
 def reason_of(exc: BaseException, path: str) -> str:
     """The reason part of an error message, without the leading ``path: ``."""
-    msg = " ".join(str(exc).split()) or type(exc).__name__
+    msg = safe_text(" ".join(str(exc).split()) or type(exc).__name__)
     if not isinstance(exc, FacerecError):
         msg = f"{type(exc).__name__}: {msg}"
-    return msg.removeprefix(f"{path}: ")
+    return msg.removeprefix(f"{safe_text(path)}: ").removeprefix(f"{path}: ")
 
 
 class FailureLog:
@@ -31,7 +32,7 @@ class FailureLog:
         self._fh.flush()  # type: ignore[attr-defined]
 
     def add(self, path: str, reason: str) -> None:
-        reason = " ".join(reason.split())
+        path, reason = safe_text(path), safe_text(" ".join(reason.split()))
         self.entries.append((path, reason))
         if self._fh is not None:
             self._fh.write(f"{_clean(path)}\t{reason}\n")  # type: ignore[attr-defined]

@@ -1,0 +1,118 @@
+"""The CLI contract (exit 0, or exit 2 with one ``error:`` line) under hostile file systems:
+names that are not UTF-8, dangling links, linked folders and link loops, runs where every file fails."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facerec.cli.main import main
+
+LATIN1 = os.fsdecode(b"latin1_\xe9\xff.jpg")
+PEREZ = os.fsdecode(b"P\xe9rez")
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def assert_contract(code: int, err: str) -> None:
+    """Exit 0, or exit 2 with an ``error:`` line; never a traceback."""
+    assert "Traceback" not in err, err
+    assert code in (0, 2), (code, err)
+    if code == 2:
+        assert any(line.startswith("error: ") for line in err.splitlines()), err
+
+
+@pytest.fixture()
+def latin1_tree(tmp_path: Path, grace_path: Path, astronaut_bgr: np.ndarray) -> Path:
+    """A photo under a Latin-1 name, and a dataset with a person folder named 'P\\xe9rez'."""
+    shutil.copy(grace_path, tmp_path / LATIN1)
+    for person, src in ((PEREZ, grace_path), ("Collins", None)):
+        d = tmp_path / "ds" / person
+        d.mkdir(parents=True)
+        for k in range(2):
+            if src is not None:
+                shutil.copy(src, d / f"{k}.jpg")
+            else:
+                cv2.imwrite(str(d / f"{k}.jpg"), astronaut_bgr)
+    (tmp_path / "ds" / PEREZ / "broken.jpg").write_bytes(b"not an image")
+    return tmp_path
+
+
+def test_names_that_are_not_utf8_work_in_every_command(latin1_tree: Path, capsys) -> None:
+    t = latin1_tree
+    photo, ds = t / LATIN1, t / "ds"
+    code, out, err = run(capsys, "detect", photo, "--json")
+    assert_contract(code, err)
+    assert code == 0 and json.loads(out)["image"].endswith("latin1_\\xe9\\xff.jpg") and out.isascii()
+    code, _, err = run(capsys, "detect", photo, "--draw", t / os.fsdecode(b"out\xe9.jpg"))
+    assert code == 0, err
+    assert cv2.imdecode(np.fromfile(t / os.fsdecode(b"out\xe9.jpg"), np.uint8), cv2.IMREAD_COLOR) is not None
+    code, _, err = run(capsys, "embed", photo, "--out", t / "x.npz")
+    assert code == 0, err
+    db = t / "g.db"
+    code, _, err = run(capsys, "gallery", "--db", db, "enroll", "Grace", photo)
+    assert code == 0, err
+    code, _, err = run(capsys, "gallery", "--db", db, "enroll-dataset", ds, "-w", "1")
+    assert code == 0, err
+    code, out, err = run(capsys, "gallery", "--db", db, "list", "--json")
+    assert code == 0 and "P\\xe9rez" in {p["name"] for p in json.loads(out)["persons"]}, (out, err)
+    code, out, err = run(capsys, "gallery", "--db", db, "identify", photo, "--json")
+    assert code == 0 and json.loads(out)[0]["faces"][0]["name"] in ("Grace", "P\\xe9rez"), err  # same photo
+    code, _, err = run(capsys, "train", ds, "--out", t / "c.npz", "-j", "1", "--test-ratio", "0")
+    assert code == 0, err
+    code, _, err = run(capsys, "cluster", ds, "--out", t / "clusters")
+    assert code == 0, err
+    assert "P\\xe9rez" in (t / "clusters" / "clusters.csv").read_text(encoding="utf-8")
+    for _ in range(2):  # the failure report is written, and a re-run reads past it
+        code, _, err = run(capsys, "align", ds, t / "aligned", "-j", "1")
+        assert code == 0, err
+        report = (t / "aligned" / "failures.tsv").read_text(encoding="utf-8").splitlines()
+        assert report[1:] == ["ds/P\\xe9rez/broken.jpg\tnot an image file".replace("ds/", f"{ds}/")], report
+
+
+def test_every_file_failing_is_exit_2_with_an_error_line(tmp_path: Path, capsys, grace_path: Path) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 broken")
+    code, _, err = run(capsys, "embed", bad, "--out", tmp_path / "x.npz")
+    assert code == 2 and "1 file(s) failed" in err and "\nerror: " in "\n" + err, err
+    db = tmp_path / "g.db"
+    assert run(capsys, "gallery", "--db", db, "enroll", "Grace", grace_path)[0] == 0
+    code, _, err = run(capsys, "gallery", "--db", db, "identify", bad)
+    assert code == 2 and "\nerror: " in "\n" + err, err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_threshold_must_be_finite(capsys, grace_path: Path, value: str) -> None:
+    code, out, err = run(capsys, "verify", grace_path, grace_path, "--threshold", value)
+    assert code == 2 and err.startswith("error: ") and "finite" in err and not out, err
+
+
+def test_links_followed_once_and_dangling_links_listed(tmp_path: Path, capsys, grace_path: Path,
+                                                       astronaut_bgr: np.ndarray) -> None:
+    """A person folder reached through a link is embedded; a link back up the tree does not loop;
+    a link to nothing is a listed failure."""
+    real = tmp_path / "elsewhere" / "Collins"
+    real.mkdir(parents=True)
+    cv2.imwrite(str(real / "a.jpg"), astronaut_bgr)
+    ds = tmp_path / "ds"
+    (ds / "Grace").mkdir(parents=True)
+    shutil.copy(grace_path, ds / "Grace" / "a.jpg")
+    (ds / "Collins").symlink_to(real, target_is_directory=True)
+    (real / "loop").symlink_to(ds, target_is_directory=True)
+    (ds / "Grace" / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    code, _, err = run(capsys, "embed", ds, "--out", tmp_path / "e.npz")
+    assert_contract(code, err)
+    assert code == 0 and "gone.jpg: broken symbolic link" in err, err
+    with np.load(tmp_path / "e.npz") as data:
+        assert sorted(map(str, data["labels"])) == ["Collins", "Grace"]
+    code, _, err = run(capsys, "gallery", "--db", tmp_path / "g.db", "enroll-dataset", ds, "-w", "1")
+    assert code == 0 and "2 face(s)" in err and "broken symbolic link" in err, err
