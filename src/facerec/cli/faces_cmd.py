@@ -46,7 +46,7 @@ def detect(images: List[Path] = typer.Argument(..., help="Image files."),
 def write_image(path: Path, img: np.ndarray) -> None:
     """Encode ``img`` by the file's suffix (JPEG when unknown) and write it with Python's file I/O:
     OpenCV's own path functions crash on names that are not UTF-8."""
-    from facerec.workflows.files import write_atomic
+    from facerec.io.atomic import write_atomic
 
     ext = path.suffix.lower() if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif",
                                                           ".tiff") else ".jpg"
