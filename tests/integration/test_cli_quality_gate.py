@@ -41,6 +41,12 @@ def test_enroll_skips_poor_faces_by_default_and_lists_why(tmp_path, capsys, data
     assert code == 0 and "enrolled 2 face(s)" in err and "poor.png" in err and "low quality" in err
     code, _, err = run(capsys, "gallery", "--db", db2, "enroll", "x", dataset / "grace/good.jpg", "--min-quality", "2")
     assert code == 2 and err.startswith("error:")
+    code, out, _ = run(capsys, "gallery", "--db", db2, "identify", dataset / "grace/good.jpg", "--json")
+    face = json.loads(out)[0]["faces"][0]
+    assert code == 0 and face["name"] == "grace" and 0.7 < face["quality"] <= 1.0
+    code, out, _ = run(capsys, "detect", dataset / "grace/good.jpg", dataset / "grace/poor.png", "--json")
+    good, poor = (r["faces"][0]["quality"] for r in json.loads(out))
+    assert code == 0 and good > 0.7 > 0.3 > poor
 
 
 def test_align_and_embed_gate_only_when_asked(tmp_path, capsys, dataset):

@@ -66,9 +66,10 @@ def test_health_docs_and_page(client):
 
 def test_detect_embed_verify(client, photos):
     r = client.post("/v1/detect", files={"image": ("g.jpg", photos["grace"], "image/jpeg")})
-    assert r.status_code == 200 and len(r.json()["faces"]) == 1
+    assert r.status_code == 200 and len(r.json()["faces"]) == 1 and 0.7 < r.json()["faces"][0]["quality"] <= 1
     r = client.post("/v1/embed", json={"image": base64.b64encode(photos["astro"]).decode()})
     face = r.json()["faces"][0]
+    assert 0.5 < face["quality"] <= 1
     assert len(face["embedding"]) == r.json()["dim"] and abs(np.linalg.norm(face["embedding"]) - 1) < 1e-3
     r = client.post("/v1/verify", files={"image_a": photos["grace"], "image_b": photos["grace_flip"]})
     assert r.status_code == 200 and r.json()["same"] is True

@@ -24,13 +24,14 @@ def detect(images: List[Path] = typer.Argument(..., help="Image files."),
     from facerec.detection.factory import build_detector
     from facerec.io.images import load_image
     from facerec.models.store import ModelStore
+    from facerec.quality.score import detection_dicts
 
     det = build_detector(detector, ModelStore(offline=True if offline else None))
     results = []
     for path in images:
         img = load_image(path)
         faces = sorted(det.detect(img), key=lambda d: -d.area)[: 1 if largest else None]
-        results.append({"image": safe_text(path), "faces": [f.to_dict() for f in faces]})
+        results.append({"image": safe_text(path), "faces": detection_dicts(img, faces)})
         if draw is not None:
             out = draw if len(images) == 1 else draw / f"{path.stem}_faces.jpg"
             write_image(out, draw_faces(img, faces))

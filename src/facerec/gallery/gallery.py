@@ -83,6 +83,7 @@ class IdentifiedFace:
     similarity: float
     person_id: Optional[int]
     candidates: list[Match] = field(default_factory=list)
+    quality: Optional[float] = None
 
     @property
     def known(self) -> bool:
@@ -95,6 +96,8 @@ class IdentifiedFace:
                                "candidates": [m.to_dict() for m in self.candidates]}
         if self.landmarks is not None:
             out["landmarks"] = [[round(float(x), 2), round(float(y), 2)] for x, y in self.landmarks]
+        if self.quality is not None:
+            out["quality"] = round(float(self.quality), 4)
         return out
 
 
@@ -345,7 +348,8 @@ class Gallery:
             out.append(IdentifiedFace(bbox=face.bbox, score=face.score, landmarks=face.landmarks,
                                       name=top.name if known else UNKNOWN,
                                       similarity=top.similarity if top else 0.0,
-                                      person_id=top.person_id if known else None, candidates=matches[:k]))
+                                      person_id=top.person_id if known else None, candidates=matches[:k],
+                                      quality=getattr(face, "quality", None)))
         return out
 
     def identify(self, image: ImageSource, k: int = 1, threshold: Optional[float] = None) -> list[IdentifiedFace]:

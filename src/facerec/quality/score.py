@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
@@ -151,3 +151,8 @@ def weakest(parts: QualityParts) -> str:
                        else "no landmarks"),
               "detector": f"detector score {parts.det_score:.2f}"}[name]
     return f"{name} ({detail})"
+
+
+def detection_dicts(image: np.ndarray, detections: Sequence[Detection]) -> list[dict]:
+    """JSON-ready detections, each with its ``quality`` (for outputs that have no embeddings)."""
+    return [d.to_dict() | {"quality": round(face_quality(image, d), 4)} for d in detections]

@@ -28,8 +28,10 @@ def load_upload(data: bytes, name: str = "image"):
 
 def _detect(analyzer, data: bytes) -> dict:
     img = load_upload(data)
+    from facerec.quality.score import detection_dicts
+
     dets = analyzer.detect(img)
-    return {"width": img.shape[1], "height": img.shape[0], "faces": [d.to_dict() for d in dets]}
+    return {"width": img.shape[1], "height": img.shape[0], "faces": detection_dicts(img, dets)}
 
 
 def _embed(analyzer, data: bytes) -> dict:
