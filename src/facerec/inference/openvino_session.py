@@ -26,7 +26,6 @@ except ImportError:  # pragma: no cover - depends on the install
     ov = None
 
 _EXTRA = "install the 'openvino' extra: pip install 'facerec[openvino]'"
-_PRECISION_HINT = {"fp32": "f32", "bf16": "bf16"}
 _VERIFIED: set[Path] = set()
 
 
@@ -129,7 +128,7 @@ class OpenVinoSession:
 
     backend = "openvino"
 
-    def __init__(self, path: Path, device: str = "cpu", threads: int = 0, precision: str = "fp32",
+    def __init__(self, path: Path, device: str = "cpu", threads: int = 0,
                  input_shape: Optional[Sequence[Optional[int]]] = None) -> None:
         core = _core()
         self.device = _device_name(core, device)
@@ -137,10 +136,7 @@ class OpenVinoSession:
         if input_shape is not None:
             model.reshape({model.inputs[0].any_name: ov.PartialShape([-1 if d is None else int(d)
                                                                       for d in input_shape])})
-        if precision not in _PRECISION_HINT:
-            raise ModelError(f"precision {precision} is not available with OpenVINO here")
-        config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1",
-                  "INFERENCE_PRECISION_HINT": _PRECISION_HINT[precision]}
+        config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1", "INFERENCE_PRECISION_HINT": "f32"}
         if threads and self.device.startswith("CPU"):
             config["INFERENCE_NUM_THREADS"] = str(threads)
         try:
