@@ -85,13 +85,14 @@ def test_without_gallery_tracks_are_clustered_into_persons(tmp_path, capsys, gra
     assert "below --min-quality" in err
 
 
-def test_missing_camera_fails_with_one_error_line(tmp_path):
-    env = dict(os.environ)
-    proc = subprocess.run([sys.executable, "-m", "facerec", "video", "9", "--no-display"], capture_output=True,
-                          text=True, env=env, timeout=120)
+@pytest.mark.parametrize("source, message", [("9", "error: camera 9"),
+                                             ("http://127.0.0.1:1/none.mjpg", "error: http://127.0.0.1:1/none.mjpg")])
+def test_missing_camera_or_stream_fails_with_one_error_line(source, message):
+    proc = subprocess.run([sys.executable, "-m", "facerec", "video", source, "--no-display"], capture_output=True,
+                          text=True, env=dict(os.environ), timeout=120)
     assert proc.returncode == 2
     err = [x for x in proc.stderr.splitlines() if x.strip()]
-    assert len(err) == 1 and err[0].startswith("error: camera 9"), proc.stderr
+    assert len(err) == 1 and err[0].startswith(message), proc.stderr
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path, capsys):

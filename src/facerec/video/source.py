@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 @contextlib.contextmanager
 def _quiet_opencv() -> Iterator[None]:
-    """Silence OpenCV's own warnings (a missing camera prints several) for a block."""
+    """Silence OpenCV's own warnings (a missing camera prints several) for a block, and FFmpeg's
+    (read once, when OpenCV first starts FFmpeg)."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     logging = getattr(cv2, "utils", None) and getattr(cv2.utils, "logging", None)
     if logging is None:  # pragma: no cover
         yield
