@@ -52,6 +52,12 @@ def test_finetune_then_use_the_head_everywhere(capsys, dataset: Path, tmp_path: 
     code, _, err = run(capsys, "embed", str(dataset), "--model", model, "--out", str(tmp_path / "e.npz"), "-j", "1")
     assert code == 0 and "dimension 16" in err
 
+    base_table = next((tmp_path / "xdg" / "facerec" / "finetune").glob("*.npz"))  # the cached base embeddings
+    code, _, err = run(capsys, "plot", str(base_table), "--head", str(head), "--out", str(tmp_path / "ba.png"))
+    assert code == 0 and cv2.imread(str(tmp_path / "ba.png")).shape[1] > 1.5 * cv2.imread(str(tmp_path / "ba.png")).shape[0]
+    code, _, err = run(capsys, "plot", str(tmp_path / "e.npz"), "--head", str(head), "--out", str(tmp_path / "x.png"))
+    assert code == 2 and "takes arcface_mbf embeddings" in err  # vectors already through the head
+
     db = str(tmp_path / "g.db")
     assert run(capsys, "gallery", "--db", db, "--model", model, "enroll", "grace", str(grace))[0] == 0
     code, out, _ = run(capsys, "gallery", "--db", db, "identify", str(lowres), "--json")

@@ -240,12 +240,20 @@ def plot(embeddings: Path = typer.Argument(..., help="A labelled embeddings file
          out: Path = typer.Option(..., "--out", "-o", help="FILE.html (interactive, plotly) or FILE.png (matplotlib)."),
          method: str = typer.Option("pca", "--method", help="pca, tsne or umap (umap needs umap-learn)."),
          top: int = typer.Option(10, "--top", min=1, help="Plot the N people with the most images."),
-         seed: int = typer.Option(0, "--seed", help="Seed for t-SNE/UMAP.")) -> None:
+         seed: int = typer.Option(0, "--seed", help="Seed for t-SNE/UMAP."),
+         head: Optional[Path] = typer.Option(None, "--head", help="A head from 'facerec finetune' for these "
+                                                                  "embeddings' model: before and after, side by side.")) -> None:
     """The tutorial's 3-D scatter of embeddings, coloured by identity."""
     from facerec.io.embeddings import load_embeddings
     from facerec.plotting import plot_embeddings
 
-    info = plot_embeddings(load_embeddings(embeddings), out, method, top, seed)
+    table = load_embeddings(embeddings)
+    after = None
+    if head is not None:
+        from facerec.finetune.embedder import head_view
+
+        after = head_view(head, table)
+    info = plot_embeddings(table, out, method, top, seed, after=after)
     say(f"plotted {info['points']} faces of {info['identities']} people ({method}) -> {out}")
 
 

@@ -31,10 +31,26 @@ def split_model_name(name: str) -> tuple[str, Path]:
     return base.strip(), Path(head.strip()).expanduser()
 
 
+class Head:
+    """A trained head on its own: its card and an onnxruntime session (one CPU thread: a few small products)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.card: HeadCard = read_card(folder)
+        self.session = open_session(self.card.head_path, backend="onnxruntime", threads=1)
+
+    def project(self, base_vectors: np.ndarray) -> np.ndarray:
+        """Head output for base-model unit vectors, L2-normalised: (n, dim)."""
+        x = np.ascontiguousarray(base_vectors, np.float32).reshape(-1, self.card.input_dim)
+        if not len(x):
+            return np.zeros((0, self.card.dim), np.float32)
+        return l2_normalize(self.session.run(x)[0])
+
+
 class FinetunedEmbedder(Embedder):
     """The base embedder's unit vectors, projected by a trained head and re-normalised."""
 
-    def __init__(self, base: Embedder, card: HeadCard) -> None:
+    def __init__(self, base: Embedder, head: Head) -> None:
+        card = head.card
         if card.base_model != base.name:
             raise ModelError(f"{card.folder}: this head was trained on {card.base_model!r}, not {base.name!r}")
         base_sha = base.spec.sha256 if base.spec is not None else ""
@@ -42,20 +58,15 @@ class FinetunedEmbedder(Embedder):
             raise ModelError(f"{card.folder}: trained on other {base.name} weights (SHA-256 {card.base_sha256[:12]}...)")
         if card.input_dim != base.dim:
             raise ModelError(f"{card.folder}: head takes {card.input_dim}-d vectors, {base.name} gives {base.dim}")
-        self.base, self.card = base, card
+        self.base, self.head, self.card = base, head, card
         self.spec, self.input_size, self.flip = base.spec, base.input_size, base.flip
         self.name = f"{base.name}{HEAD_SEPARATOR}{card.short_id}"
         self.dim = card.dim
         self._threshold_override = card.threshold
-        # a few small matrix products per batch: onnxruntime on one CPU thread, whatever runs the base
-        self.session = open_session(card.head_path, backend="onnxruntime", threads=1)
 
     def project(self, base_vectors: np.ndarray) -> np.ndarray:
         """Head output for base-model unit vectors, L2-normalised: (n, dim)."""
-        x = np.ascontiguousarray(base_vectors, np.float32).reshape(-1, self.card.input_dim)
-        if not len(x):
-            return np.zeros((0, self.dim), np.float32)
-        return l2_normalize(self.session.run(x)[0])
+        return self.head.project(base_vectors)
 
     def _forward(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         return self.project(self.base.embed(crops))
@@ -70,5 +81,19 @@ class FinetunedEmbedder(Embedder):
 def build_finetuned(name: str, build_base: Callable[[str], Embedder]) -> FinetunedEmbedder:
     """The embedder for ``BASE>HEAD_DIR``; ``build_base`` builds the base model by name."""
     base_name, folder = split_model_name(name)
-    card = read_card(folder)
-    return FinetunedEmbedder(build_base(base_name), card)
+    head = Head(folder)
+    return FinetunedEmbedder(build_base(base_name), head)
+
+
+def head_view(folder: Path, table) -> tuple[str, np.ndarray]:
+    """``(embedder id, vectors)``: a table of base-model embeddings seen through the head in ``folder``."""
+    from facerec.errors import IncompatibleEmbeddingsError
+    from facerec.recognition.factory import parse_embedder_id
+
+    head = Head(folder)
+    made_by, flip = parse_embedder_id(table.model)
+    if made_by != head.card.base_model:
+        raise IncompatibleEmbeddingsError(f"{folder}: the head takes {head.card.base_model} embeddings, "
+                                          f"these were made by {table.model!r}")
+    name = f"{head.card.base_model}{HEAD_SEPARATOR}{head.card.short_id}" + ("+flip" if flip else "")
+    return name, head.project(table.vectors)

@@ -51,8 +51,12 @@ def project_3d(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.nd
 
 
 def plot_embeddings(table: EmbeddingTable, out: Path, method: str = "pca", top: int = 10, seed: int = 0,
-                    title: Optional[str] = None) -> dict:
-    """Write the 3-D scatter of the ``top`` largest identities to ``out`` (.html, or .png/.svg/.pdf)."""
+                    title: Optional[str] = None, after: Optional[tuple[str, np.ndarray]] = None) -> dict:
+    """Write the 3-D scatter of the ``top`` largest identities to ``out`` (.html, or .png/.svg/.pdf).
+
+    ``after``: ``(name, vectors)``, another embedding of the same rows (e.g. by a fine-tuned head),
+    drawn beside the first: before and after, side by side.
+    """
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix != ".html" and suffix not in STATIC_SUFFIXES:
@@ -62,50 +66,64 @@ def plot_embeddings(table: EmbeddingTable, out: Path, method: str = "pca", top: 
     names = top_identities(table.labels, top)
     keep = np.array([i for i, name in enumerate(table.labels) if name in set(names)], np.int64)
     labels = [table.labels[i] for i in keep]
-    coords = project_3d(table.vectors[keep], method, seed)
-    title = title or f"{len(names)} identities, {len(keep)} faces, {method.upper()} of {table.model} embeddings"
+    panels = [(table.model, project_3d(table.vectors[keep], method, seed))]
+    if after is not None:
+        panels.append((after[0], project_3d(np.asarray(after[1])[keep], method, seed)))
+    title = title or f"{len(names)} identities, {len(keep)} faces, {method.upper()} of " + \
+        " vs ".join(f"{name} embeddings" for name, _ in panels)
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = [table.paths[i] for i in keep]
     if suffix == ".html":
-        _plotly(coords, labels, names, paths, title, out)
+        _plotly(panels, labels, names, paths, title, out)
     else:
-        _matplotlib(coords, labels, names, title, out)
-    return {"out": str(out), "identities": len(names), "points": int(len(keep)), "method": method}
+        _matplotlib(panels, labels, names, title, out)
+    return {"out": str(out), "identities": len(names), "points": int(len(keep)), "method": method,
+            "panels": [name for name, _ in panels]}
 
 
-def _plotly(coords: np.ndarray, labels: list[str], names: list[str], paths: list[str], title: str, out: Path) -> None:
+def _plotly(panels: list[tuple[str, np.ndarray]], labels: list[str], names: list[str], paths: list[str], title: str,
+            out: Path) -> None:
     try:
+        from plotly.subplots import make_subplots
         import plotly.graph_objects as go
     except ImportError:
         raise FacerecError("HTML plots need plotly: pip install 'facerec[plots]'") from None
-    fig = go.Figure()
+    fig = make_subplots(rows=1, cols=len(panels), specs=[[{"type": "scene"}] * len(panels)],
+                        subplot_titles=[name for name, _ in panels] if len(panels) > 1 else None)
     lab = np.array(labels)
-    for name in names:
-        m = lab == name
-        fig.add_trace(go.Scatter3d(x=coords[m, 0], y=coords[m, 1], z=coords[m, 2], mode="markers", name=name,
-                                   text=[p for p, k in zip(paths, m) if k],
-                                   hovertemplate="%{text}<extra>" + name + "</extra>",
-                                   marker={"size": 4, "opacity": 0.85}))
+    for col, (_, coords) in enumerate(panels, start=1):
+        for name in names:
+            m = lab == name
+            fig.add_trace(go.Scatter3d(x=coords[m, 0], y=coords[m, 1], z=coords[m, 2], mode="markers", name=name,
+                                       legendgroup=name, showlegend=col == 1,
+                                       text=[p for p, k in zip(paths, m) if k],
+                                       hovertemplate="%{text}<extra>" + name + "</extra>",
+                                       marker={"size": 4, "opacity": 0.85}), row=1, col=col)
     fig.update_layout(title=title, legend={"itemsizing": "constant"}, margin={"l": 0, "r": 0, "b": 0, "t": 40})
     from facerec.io.atomic import write_atomic
 
     write_atomic(out, fig.to_html(include_plotlyjs=True, full_html=True).encode())
 
 
-def _matplotlib(coords: np.ndarray, labels: list[str], names: list[str], title: str, out: Path) -> None:
+def _matplotlib(panels: list[tuple[str, np.ndarray]], labels: list[str], names: list[str], title: str,
+                out: Path) -> None:
     try:
         import matplotlib
         from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
     except ImportError:
         raise FacerecError("image plots need matplotlib: pip install 'facerec[plots]'") from None
-    fig = Figure(figsize=(9, 7), dpi=120)
-    ax = fig.add_subplot(projection="3d")
+    fig = Figure(figsize=(2 + 7 * len(panels), 7), dpi=120)
     cmap = matplotlib.colormaps["tab20" if len(names) > 10 else "tab10"]
     lab = np.array(labels)
-    for i, name in enumerate(names):
-        m = lab == name
-        ax.scatter(coords[m, 0], coords[m, 1], coords[m, 2], s=10, color=cmap(i % cmap.N), label=name, depthshade=True)
-    ax.set_title(title, fontsize=10)
+    for col, (panel, coords) in enumerate(panels, start=1):
+        ax = fig.add_subplot(1, len(panels), col, projection="3d")
+        for i, name in enumerate(names):
+            m = lab == name
+            ax.scatter(coords[m, 0], coords[m, 1], coords[m, 2], s=10, color=cmap(i % cmap.N), label=name,
+                       depthshade=True)
+        ax.set_title(title if len(panels) == 1 else panel, fontsize=10)
+    if len(panels) > 1:
+        fig.suptitle(title, fontsize=10)
     ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7, markerscale=1.5, frameon=False)
     fig.tight_layout()
     import io
