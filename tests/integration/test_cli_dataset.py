@@ -188,6 +188,12 @@ def test_embed_cli_labelled_dataset_with_a_bad_file(bad_dataset, tmp_path: Path,
     table = load_embeddings(out)
     assert code == 0 and "4 file(s) failed" in err and all(name in err for name in expected)
     assert sorted(set(table.labels)) == ["astronaut", "grace"] and len(table) == 6
+    # The README's promise: the failure report lies next to the output, one line per bad file.
+    from facerec.workflows.reports import read_failure_report
+
+    report = tmp_path / "emb.npz.failures.tsv"
+    assert report.is_file() and f"failure report: {report}" in err
+    assert sorted(Path(p).name for p, _ in read_failure_report(report)) == sorted(expected)
 
 
 def test_align_cli_bad_input_is_one_error_line(tmp_path: Path, capsys) -> None:

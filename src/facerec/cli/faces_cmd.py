@@ -106,7 +106,7 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
     if len(table):
         who = f" of {len(set(table.labels))} people" if table.labels else ""
         say(f"wrote {len(table)} embedding(s){who} of dimension {table.vectors.shape[1]} to {out}")
-    list_failures(report.failures, None)
+    list_failures(report.failures, report.report_path)
     if not len(table):
         raise FacerecError(f"all {len(items)} image(s) failed, nothing written")
 

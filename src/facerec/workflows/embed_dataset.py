@@ -22,7 +22,7 @@ from facerec.io.files import dataset_items, expand_paths, is_image_name
 from facerec.io.text import safe_text
 from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP
 from facerec.io.atomic import atomic_open, remove_stale_parts, write_json_atomic
-from facerec.workflows.reports import reason_of
+from facerec.workflows.reports import reason_of, report_path_for, write_failure_report
 from facerec.workflows.batch import EmbeddedImage, build_analyzer, embed_image
 from facerec.workflows.parallel import parallel_map
 
@@ -61,6 +61,8 @@ class EmbedReport:
     fallbacks: int = 0
     resumed: int = 0
     """Items whose shards were already written by an earlier, interrupted run."""
+    report_path: Optional[Path] = None
+    """``OUT.failures.tsv`` next to the output, when some images failed."""
 
 
 def looks_like_dataset(path: Path) -> bool:
@@ -224,4 +226,10 @@ def _assemble(items: Sequence[tuple[str, Optional[str]]], shards_dir: Path, n_sh
                            labels=[str(items[int(i)][1]) for i in index] if labelled else None)
     if len(table):
         save_embeddings(out, table)
-    return EmbedReport(table=table, total=len(items), failures=failures, fallbacks=fallbacks)
+    report_path = report_path_for(out)
+    if failures:
+        write_failure_report(report_path, failures)
+    else:
+        report_path.unlink(missing_ok=True)  # a report of an earlier run would now be wrong
+    return EmbedReport(table=table, total=len(items), failures=failures, fallbacks=fallbacks,
+                       report_path=report_path if failures else None)

@@ -43,8 +43,18 @@ class FailureLog:
         if self._fh is not None:
             self._fh.close()  # type: ignore[attr-defined]
             self._fh = None
-        self.entries.sort()
-        write_atomic(self.path, (REPORT_HEADER + "".join(f"{_clean(p)}\t{r}\n" for p, r in self.entries)).encode())
+        write_failure_report(self.path, self.entries)
+
+
+def write_failure_report(path: Path, entries: list[tuple[str, str]]) -> None:
+    """Write a ``path<TAB>reason`` report, sorted by path, atomically."""
+    rows = sorted((safe_text(p), safe_text(" ".join(r.split()))) for p, r in entries)
+    write_atomic(path, (REPORT_HEADER + "".join(f"{_clean(p)}\t{r}\n" for p, r in rows)).encode())
+
+
+def report_path_for(output: Path) -> Path:
+    """Where a batch job writing ``output`` (a file) keeps its failure report: ``OUTPUT.failures.tsv``."""
+    return output.with_name(output.name + ".failures.tsv")
 
 
 def _clean(path: str) -> str:
