@@ -6,8 +6,8 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (JsonOpt, OfflineOpt, console, finite, make_analyzer, print_json, progress,
-                                report_failures)
+from facerec.cli.common import (AddressOpt, EngineOpt, JobsOpt, JsonOpt, OfflineOpt, batch_engine, console, finite,
+                                make_analyzer, print_json, progress, report_failures)
 from facerec.errors import FacerecError
 
 
@@ -21,7 +21,8 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
                                                                "is not given (grouping needs a stricter cut than pairs)."),
             model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder."),
             detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
-            offline: bool = OfflineOpt, json_out: bool = JsonOpt) -> None:
+            offline: bool = OfflineOpt, json_out: bool = JsonOpt, jobs: Optional[int] = JobsOpt,
+            engine: str = EngineOpt, address: Optional[str] = AddressOpt) -> None:
     """Group the faces of unlabelled photos into persons: one folder per person, singletons apart, and a CSV."""
     from facerec.clustering import METHODS, cluster_threshold
     from facerec.clustering.images import cluster_folder
@@ -36,11 +37,16 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
     files = expand_paths(images)
     if not files:
         raise FacerecError("no images found in the given paths")
-    fa = make_analyzer(model or DEFAULT_EMBEDDER, detector or DEFAULT_DETECTOR, offline=offline)
+    from facerec.recognition.factory import DEFAULT_FLIP
+
+    pipeline = {"model": model or DEFAULT_EMBEDDER, "detector": detector or DEFAULT_DETECTOR, "flip": DEFAULT_FLIP,
+                "offline": True if offline else None}
+    fa = make_analyzer(pipeline["model"], pipeline["detector"], DEFAULT_FLIP, offline=offline)
     thr = threshold if threshold is not None else cluster_threshold(fa.threshold, margin)
-    with progress() as bar:
+    with batch_engine(engine, address) as eng, progress() as bar:
         task = bar.add_task("embedding", total=len(files))
-        summary, failures = cluster_folder(files, fa, out, method, thr, on_step=lambda: bar.advance(task))
+        summary, failures = cluster_folder(files, fa, out, method, thr, on_step=lambda: bar.advance(task),
+                                           jobs=jobs, engine=eng, pipeline=pipeline)
     summary = {**summary, "method": method, "threshold": round(thr, 4), "out": str(out), "failed": len(failures)}
     if json_out:
         print_json(summary)

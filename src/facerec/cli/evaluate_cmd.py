@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from facerec.cli.common import JsonOpt, OfflineOpt, console, print_json, progress, report_failures
+from facerec.cli.common import (AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine, console, print_json,
+                                progress, report_failures)
 from facerec.errors import FacerecError
 
 evaluate_app = typer.Typer(help="Verification accuracy: the LFW View 2 protocol, or your own pairs.",
@@ -21,7 +22,7 @@ DetectorOverride = typer.Option(None, "--detector", "-d", help="yunet, scrfd, sc
                                 "(default: the profile's).")
 FlipOverride = typer.Option(None, "--flip/--no-flip", help="Horizontal-flip augmentation (default: the profile's).")
 WorkersOpt = typer.Option(0, "--workers", "-w", min=0,
-                          help="Worker processes, each single-threaded (0: one per CPU, at most 8; 1: this process).")
+                          help="Worker processes, each single-threaded (0: one per CPU, at most 8, or with --engine ray one per CPU of the cluster; 1: this process).")
 CacheDirOpt = typer.Option(None, "--cache-dir", help="Embedding cache folder (default ~/.cache/facerec/embeddings).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Compute everything again; read and write no cache.")
 RocOpt = typer.Option(None, "--roc", help="Write the ROC curve to this PNG (needs matplotlib).")
@@ -52,6 +53,8 @@ class EvalSettings:
     offline: bool = False
     as_json: bool = False
     roc: Optional[Path] = None
+    engine: str = "local"
+    address: Optional[str] = None
 
     @classmethod
     def from_profile(cls, profile: str, model: Optional[str], detector: Optional[str], flip: Optional[bool],
@@ -76,16 +79,18 @@ def _run(pairs, root: Path, opts: EvalSettings, title: str, extra: dict) -> None
     from facerec.evaluation.lfw import evaluate_with, save_roc_png
     from facerec.evaluation.runner import EmbeddingRunner
 
-    workers = opts.workers or min(8, os.cpu_count() or 1)
-    runner = EmbeddingRunner(opts.model, opts.detector, flip=opts.flip, pick=opts.pick, cache_dir=opts.cache_dir,
-                             use_cache=not opts.no_cache, workers=workers, offline=True if opts.offline else None)
-    with progress() as bar:
-        task = bar.add_task("embedding", total=None)
+    with batch_engine(opts.engine, opts.address) as eng:
+        workers = opts.workers or (eng.cluster_cpus() if eng else min(8, os.cpu_count() or 1))
+        runner = EmbeddingRunner(opts.model, opts.detector, flip=opts.flip, pick=opts.pick, cache_dir=opts.cache_dir,
+                                 use_cache=not opts.no_cache, workers=workers, offline=True if opts.offline else None,
+                                 engine=eng)
+        with progress() as bar:
+            task = bar.add_task("embedding", total=None)
 
-        def tick(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
 
-        rep, ev, _ = evaluate_with(runner, pairs, root, on_progress=tick)
+            rep, ev, _ = evaluate_with(runner, pairs, root, on_progress=tick)
     rep.update(extra)
     if opts.roc is not None:
         save_roc_png(opts.roc, {f"{rep['model']} ({rep['accuracy_mean']:.2%})": (ev.roc_fpr, ev.roc_tpr)}, title)
@@ -134,6 +139,7 @@ def evaluate_lfw(
     select: Optional[str] = SelectAlias,
     workers: int = WorkersOpt, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
     roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
+    engine: str = EngineOpt, address: Optional[str] = AddressOpt,
 ) -> None:
     """The LFW View 2 protocol: 10 folds, threshold chosen on the other 9, accuracy ± std, AUC, EER, VAL@FAR."""
     from facerec.datasets.paths import lfw_dir
@@ -144,7 +150,8 @@ def evaluate_lfw(
         raise FacerecError(f"{lfw}: no such folder")
     pairs_file = pairs or _find_pairs(lfw)
     opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers,
-                                     cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc)
+                                     cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc,
+                                     engine=engine, address=address)
     _run(read_pairs(pairs_file), lfw, opts, f"LFW {pairs_file.name}", {"pairs_file": str(pairs_file), "profile": profile})
 
 
@@ -162,6 +169,7 @@ def evaluate_pairs(
     select: Optional[str] = SelectAlias,
     workers: int = WorkersOpt, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
     roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
+    engine: str = EngineOpt, address: Optional[str] = AddressOpt,
 ) -> None:
     """Verification accuracy on your own data: a pairs file, or pairs generated from a folder per person."""
     from facerec.evaluation.pairs import generate_pairs, read_pairs, write_pairs
@@ -176,7 +184,8 @@ def evaluate_pairs(
         if save_pairs is not None:
             write_pairs(save_pairs, plist)
     opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers,
-                                     cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc)
+                                     cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc,
+                                     engine=engine, address=address)
     _run(plist, dataset, opts, dataset.name, {"pairs_file": source, "profile": profile})
 
 

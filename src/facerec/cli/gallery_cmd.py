@@ -7,8 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (JsonOpt, OfflineOpt, console, finite, min_quality_option, print_json, progress,
-                                report_failures)
+from facerec.cli.common import (AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine, console, finite,
+                                min_quality_option, print_json, progress, report_failures)
 from facerec.quality.gate import DEFAULT_ENROLL_MIN_QUALITY
 from facerec.errors import FacerecError
 from facerec.io.text import safe_text, terminal_safe
@@ -78,13 +78,16 @@ def enroll(name: str = typer.Argument(..., help="The person's name (created when
 
 @gallery_app.command("enroll-dataset")
 def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-folder of images per person."),
-                   jobs: int = typer.Option(max(1, min(4, os.cpu_count() or 1)), "--jobs", "-j", "--workers", "-w",
-                                            min=1, help="Worker processes (1 runs in this process)."),
+                   jobs: Optional[int] = typer.Option(None, "--jobs", "-j", "--workers", "-w", min=1,
+                                                      help="Worker processes (1 runs in this process) [default: "
+                                                           "all cores, at most 4; --engine ray: every CPU of the "
+                                                           "cluster]."),
                    max_per_person: Optional[int] = typer.Option(None, "--max-per-person",
                                                                 help="Enroll at most this many images per person."),
                    pick: str = typer.Option("largest", "--pick", help="Which face of each image: largest, center "
                                             "(nearest the image centre, for LFW-like crops) or a face number N."),
-                   min_quality: float = min_quality_option(DEFAULT_ENROLL_MIN_QUALITY)) -> None:
+                   min_quality: float = min_quality_option(DEFAULT_ENROLL_MIN_QUALITY),
+                   engine: str = EngineOpt, address: Optional[str] = AddressOpt) -> None:
     """Enroll a folder-per-person dataset: parallel, resumable (images already enrolled are skipped)."""
     from facerec.detection.selection import parse_pick
     from facerec.gallery.dataset import enroll_dataset as enroll_items
@@ -99,7 +102,7 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
         items = [(p, n) for p, n in items if seen.__setitem__(n, seen.get(n, 0) + 1) or seen[n] <= max_per_person]
     if not items:
         raise FacerecError(f"{root}: no images in per-person sub-folders")
-    with _open() as g, progress() as bar:
+    with batch_engine(engine, address) as eng, _open() as g, progress() as bar:
         task = bar.add_task("enrolling", total=None)
 
         def start(todo: int, skipped: int) -> None:
@@ -107,9 +110,10 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
                 console.print(f"{skipped} image(s) already enrolled, skipped")
             bar.update(task, total=todo)
 
-        res = enroll_items(g, items, workers=jobs, pick=pick, min_quality=min_quality,
+        workers = jobs or (eng.cluster_cpus() if eng else max(1, min(4, os.cpu_count() or 1)))
+        res = enroll_items(g, items, workers=workers, pick=pick, min_quality=min_quality,
                            offline=True if _opts.offline else None,
-                           on_start=start, on_step=lambda: bar.advance(task))
+                           on_start=start, on_step=lambda: bar.advance(task), engine=eng)
         persons, faces = g.store.count()
     console.print(f"enrolled {res.added} face(s); gallery now has {persons} person(s), {faces} face(s)")
     report_failures(res.failures)

@@ -23,22 +23,45 @@ class FaceItem:
     vector: np.ndarray
 
 
-def embed_all_faces(paths: Sequence[Path], analyzer, on_step: Optional[Callable[[], None]] = None
+def _faces_of(analyzer, item: tuple[int, str]) -> tuple[int, list[tuple[list[float], np.ndarray]], Optional[str]]:
+    """The batch map's task: ``(index, [(bbox, vector) per face], error or None)`` of one image."""
+    index, path = item
+    try:
+        return index, [([round(float(v), 1) for v in f.bbox], f.embedding) for f in analyzer.faces(path)], None
+    except FacerecError as exc:
+        return index, [], str(exc).removeprefix(f"{safe_text(path)}: ")
+
+
+def embed_all_faces(paths: Sequence[Path], analyzer, on_step: Optional[Callable[[], None]] = None, *,
+                    jobs: Optional[int] = 1, engine=None, pipeline: Optional[dict] = None
                     ) -> tuple[list[FaceItem], list[tuple[str, str]]]:
-    """Every face of every image, and the images that failed (path, reason)."""
-    items: list[FaceItem] = []
-    failures: list[tuple[str, str]] = []
-    for path in paths:
-        try:
-            faces = analyzer.faces(path)
-            if not faces:
-                failures.append((safe_text(path), "no face found"))
-            for i, f in enumerate(faces):
-                items.append(FaceItem(path, i, [round(float(v), 1) for v in f.bbox], f.embedding))
-        except FacerecError as exc:
-            failures.append((safe_text(path), str(exc).removeprefix(f"{safe_text(path)}: ")))
+    """Every face of every image (in input order), and the images that failed (path, reason).
+
+    With ``jobs=1`` and no ``engine`` the work runs here on ``analyzer``; otherwise over the batch
+    map (worker processes, or Ray actors with ``engine``), each worker building the analyzer from
+    ``pipeline`` (the keyword arguments of :func:`facerec.workflows.batch.build_analyzer`).
+    """
+    from facerec.workflows.batch import build_analyzer
+    from facerec.workflows.parallel import parallel_map
+
+    if (jobs != 1 or engine is not None) and pipeline is None:
+        raise FacerecError("embedding on workers needs the pipeline (model, detector, flip) to build there")
+    found: dict[int, tuple[list, Optional[str]]] = {}
+    for index, faces, error in parallel_map(_faces_of, [(i, str(p)) for i, p in enumerate(paths)],
+                                            factory=build_analyzer, factory_kwargs=pipeline, jobs=jobs,
+                                            state=analyzer if engine is None else None, engine=engine):
+        found[index] = (faces, error)
         if on_step:
             on_step()
+    items: list[FaceItem] = []
+    failures: list[tuple[str, str]] = []
+    for index, path in enumerate(paths):
+        faces, error = found[index]
+        if error is not None:
+            failures.append((safe_text(path), error))
+        elif not faces:
+            failures.append((safe_text(path), "no face found"))
+        items.extend(FaceItem(path, i, bbox, vector) for i, (bbox, vector) in enumerate(faces))
     return items, failures
 
 
@@ -68,9 +91,10 @@ def write_clusters(items: Sequence[FaceItem], labels: np.ndarray, out: Path) -> 
 
 
 def cluster_folder(paths: Sequence[Path], analyzer, out: Path, method: str, threshold: float,
-                   on_step: Optional[Callable[[], None]] = None) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """Embed, cluster and write; returns (summary, failures)."""
-    items, failures = embed_all_faces(paths, analyzer, on_step)
+                   on_step: Optional[Callable[[], None]] = None, *, jobs: Optional[int] = 1, engine=None,
+                   pipeline: Optional[dict] = None) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Embed (see :func:`embed_all_faces`), cluster and write; returns (summary, failures)."""
+    items, failures = embed_all_faces(paths, analyzer, on_step, jobs=jobs, engine=engine, pipeline=pipeline)
     vectors = np.stack([it.vector for it in items]) if items else np.zeros((0, 1), np.float32)
     labels = cluster_vectors(vectors, method=method, threshold=threshold)
     return write_clusters(items, labels, out), failures

@@ -212,9 +212,11 @@ class EmbeddingRunner:
 
     def __init__(self, model: str, detector: str, flip: bool = False, pick: Pick = "center",
                  cache_dir: Optional[os.PathLike] = None, use_cache: bool = True, workers: int = 1,
-                 offline: Optional[bool] = None) -> None:
+                 offline: Optional[bool] = None, engine=None) -> None:
+        """``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` computes what the cache lacks
+        on Ray (``workers`` actors) instead of local processes."""
         self.model_name, self.detector_name, self.flip, self.pick = model, detector, flip, parse_pick(pick)
-        self.offline, self.workers = offline, max(1, int(workers))
+        self.offline, self.workers, self.engine = offline, max(1, int(workers)), engine
         self.local = ImageWorker(model, detector, flip, self.pick, offline)
         analyzer = self.local.analyzer
         self.members = self.local.members
@@ -296,8 +298,8 @@ class EmbeddingRunner:
 
     def _execute(self, tasks: list[ImageTask]) -> Iterator[ImageResult]:
         """Every task's result over the parallel map (in this process for a handful of tasks)."""
-        jobs = 1 if len(tasks) < 2 * self.workers else self.workers
+        jobs = 1 if len(tasks) < 2 * self.workers and self.engine is None else self.workers
         kwargs = {"model": self.model_name, "detector": self.detector_name, "flip": self.flip, "pick": self.pick,
                   "offline": self.offline}
         yield from parallel_map(_process, tasks, factory=_make_worker, factory_kwargs=kwargs, jobs=jobs,
-                                chunksize=8, state=self.local)
+                                chunksize=8, state=self.local, engine=self.engine)

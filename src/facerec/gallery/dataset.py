@@ -40,12 +40,14 @@ def pending_images(gallery: Gallery, items: Sequence[tuple[Path, str]]) -> list[
 
 def enroll_dataset(gallery: Gallery, items: Sequence[tuple[Path, str]], *, workers: int = 1, pick: Pick = "largest",
                    min_quality: Optional[float] = None, offline: Optional[bool] = None,
-                   on_start: Optional[Callable[[int, int], None]] = None, on_step: Optional[Callable[[], None]] = None) -> DatasetEnrollment:
+                   on_start: Optional[Callable[[int, int], None]] = None, on_step: Optional[Callable[[], None]] = None,
+                   engine=None) -> DatasetEnrollment:
     """Enroll one face (``pick``, at least ``min_quality``) of every ``(image, person)`` item not already
     in the gallery.
 
     ``on_start(to_do, skipped)`` is called once before embedding starts, ``on_step()`` after
-    each image. Images without a usable face are listed in ``failures``; the others are stored
+    each image; ``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` to embed on Ray
+    (``workers`` actors) instead of local processes. Images without a usable face are listed in ``failures``; the others are stored
     as they arrive, so an interruption loses nothing already stored.
     """
     from facerec.detection.factory import DEFAULT_DETECTOR
@@ -58,7 +60,8 @@ def enroll_dataset(gallery: Gallery, items: Sequence[tuple[Path, str]], *, worke
     meta = gallery.store.meta()
     for res in embed_images(todo, model=meta["embedder_name"], detector=meta.get("detector", DEFAULT_DETECTOR),
                             flip=meta.get("flip") == "1", jobs=min(workers, max(1, len(todo))),
-                            analyzer=gallery.analyzer, offline=offline, pick=pick, min_quality=min_quality):
+                            analyzer=gallery.analyzer, offline=offline, pick=pick, min_quality=min_quality,
+                            engine=engine):
         person, digest = res.key  # type: ignore[misc]
         if res.error is not None:
             result.failures.append((safe_text(res.path), res.error))

@@ -69,13 +69,14 @@ def _task(analyzer, item: tuple[str, Hashable, Pick, bool, Optional[float]]) -> 
 def embed_images(items: Iterable[tuple[Path | str, Hashable]], *, model: str, detector: str, flip: bool = False,
                  pick: Pick = DEFAULT_PICK, fallback: bool = False, min_quality: Optional[float] = None,
                  jobs: Optional[int] = 1, analyzer=None,
-                 offline: Optional[bool] = None, chunksize: int = 4) -> Iterator[EmbeddedImage]:
+                 offline: Optional[bool] = None, chunksize: int = 4, engine=None) -> Iterator[EmbeddedImage]:
     """One :class:`EmbeddedImage` per ``(path, key)`` item, in completion order.
 
-    ``jobs``: worker processes as in :func:`parallel_map` (1: this process, on ``analyzer`` when given).
+    ``jobs``: worker processes as in :func:`parallel_map` (1: this process, on ``analyzer`` when given);
+    ``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` to run on Ray (None: here).
     """
     pick = parse_pick(pick)
     work = [(str(p), k, pick, fallback, min_quality) for p, k in items]
     yield from parallel_map(_task, work, factory=build_analyzer,
                             factory_kwargs={"model": model, "detector": detector, "flip": flip, "offline": offline},
-                            jobs=jobs, chunksize=chunksize, state=analyzer if jobs == 1 else None)
+                            jobs=jobs, chunksize=chunksize, state=analyzer if jobs == 1 else None, engine=engine)
