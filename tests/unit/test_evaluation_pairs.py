@@ -1,6 +1,7 @@
 """Pairs files: LFW formats, headers and folds, line-numbered errors; generated pairs."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,18 @@ def test_generate_refuses_unusable_datasets(tmp_path: Path):
     root = _dataset(tmp_path / "tiny", people=2)
     with pytest.raises(PairsError, match="too few people|need a folder per person"):
         generate_pairs(root)
+
+
+def test_pairs_files_written_on_windows(tmp_path: Path):
+    """Backslash paths, CRLF line ends and a UTF-8 BOM (Notepad) read as on any other system;
+    a drive-letter path that cannot be read here names its line."""
+    text = "\ufeff1 1\r\nAda\\Ada_0001.jpg\tAda\\Ada_0002.jpg\t1\r\nAda\\Ada_0001.jpg\tBob\\Bob_0001.jpg\t0\r\n"
+    path = tmp_path / "pairs_windows.txt"
+    path.write_bytes(text.encode("utf-8"))
+    pairs = read_pairs(path)
+    assert [(p.a, p.b, p.same) for p in pairs] == [("Ada/Ada_0001.jpg", "Ada/Ada_0002.jpg", True),
+                                                 ("Ada/Ada_0001.jpg", "Bob/Bob_0001.jpg", False)]
+    assert parse_pairs("/data/a.jpg\t/data/b.jpg\t1\n")[0].a == "/data/a.jpg"  # POSIX absolute paths still work
+    if os.name != "nt":
+        with pytest.raises(PairsError, match=r"line 2: 'C:\\\\data\\\\b.jpg' is a Windows drive path"):
+            parse_pairs("a.jpg\tb.jpg\t1\na.jpg\tC:\\data\\b.jpg\t0\n")

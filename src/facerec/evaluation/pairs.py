@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Iterable, Optional, Sequence
 
 from facerec.errors import FacerecError
@@ -71,11 +71,23 @@ def _parse_line(fields: list[str], where: str) -> tuple[str, str, bool]:
             raise PairsError(f"{where}: a mismatched pair names the same person twice ({fields[0]})")
         return lfw_path(fields[0], i), lfw_path(fields[2], j), False  # type: ignore[arg-type]
     if n == 3 and fields[2].lower() in ("1", "0", "true", "false", "same", "different"):
-        return fields[0], fields[1], fields[2].lower() in ("1", "true", "same")
+        return _portable(fields[0], where), _portable(fields[1], where), fields[2].lower() in ("1", "true", "same")
     shown = "\t".join(fields)
     if len(shown) > 60:
         shown = shown[:57] + "..."
     raise PairsError(f"{where}: expected 'name i j', 'name1 i name2 j' or 'path_a path_b 1|0', got {shown!r}")
+
+
+def _portable(path: str, where: str) -> str:
+    """A dataset-relative path written on Windows (``Ada\\Ada_0001.jpg``) in the form every OS reads
+    (``Ada/Ada_0001.jpg``). A drive or UNC path (``C:\\...``, ``\\\\server\\...``) can only be read
+    on Windows: elsewhere it is refused with the line that holds it."""
+    if "\\" not in path and not (len(path) > 1 and path[1] == ":"):
+        return path
+    win = PureWindowsPath(path)
+    if win.drive and os.name != "nt":
+        raise PairsError(f"{where}: {path!r} is a Windows drive path; name images relative to the dataset root")
+    return win.as_posix()
 
 
 def parse_pairs(text: str, source: str = "pairs") -> list[Pair]:
@@ -133,7 +145,7 @@ def read_pairs(path: os.PathLike | str) -> list[Pair]:
     """Pairs from a pairs file (see the module docstring for the formats)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # files saved by Windows editors start with a BOM
     except FileNotFoundError:
         raise PairsError(f"{p}: no such pairs file") from None
     except UnicodeDecodeError:
