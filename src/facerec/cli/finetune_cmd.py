@@ -73,18 +73,16 @@ def _base_embeddings(data: Path, model: str, detector: str, flip: bool, offline:
     from facerec.workflows.align_dataset import read_settings
     from facerec.workflows.embed_dataset import collect_items
 
-    if data.is_file():
-        return load_embeddings(data)
-    if not data.is_dir():
-        raise FacerecError(f"{data}: no such file or folder")
-    items = collect_items([data], labels=True)
-    counts = Counter(label for _, label in items)
-    validation_people(sum(n >= 2 for n in counts.values()), val_fraction)  # fail before embedding anything
-    settings = {"model": model, "detector": detector, "flip": flip, "aligned": read_settings(data)}
-    cached = base_cache_path(items, settings)
-    if cached.is_file():
-        console.print(f"base embeddings from the cache: {cached}", markup=False, highlight=False)
-        return load_embeddings(cached)
+    cached = None
+    if data.is_dir():
+        items = collect_items([data], labels=True)
+        counts = Counter(label for _, label in items)
+        validation_people(sum(n >= 2 for n in counts.values()), val_fraction)  # fail before embedding anything
+        cached = base_cache_path(items, {"model": model, "detector": detector, "flip": flip,
+                                         "aligned": read_settings(data)})
+        if cached.is_file():
+            console.print(f"base embeddings from the cache: {cached}", markup=False, highlight=False, soft_wrap=True)
+            return load_embeddings(cached)
     return _labelled_embeddings(data, model, detector, flip, offline, jobs, 1, cached)
 
 

@@ -6,25 +6,16 @@ its weights) so a head is never run on top of another model, and records the SHA
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from facerec.errors import ModelError
+from facerec.models.store import sha256_file
 
 CARD_FORMAT = "facerec-head/1"
 HEAD_FILE = "head.onnx"
 CARD_FILE = "card.json"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
