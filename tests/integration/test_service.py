@@ -33,7 +33,7 @@ def photos(grace_bgr, astronaut_bgr):
 def client(tmp_path_factory):
     db = tmp_path_factory.mktemp("svc") / "g.db"
     app = create_app(ServiceConfig(db=db, workers=1, max_bytes=2_000_000))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -187,7 +187,7 @@ def test_api_keys(tmp_path, photos):
     ServiceConfig(host="0.0.0.0", api_keys=["k"]).check_exposure()
     ServiceConfig(host="127.0.0.1").check_exposure()
     app = create_app(ServiceConfig(db=tmp_path / "k.db", workers=1, api_keys=["s3cret"]))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         assert c.get("/health").json()["auth"] is True  # health stays open
         _err(c.get("/v1/persons"), 401, "unauthorized")
         _err(c.get("/v1/persons", headers={"X-API-Key": "wrong"}), 401, "unauthorized")

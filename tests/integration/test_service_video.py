@@ -26,7 +26,7 @@ def test_video_job_names_faces_and_reports_progress(tmp_path, grace_bgr, astrona
     compose_video(clip, [grace_bgr, astronaut_bgr], [Motion((10, 60), (120, 20), 0.30, 0.42),
                                                     Motion((400, 40), (350, 120), 0.40, 0.30)], frames=30)
     app = create_app(ServiceConfig(db=tmp_path / "g.db", workers=1, max_bytes=5_000_000))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         for name, img in (("Grace Hopper", grace_bgr), ("Eileen Collins", astronaut_bgr)):
             r = client.post("/v1/persons", data={"name": name}, files={"image": ("p.jpg", _jpg(img), "image/jpeg")})
             assert r.status_code == 201, r.text

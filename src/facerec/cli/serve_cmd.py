@@ -1,7 +1,7 @@
 """``facerec serve``: the REST API and web page."""
 from __future__ import annotations
 
-import os
+import socket
 from pathlib import Path
 from typing import List, Optional
 
@@ -12,7 +12,7 @@ from facerec.errors import FacerecError
 
 
 def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
-          port: int = typer.Option(8000, "--port", help="Port."),
+          port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port."),
           db: Path = typer.Option(Path("gallery.db"), "--db", help="Gallery database file."),
           model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder for a new gallery."),
           detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
@@ -20,21 +20,52 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
                                                                   "comma-separated). Required off loopback."),
           workers: int = typer.Option(2, "--workers", help="Inference threads, each with its own models."),
           max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Request size limit."),
+          allow_host: List[str] = typer.Option([], "--allow-host", help="Host name a key-less service also answers "
+                                                                        "to besides loopback (repeatable; also "
+                                                                        "FACEREC_ALLOWED_HOSTS)."),
+          allow_origin: List[str] = typer.Option([], "--allow-origin", help="Web origin allowed to send writes, e.g. "
+                                                                            "https://app.example (repeatable; also "
+                                                                            "FACEREC_ALLOWED_ORIGINS)."),
           offline: bool = OfflineOpt) -> None:
     """Run the REST API and web page (FastAPI + uvicorn)."""
     try:
         import uvicorn
 
-        from facerec.service.app import ServiceConfig, create_app
+        from facerec.service.app import ServiceConfig, create_app, env_list
     except ImportError as exc:
         raise FacerecError(f"the service needs extra packages: pip install 'facerec[service]' ({exc.name} missing)") from None
-    keys = [k for k in api_key if k] + [k.strip() for k in os.environ.get("FACEREC_API_KEYS", "").split(",") if k.strip()]
+    keys = [k for k in api_key if k] + env_list("FACEREC_API_KEYS")
     cfg = ServiceConfig(db=db, model=model, detector=detector, api_keys=keys, host=host, workers=workers,
-                        max_bytes=int(max_upload_mb * 1024 * 1024), offline=True if offline else None)
+                        max_bytes=int(max_upload_mb * 1024 * 1024), offline=True if offline else None,
+                        allowed_hosts=list(allow_host) + env_list("FACEREC_ALLOWED_HOSTS"),
+                        allowed_origins=list(allow_origin) + env_list("FACEREC_ALLOWED_ORIGINS"))
     cfg.check_exposure()
-    app = create_app(cfg)
-    console.print(f"serving on http://{host}:{port}/  (API docs: /docs)", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    sock = listen(host, port)  # a port in use is one error line, before the models load
+    try:
+        app = create_app(cfg)
+        app.state.gallery.index_ids()  # a damaged gallery fails here, not inside the server's start-up
+        console.print(f"serving on http://{host}:{port}/  (API docs: /docs)", highlight=False)
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, or :class:`FacerecError` with the reason."""
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, UnicodeError) as exc:
+        raise FacerecError(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise FacerecError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def register(app: typer.Typer) -> None:

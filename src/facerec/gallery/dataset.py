@@ -66,10 +66,12 @@ def enroll_dataset(gallery: Gallery, items: Sequence[tuple[Path, str]], *, worke
         if res.error is not None:
             result.failures.append((safe_text(res.path), res.error))
         else:
-            gallery.add_records(person, [FaceRecord(vector=res.vector, image_sha256=digest, image_path=safe_text(res.path),
-                                                    bbox=res.bbox, det_score=res.score)])
-            result.added += 1
-            if result.added % FLUSH_EVERY == 0:
+            _, ids = gallery.add_records(person, [FaceRecord(vector=res.vector, image_sha256=digest,
+                                                             image_path=safe_text(res.path), bbox=res.bbox,
+                                                             det_score=res.score)], skip_enrolled=True)
+            result.added += len(ids)
+            result.skipped += 1 - len(ids)  # enrolled meanwhile by a concurrent run
+            if ids and result.added % FLUSH_EVERY == 0:
                 gallery.flush()
         if on_step is not None:
             on_step()

@@ -269,15 +269,22 @@ class Gallery:
         return face_record(self._need_analyzer(), image, pick, min_quality)
 
     def add_records(self, name: str | int, records: Sequence[FaceRecord], model: Optional[str] = None,
-                    create: bool = True) -> tuple[int, list[int]]:
-        """Store precomputed face records under a person in one transaction: (person id, face ids)."""
+                    create: bool = True, *, new_person: bool = False,
+                    skip_enrolled: bool = False) -> tuple[int, list[int]]:
+        """Store precomputed face records under a person in one transaction: (person id, face ids).
+
+        ``new_person``: refuse a name that exists; ``skip_enrolled``: leave out images already enrolled
+        for that person. Both are decided inside the write transaction, so concurrent writers
+        (another process, other requests) cannot both pass the check.
+        """
         if model is not None and self.embedder_id is not None and model != self.embedder_id:
             raise IncompatibleEmbeddingsError(f"vectors of {model!r} cannot go into a gallery of {self.embedder_id!r}")
         with self._lock:
             self._ensure_index()
-            pid, ids, gen = self.store.add_faces(name, records, create=create, dim=self.dim)
+            pid, ids, gen, kept = self.store.add_faces_checked(name, records, create=create, dim=self.dim,
+                                                               new_person=new_person, skip_enrolled=skip_enrolled)
             if self._index is not None and self._index.generation == gen - 1:
-                self._index.add(np.array(ids, np.int64), np.stack([r.vector for r in records]) if records else None)
+                self._index.add(np.array(ids, np.int64), np.stack([records[k].vector for k in kept]) if kept else None)
                 self._index.generation = gen
                 self._dirty = True
             return pid, ids

@@ -6,6 +6,7 @@ still current. A process killed mid-write leaves the last committed state and no
 """
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -18,9 +19,12 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from facerec.errors import FacerecError
-from facerec.io.text import is_valid_text
+from facerec.io.text import is_valid_text, safe_text
 
 SCHEMA_VERSION = 1
+APPLICATION_ID = 0x46524543
+"""``PRAGMA application_id`` of a facerec gallery ("FREC"), written at creation and checked on open."""
+MAX_ID = 2 ** 63 - 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -108,9 +112,11 @@ class GalleryStore:
             raise FacerecError(f"{self.path}: is a directory, not a gallery database")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._db = None
         try:
             self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None,
                                        check_same_thread=False)
+            legacy = self._check_ours()  # before anything is written to the file
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -121,11 +127,41 @@ class GalleryStore:
                 if version is None:
                     self._set_meta("schema_version", str(SCHEMA_VERSION))
                     self._set_meta("generation", "0")
-                elif int(version) != SCHEMA_VERSION:
-                    raise FacerecError(f"{self.path}: gallery schema {version} is not supported "
+                elif version != str(SCHEMA_VERSION):
+                    raise FacerecError(f"{safe_text(self.path)}: gallery schema {version} is not supported "
                                        f"(expected {SCHEMA_VERSION})")
+                if legacy:
+                    self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         except sqlite3.DatabaseError as exc:
-            raise FacerecError(f"{self.path}: not a gallery database ({exc})") from None
+            if self._db is not None:
+                self._db.close()
+            raise FacerecError(f"{safe_text(self.path)}: not a facerec gallery or damaged ({exc})") from None
+        except BaseException:
+            if self._db is not None:
+                self._db.close()
+            raise
+
+    def _check_ours(self) -> bool:
+        """Refuse a SQLite file that is not a facerec gallery, before writing anything into it.
+
+        Ours: a new, empty file, or one stamped with :data:`APPLICATION_ID`, or a gallery made before
+        the stamp (its ``meta`` table has a ``schema_version``). Returns True when the stamp is to be added.
+        """
+        app_id = self._db.execute("PRAGMA application_id").fetchone()[0]
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if app_id == APPLICATION_ID:
+            return False
+        if app_id == 0 and not tables:
+            return True
+        if app_id == 0 and "meta" in tables:
+            try:
+                row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            except sqlite3.DatabaseError:
+                row = None
+            if row is not None:
+                return True
+        raise FacerecError(f"{safe_text(self.path)}: not a facerec gallery (a SQLite file of another program; "
+                           "nothing was written to it)")
 
     # -- plumbing ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -176,7 +212,8 @@ class GalleryStore:
     # -- persons -------------------------------------------------------------------------------
     def _person_row(self, key: int | str) -> tuple[int, str]:
         if isinstance(key, int):
-            row = self._db.execute("SELECT id, name FROM persons WHERE id=?", (int(key),)).fetchone()
+            row = None if not 0 < key <= MAX_ID else \
+                self._db.execute("SELECT id, name FROM persons WHERE id=?", (int(key),)).fetchone()
         else:
             row = self._db.execute("SELECT id, name FROM persons WHERE name=?", (validate_name(key),)).fetchone()
         if row is None:
@@ -266,26 +303,45 @@ class GalleryStore:
 
         Returns (person id, new face ids, generation).
         """
+        pid, ids, gen, _ = self.add_faces_checked(person, faces, create=create, dim=dim)
+        return pid, ids, gen
+
+    def add_faces_checked(self, person: int | str, faces: Sequence[FaceRecord], create: bool = True,
+                          dim: Optional[int] = None, new_person: bool = False,
+                          skip_enrolled: bool = False) -> tuple[int, list[int], int, list[int]]:
+        """:meth:`add_faces` with the decisions that concurrent writers must not race on made inside
+        the write transaction: ``new_person`` refuses a name that exists (:class:`PersonExistsError`),
+        ``skip_enrolled`` leaves out faces whose image is already enrolled for that person.
+
+        Returns (person id, new face ids, generation, indices of ``faces`` that were stored).
+        """
         with self.transaction() as db:
             try:
-                pid, _ = self._person_row(person)
+                pid, name = self._person_row(person)
+                if new_person:
+                    raise PersonExistsError(f"a person named {name!r} already exists")
             except PersonNotFoundError:
                 if not create or isinstance(person, int):
                     raise
                 cur = db.execute("INSERT INTO persons(name, created) VALUES(?, ?)", (validate_name(person), time.time()))
                 pid = int(cur.lastrowid)
-            ids = []
+            ids, kept = [], []
             now = time.time()
-            for f in faces:
+            for k, f in enumerate(faces):
                 vec = np.ascontiguousarray(f.vector, dtype=np.float32).reshape(-1)
                 if dim is not None and vec.shape[0] != dim:
                     raise FacerecError(f"vector of dimension {vec.shape[0]} does not fit this gallery ({dim})")
+                if skip_enrolled and db.execute("SELECT 1 FROM faces WHERE person_id=? AND image_sha256=? LIMIT 1",
+                                                (pid, f.image_sha256)).fetchone():
+                    continue
                 cur = db.execute("INSERT INTO faces(person_id, vector, image_sha256, image_path, bbox, det_score, created) "
                                  "VALUES(?, ?, ?, ?, ?, ?, ?)",
                                  (pid, vec.tobytes(), f.image_sha256, f.image_path,
                                   json.dumps([round(float(v), 2) for v in f.bbox]), float(f.det_score), now))
                 ids.append(int(cur.lastrowid))
-            return pid, ids, self._bump()
+                kept.append(k)
+            gen = self._bump() if ids or not skip_enrolled else int(self._get_meta("generation") or 0)
+            return pid, ids, gen, kept
 
     def has_image(self, person: str, image_sha256: str) -> bool:
         """Whether this image is already enrolled for this person (makes batch enrolment resumable)."""
@@ -354,8 +410,7 @@ class GalleryStore:
             rows = self._db.execute("SELECT f.id, f.person_id, f.vector, f.image_sha256, f.image_path, f.bbox, "
                                     "f.det_score, p.name FROM faces f JOIN persons p ON p.id = f.person_id "
                                     "ORDER BY p.name, f.id").fetchall()
-        for r in rows:
-            yield str(r[7]), _face_row(r[:7])
+        return iter([(str(r[7]), _face_row(r[:7])) for r in rows])
 
     def check(self) -> None:
         """Raise unless SQLite's integrity check passes."""
@@ -363,6 +418,26 @@ class GalleryStore:
             res = self._db.execute("PRAGMA integrity_check").fetchone()[0]
         if res != "ok":
             raise FacerecError(f"{self.path}: integrity check failed: {res}")
+
+
+def _database_errors(method):
+    """Turn :class:`sqlite3.DatabaseError` raised by a store method into one clear :class:`FacerecError`."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            what = "is busy (locked by another process)" if "locked" in str(exc) or "busy" in str(exc) \
+                else "is damaged or not a gallery"
+            raise FacerecError(f"{safe_text(self.path)}: gallery database {what} ({exc})") from None
+    return wrapper
+
+
+for _name, _method in list(vars(GalleryStore).items()):
+    if isinstance(_method, property):
+        setattr(GalleryStore, _name, property(_database_errors(_method.fget)))
+    elif callable(_method) and not _name.startswith("_") and _name not in ("transaction", "close"):
+        setattr(GalleryStore, _name, _database_errors(_method))
 
 
 def _face_row(r: tuple) -> FaceRecord:

@@ -5,7 +5,6 @@ key when keys are configured, and answers bad input with a 4xx JSON error, never
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from facerec.service import video
 from facerec.service.deps import AUTH, Services
 from facerec.service.limits import BodySizeLimit
 from facerec.service.pool import InferencePool
+from facerec.service.security import RequestGuard, is_loopback
 from facerec.service.routes import faces, meta, persons
 
 ERRORS_DOC = """
@@ -36,6 +36,7 @@ Errors are JSON `{"error": {"code": ..., "message": ...}}`:
 | 400 | `bad_video` | a `/v1/video` upload is not a video OpenCV can read |
 | 400 | `bad_request` | malformed JSON or multipart body, or an impossible operation (merge into itself) |
 | 401 | `unauthorized` | API key missing or wrong |
+| 403 | `forbidden` | a write from a web page of another origin, an unexpected `Host` header, or a key-less service reached off loopback |
 | 404 | `unknown_person` | no person with that id |
 | 404 | `not_found` | no such endpoint (or no such video job) |
 | 405 | `method_not_allowed` | wrong HTTP method |
@@ -60,21 +61,16 @@ class ServiceConfig:
     max_bytes: int = 10 * 1024 * 1024
     offline: Optional[bool] = None
     threshold: Optional[float] = None
+    allowed_hosts: list[str] = field(default_factory=list)
+    """Host names besides loopback that a key-less service answers to (``--allow-host``)."""
+    allowed_origins: list[str] = field(default_factory=list)
+    """Web origins (``https://app.example``) allowed to send writes (``--allow-origin``; ``*`` for any)."""
 
     def check_exposure(self) -> None:
         """Refuse to serve beyond loopback without an API key."""
         if not self.api_keys and not is_loopback(self.host):
             raise FacerecError(f"refusing to serve on {self.host} without an API key "
                                "(pass --api-key or set FACEREC_API_KEYS, or bind to 127.0.0.1)")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def create_app(cfg: ServiceConfig) -> FastAPI:
@@ -107,6 +103,8 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
     app.state.models = {"model": pipe.model, "detector": pipe.detector, "flip": pipe.flip}
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_bytes)
+    app.add_middleware(RequestGuard, keyed=bool(services.keys), allowed_hosts=[cfg.host, *cfg.allowed_hosts],
+                       allowed_origins=cfg.allowed_origins)  # outermost: refused before the body is read
     for router in (meta.router, faces.router, persons.router):
         app.include_router(router)
     app.include_router(video.router, dependencies=AUTH)
@@ -116,5 +114,12 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """An app configured from ``FACEREC_DB``/``FACEREC_API_KEYS`` (for ``uvicorn --factory``)."""
-    keys = [k.strip() for k in os.environ.get("FACEREC_API_KEYS", "").split(",") if k.strip()]
-    return create_app(ServiceConfig(db=Path(os.environ.get("FACEREC_DB", "gallery.db")), api_keys=keys))
+    keys = env_list("FACEREC_API_KEYS")
+    return create_app(ServiceConfig(db=Path(os.environ.get("FACEREC_DB", "gallery.db")), api_keys=keys,
+                                    allowed_hosts=env_list("FACEREC_ALLOWED_HOSTS"),
+                                    allowed_origins=env_list("FACEREC_ALLOWED_ORIGINS")))
+
+
+def env_list(name: str) -> list[str]:
+    """A comma-separated environment variable as a list (empty items dropped)."""
+    return [v.strip() for v in os.environ.get(name, "").split(",") if v.strip()]

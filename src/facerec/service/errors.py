@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facerec.errors import (FacerecError, ImageError, IncompatibleEmbeddingsError, ModelError, MultipleFacesError,
                             NoFaceError)
+from facerec.io.text import safe_text
 from facerec.gallery.store import InvalidNameError, PersonExistsError, PersonNotFoundError
 
 log = logging.getLogger("facerec.service")
@@ -29,7 +30,8 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    """The JSON error; the message may quote client input, so it is made encodable first."""
+    return JSONResponse({"error": {"code": code, "message": safe_text(message)}}, status_code=status, headers=headers)
 
 
 _STATUS: tuple[tuple[type, int, str], ...] = (

@@ -93,8 +93,10 @@ async def read_payload(request: Request, image_fields: tuple[str, ...]) -> Paylo
             raise ApiError(400, "bad_request", "empty JSON body")
         try:
             obj = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ApiError(400, "bad_request", "body is not valid JSON") from None
+        except RecursionError:  # '[' x 50,000
+            raise ApiError(400, "bad_request", "JSON body is nested too deeply") from None
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError, integers of more than 4300 digits
+            raise ApiError(400, "bad_request", "body is not valid JSON (or holds a number too long to read)") from None
         if not isinstance(obj, dict):
             raise ApiError(400, "bad_request", "JSON body must be an object")
         for key, value in obj.items():

@@ -1,6 +1,7 @@
 """Single images: detect, embed, verify (two images or an image and a person), identify."""
 from __future__ import annotations
 
+import threading
 from typing import Optional
 
 from fastapi import APIRouter, Query, Request
@@ -18,10 +19,17 @@ K_QUERY = Query(1, ge=1, le=100, description="Candidates per face.")
 THRESHOLD_QUERY = Query(None, ge=-1.0, le=1.0, description="Cosine threshold (default: the embedder's calibrated one).")
 
 
+MAXDECODE_SLOTS = 2
+"""Uploads decoded at once, whatever the number of inference threads: a decoded image can cost
+hundreds of MB (64 MP at 3 bytes a pixel plus the decoder's own buffers)."""
+DECODE_SLOTS = threading.BoundedSemaphore(MAXDECODE_SLOTS)
+
+
 def load_upload(data: bytes, name: str = "image"):
-    """Decode an uploaded image, naming the field in the error."""
+    """Decode an uploaded image (at most :data:`MAXDECODE_SLOTS` at once), naming the field in the error."""
     try:
-        return load_image(data)
+        with DECODE_SLOTS:
+            return load_image(data)
     except ImageError as exc:
         raise ImageError(f"{name}: " + str(exc).split(": ", 1)[-1]) from None
 

@@ -1,6 +1,8 @@
 """The persons of the gallery: list, create (with faces), read, rename or merge, delete, add faces."""
 from __future__ import annotations
 
+import functools
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -10,7 +12,7 @@ from facerec.gallery.gallery import Gallery, face_record
 from facerec.service.deps import AUTH, GalleryDep, PoolDep
 from facerec.service.errors import ApiError
 from facerec.service.inputs import Payload, openapi_body, read_payload
-from facerec.service.routes.faces import int_id, load_upload
+from facerec.service.routes.faces import DECODE_SLOTS, int_id, load_upload
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"], dependencies=AUTH)
 FACE_FIELD = {"face": {"type": "integer", "description": "Which face of each image, largest first (default 0)."}}
@@ -18,7 +20,8 @@ FACE_FIELD = {"face": {"type": "integer", "description": "Which face of each ima
 
 def _record(analyzer, data: bytes, face_index: int):
     load_upload(data)  # a clear error for a bad upload
-    return face_record(analyzer, data, face_index)
+    with DECODE_SLOTS:  # face_record decodes the upload again
+        return face_record(analyzer, data, face_index)
 
 
 async def _records(pool, p: Payload, required: bool) -> list:
@@ -50,8 +53,8 @@ async def create_person(request: Request, gallery: GalleryDep, pool: PoolDep) ->
     if await run_in_threadpool(_exists, gallery, name):
         raise ApiError(409, "person_exists", f"a person named {name!r} already exists")
     records = await _records(pool, p, required=False)
-    if records:
-        pid, ids = await run_in_threadpool(gallery.add_records, name, records)
+    if records:  # the existence check again, inside the write transaction (concurrent requests)
+        pid, ids = await run_in_threadpool(functools.partial(gallery.add_records, name, records, new_person=True))
     else:
         pid, ids = (await run_in_threadpool(gallery.create_person, name)).id, []
     person = await run_in_threadpool(gallery.person, pid)
