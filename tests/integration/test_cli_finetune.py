@@ -1,4 +1,4 @@
-"""``facerec finetune`` end to end, and the fine-tuned model in verify, embed, gallery and evaluate."""
+"""``facerec finetune`` end to end, and the fine-tuned model in verify, embed, plot, gallery, serve and evaluate."""
 from __future__ import annotations
 
 import json
@@ -64,6 +64,15 @@ def test_finetune_then_use_the_head_everywhere(capsys, dataset: Path, tmp_path: 
     assert code == 0 and "grace" in out
     code, _, err = run(capsys, "gallery", "--db", db, "--model", "arcface_mbf", "identify", str(lowres))
     assert code == 2 and "gallery holds vectors of 'arcface_mbf>ft-" in err
+
+    from fastapi.testclient import TestClient
+
+    from facerec.service.app import ServiceConfig, create_app
+
+    with TestClient(create_app(ServiceConfig(db=tmp_path / "s.db", model=model, workers=1))) as client:
+        assert client.get("/health").json()["model"] == verdict["model"]
+        r = client.post("/v1/embed", files={"image": ("g.png", grace.read_bytes(), "image/png")})
+        assert r.status_code == 200 and r.json()["dim"] == 16
 
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("grace/original.png\tgrace/lowres-half.png\t1\nastronaut/original.png\tastronaut/lowres-crop.png\t1\n"
