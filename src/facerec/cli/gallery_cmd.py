@@ -72,7 +72,7 @@ def enroll(name: str = typer.Argument(..., help="The person's name (created when
     with _open() as g:
         res = g.enroll(name, files, pick=pick if face is None else face, min_quality=min_quality)
         console.print(f"enrolled {len(res.face_ids)} face(s) for {res.person.name!r} "
-                      f"({res.person.faces} in total)", highlight=False)
+                      f"({res.person.faces} in total)", highlight=False, markup=False)
         report_failures(res.failures)
 
 
@@ -147,7 +147,7 @@ def identify(images: List[Path] = typer.Argument(..., help="Images (or folders) 
                 for f in faces:
                     x1, y1, x2, y2 = f.bbox
                     console.print(f"  {terminal_safe(f.name)}  similarity={f.similarity:.3f}  box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f})",
-                                  highlight=False)
+                                  highlight=False, markup=False)
     if json_out:
         print_json(out)
     report_failures(failures)
@@ -178,7 +178,7 @@ def list_persons(json_out: bool = JsonOpt) -> None:
         print_json({"model": stats["model"], "persons": [p.to_dict() for p in persons]})
         return
     for p in persons:
-        typer.echo(f"{p.faces:6d}  {p.name}")
+        typer.echo(f"{p.faces:6d}  {terminal_safe(p.name)}")
     console.print(f"{stats['persons']} person(s), {stats['faces']} face(s), model {stats['model']}")
 
 
@@ -187,7 +187,7 @@ def rename(old: str = typer.Argument(...), new: str = typer.Argument(...)) -> No
     """Rename a person."""
     with _existing() as g:
         p = g.rename(old, new)
-    console.print(f"renamed {old!r} to {p.name!r}", highlight=False)
+    console.print(f"renamed {old!r} to {p.name!r}", highlight=False, markup=False)
 
 
 @gallery_app.command("merge")
@@ -196,7 +196,7 @@ def merge(source: str = typer.Argument(..., help="Person whose faces move (then 
     """Merge SOURCE into TARGET."""
     with _existing() as g:
         p = g.merge(source, target)
-    console.print(f"merged {source!r} into {p.name!r} ({p.faces} face(s))", highlight=False)
+    console.print(f"merged {source!r} into {p.name!r} ({p.faces} face(s))", highlight=False, markup=False)
 
 
 @gallery_app.command("delete")
@@ -204,7 +204,7 @@ def delete(name: str = typer.Argument(...)) -> None:
     """Delete a person and every vector of theirs."""
     with _existing() as g:
         n = g.delete(name)
-    console.print(f"deleted {name!r} and {n} face(s)", highlight=False)
+    console.print(f"deleted {name!r} and {n} face(s)", highlight=False, markup=False)
 
 
 @gallery_app.command("export")
