@@ -7,7 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine, console, finite,
+from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine,
+                                console, finite,
                                 min_quality_option, print_json, progress, report_failures)
 from facerec.quality.gate import DEFAULT_ENROLL_MIN_QUALITY
 from facerec.errors import FacerecError
@@ -24,6 +25,8 @@ class _Opts:
     flip: Optional[bool] = None
     threshold: Optional[float] = None
     offline: bool = False
+    backend: Optional[str] = None
+    device: Optional[str] = None
 
 
 _opts = _Opts()
@@ -37,17 +40,19 @@ def _gallery(db: Path = typer.Option(..., "--db", help="Gallery database file (S
              flip: Optional[bool] = typer.Option(None, "--flip/--no-flip", help="Flip TTA for a new gallery."),
              threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
                                                        help="Cosine threshold (default: the embedder's calibrated one)."),
-             offline: bool = OfflineOpt) -> None:
+             offline: bool = OfflineOpt,
+             backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Every subcommand works on the gallery in --db."""
     _opts.db, _opts.model, _opts.detector, _opts.flip = db, model, detector, flip
-    _opts.threshold, _opts.offline = threshold, offline
+    _opts.threshold, _opts.offline, _opts.backend, _opts.device = threshold, offline, backend, device
 
 
 def _open(load_models: bool = True):
     from facerec.gallery import Gallery
 
     return Gallery.open(_opts.db, model=_opts.model, detector=_opts.detector, flip=_opts.flip,
-                        threshold=_opts.threshold, offline=True if _opts.offline else None, load_models=load_models)
+                        threshold=_opts.threshold, offline=True if _opts.offline else None, load_models=load_models,
+                        backend=_opts.backend, device=_opts.device)
 
 
 def _existing(load_models: bool = False):

@@ -149,7 +149,7 @@ class Gallery:
     @classmethod
     def open(cls, path: str | os.PathLike, model: Optional[str] = None, detector: Optional[str] = None,
              flip: Optional[bool] = None, threshold: Optional[float] = None, offline: Optional[bool] = None,
-             load_models: bool = True) -> "Gallery":
+             load_models: bool = True, backend: Optional[str] = None, device: Optional[str] = None) -> "Gallery":
         """Open (or create) a gallery and load the embedder it was made with.
 
         ``model`` is only needed for a new gallery (default: the package default embedder); for
@@ -160,7 +160,8 @@ class Gallery:
         from facerec.analyzer import FaceAnalyzer
 
         pipe = gallery_pipeline(path, model, detector, flip)
-        fa = FaceAnalyzer(model=pipe.model, detector=pipe.detector, flip=pipe.flip, offline=offline)
+        fa = FaceAnalyzer(model=pipe.model, detector=pipe.detector, flip=pipe.flip, offline=offline, backend=backend,
+                          device=device)
         gallery = cls(path, fa, embedder_name=pipe.model, threshold=threshold)
         pipe.record(gallery)
         return gallery
