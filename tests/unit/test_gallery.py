@@ -205,7 +205,7 @@ def test_store_transaction_rolls_back(tmp_path, analyzer, grace_bgr):
     store.check()
     store.close()
     (tmp_path / "not.db").write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(FacerecError, match="not a gallery database"):
+    with pytest.raises(FacerecError, match="not a facerec gallery"):
         GalleryStore(tmp_path / "not.db")
 
 
