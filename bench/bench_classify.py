@@ -33,6 +33,7 @@ from facerec.datasets import lfw_dir
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSIFIERS = ("svm", "logreg", "knn", "centroid")
+OPENSET_BEGIN, OPENSET_END = "<!-- bench_classify_openset: begin -->", "<!-- bench_classify_openset: end -->"
 
 
 def facerec(*args: str) -> tuple[float, str]:
@@ -193,7 +194,11 @@ def write(out: Path, command: str, people: int, images: int, runs: list[dict], a
         t = "off" if not o["threshold"] else f"{o['threshold']:.2f}"
         lines.append(f"| {t} | {s} | {100 * o['known_correct']:.2f} % | {100 * o['strangers_rejected']:.2f} % |")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
+    kept = ""  # the open-set section bench_classify_openset.py writes into the same file
+    old = out.read_text() if out.is_file() else ""
+    if OPENSET_BEGIN in old and OPENSET_END in old:
+        kept = "\n" + OPENSET_BEGIN + old.split(OPENSET_BEGIN, 1)[1].split(OPENSET_END, 1)[0] + OPENSET_END + "\n"
+    out.write_text("\n".join(lines) + "\n" + kept)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ class FaceAnalyzer:
         default) and ``device`` (None: CPU) are the inference settings of every ONNX model
         (:mod:`facerec.inference`)."""
         self.store = store or ModelStore(offline=offline)
-        self.backend, self.device = resolve_backend(backend), device
+        self.backend = resolve_backend(backend)
         runtime = {"threads": threads, "backend": self.backend, "device": device}
         self.detector: Detector = build_detector(detector, self.store, **runtime)
         self.embedder: Embedder = build_embedder(model, self.store, flip=DEFAULT_FLIP if flip is None else flip,
@@ -114,7 +114,8 @@ class FaceAnalyzer:
         img = load_image(image)
         dets = self.detect(img)
         if single and len(dets) > 1:
-            raise MultipleFacesError(f"{_name(image)}: {len(dets)} faces found, expected exactly one")
+            raise MultipleFacesError(f"{_name(image)}: {len(dets)} faces, at {describe_boxes(dets)}; say which: "
+                                     "pick largest, center or a face number (0 = largest)")
         if dets:
             try:
                 chosen = pick_detection(dets, img.shape, pick)
@@ -159,6 +160,11 @@ class FaceAnalyzer:
 def _with_embedding(det: Detection, vector: np.ndarray, img: np.ndarray) -> Face:
     return Face(bbox=det.bbox, score=det.score, landmarks=det.landmarks, embedding=vector,
                 quality=face_quality(img, det))
+
+
+def describe_boxes(detections: Sequence[Detection]) -> str:
+    """``#0 (x1,y1,x2,y2), #1 (...)``: the boxes of several faces, largest first, for a message."""
+    return ", ".join(f"#{i} ({','.join(str(int(round(float(v)))) for v in d.bbox)})" for i, d in enumerate(detections))
 
 
 def _name(src: object) -> str:

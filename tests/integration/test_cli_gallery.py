@@ -105,3 +105,37 @@ def test_enroll_dataset_parallel(tmp_path, capsys, images):
     assert {p["name"]: p["faces"] for p in json.loads(out)["persons"]} == {"Grace_Hopper": 3, "Eileen_Collins": 2}
     code, _, err = run(capsys, "gallery", "--db", db, "enroll-dataset", root, "--workers", "2")
     assert code == 0 and "5 image(s) already enrolled" in err
+
+
+def test_photos_with_several_faces_are_never_enrolled_silently(tmp_path, capsys, images, grace_bgr, astronaut_bgr):
+    import numpy as np
+
+    from facerec.gallery.store import GalleryStore
+
+    h = astronaut_bgr.shape[0]
+    grace = cv2.resize(grace_bgr, (int(grace_bgr.shape[1] * h / grace_bgr.shape[0]), h))
+    both = tmp_path / "both.jpg"  # Eileen Collins on the left half, Grace Hopper on the right
+    cv2.imwrite(str(both), np.hstack([astronaut_bgr, grace]))
+    db = tmp_path / "g.db"
+    code, _, err = run(capsys, "gallery", "--db", db, "enroll", "Grace Hopper", both)
+    assert code == 2 and err.startswith("error:") and err.count("\n") == 1
+    assert "2 faces, at #0 (" in err and "#1 (" in err and "pick" in err
+    assert run(capsys, "gallery", "--db", db, "enroll", "Grace Hopper", both, "--pick", "largest")[0] == 0
+
+    root = tmp_path / "people"
+    for person, files in (("Grace_Hopper", (images["grace"], images["grace_flip"], both)),
+                          ("Eileen_Collins", (images["astro"], both))):
+        (root / person).mkdir(parents=True)
+        for f in files:
+            (root / person / f.name).write_bytes(f.read_bytes())
+    db2 = tmp_path / "g2.db"
+    code, _, err = run(capsys, "gallery", "--db", db2, "enroll-dataset", root, "-j", "2")
+    text = " ".join(err.split())
+    assert code == 0 and "2 photo(s) with several faces" in text and text.count("most like their") == 2
+    store = GalleryStore(db2)
+    try:  # each person got their own face of the shared photo: Grace's is on the right, Eileen's on the left
+        boxes = {p: [f.bbox for f in store.faces_of(p) if f.image_path.endswith("both.jpg")][0]
+                 for p in ("Grace_Hopper", "Eileen_Collins")}
+    finally:
+        store.close()
+    assert boxes["Grace_Hopper"][0] >= astronaut_bgr.shape[1] > boxes["Eileen_Collins"][2]

@@ -172,6 +172,19 @@ def test_every_bad_input_is_a_clear_4xx(client, photos):
     client.delete(f"/v1/persons/{other}")
 
 
+def test_a_photo_with_several_faces_needs_a_pick(client, photos, grace_bgr, astronaut_bgr):
+    h = astronaut_bgr.shape[0]
+    grace = cv2.resize(grace_bgr, (int(grace_bgr.shape[1] * h / grace_bgr.shape[0]), h))
+    both = _jpg(np.hstack([astronaut_bgr, grace]))
+    body = _err(client.post("/v1/persons", data={"name": "Crowd"}, files={"image": both}), 422, "multiple_faces")
+    assert "#0 (" in body["error"]["message"] and "#1 (" in body["error"]["message"]
+    _err(client.post("/v1/persons", data={"name": "Crowd", "pick": "left"}, files={"image": both}), 422,
+         "invalid_request")
+    r = client.post("/v1/persons", data={"name": "Crowd", "pick": "largest"}, files={"image": both})
+    assert r.status_code == 201 and r.json()["added"] == 1
+    client.delete(f"/v1/persons/{r.json()['person']['id']}")
+
+
 def test_chunked_body_over_the_limit(client):
     def chunks():
         for _ in range(40):

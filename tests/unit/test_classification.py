@@ -161,6 +161,22 @@ def test_cli_align_train_classify(dataset: Path, tmp_path: Path, capsys, grace_p
     assert code == 0 and res["accuracy"] == 1.0 and res["images"] == 12
 
 
+def test_classify_is_open_set_by_default(dataset: Path, tmp_path: Path, capsys, grace_path: Path) -> None:
+    clf = tmp_path / "clf.npz"
+    assert main(["train", str(dataset), "--out", str(clf), "--min-images-per-class", "3", "--json", "-j", "1"]) == 0
+    capsys.readouterr()
+    model = FaceClassifier.load(clf)  # the floors travel with the saved model
+    assert 0.0 < model.min_probability <= 1.0 and model.min_similarity is not None and model.min_similarity > 0.0
+    camera = tmp_path / "camera.png"
+    cv2.imwrite(str(camera), _camera_bgr())
+    code = main(["classify", str(clf), str(grace_path), str(camera), "--json"])  # no flags: open set
+    res = json.loads(capsys.readouterr().out)
+    assert code == 0 and res["results"][0]["faces"][0]["name"] == "grace"
+    assert res["results"][1]["faces"][0]["name"] == UNKNOWN and res["min_similarity"] == model.min_similarity
+    code = main(["classify", str(clf), str(camera), "--closed-set", "--json"])  # told otherwise: always a name
+    assert code == 0 and json.loads(capsys.readouterr().out)["results"][0]["faces"][0]["name"] in model.classes
+
+
 def test_cli_model_remembers_its_embedder(dataset: Path, tmp_path: Path, capsys, grace_path: Path) -> None:
     emb, clf = tmp_path / "emb.npz", tmp_path / "clf.npz"
     assert main(["embed", str(dataset), "--out", str(emb), "-m", "sface", "--no-flip", "-j", "1"]) == 0

@@ -51,6 +51,11 @@ class FaceClassifier:
     dim: int
     centroids: np.ndarray
     info: dict = field(default_factory=dict)
+    min_probability: float = 0.0
+    """Open set: below this top-1 probability the answer is ``unknown`` (chosen on held-out data by training)."""
+    min_similarity: Optional[float] = None
+    """Open set: below this cosine similarity to the person's centroid, ``unknown`` (the embedder's
+    calibrated verification threshold; None: the caller's analyzer supplies it)."""
 
     @classmethod
     def fit(cls, classifier: Classifier, vectors: np.ndarray, labels: Sequence[str], embedder: str) -> "FaceClassifier":
@@ -83,10 +88,18 @@ class FaceClassifier:
         self.require_model(model, x.shape[1])
         return self.classifier.predict_proba(x)
 
-    def predict(self, vectors: np.ndarray, model: str, threshold: float = 0.0, min_similarity: float = -1.0,
-                top: int = 3) -> list[Prediction]:
+    def predict(self, vectors: np.ndarray, model: str, threshold: Optional[float] = None,
+                min_similarity: Optional[float] = None, top: int = 3, open_set: bool = False) -> list[Prediction]:
         """Name every vector, or ``unknown`` when its probability is below ``threshold`` or its
-        similarity to that person's centroid is below ``min_similarity`` (open-set)."""
+        similarity to that person's centroid is below ``min_similarity``.
+
+        With ``open_set`` the floors not given default to the model's own (:attr:`min_probability`,
+        :attr:`min_similarity`); without it, to none (closed set: always a name).
+        """
+        if threshold is None:
+            threshold = self.min_probability if open_set else 0.0
+        if min_similarity is None:
+            min_similarity = self.min_similarity if open_set and self.min_similarity is not None else -1.0
         x = np.atleast_2d(np.asarray(vectors, np.float32))
         proba = self.predict_proba(x, model)
         sims = x @ self.centroids.T
@@ -108,7 +121,8 @@ class FaceClassifier:
         if path.suffix != ".npz":
             raise FacerecError(f"{path}: a classifier is saved as .npz")
         header = {"format": FORMAT, "version": VERSION, "kind": self.kind, "params": self.classifier.params(),
-                  "embedder": self.embedder, "dim": self.dim, "info": self.info}
+                  "embedder": self.embedder, "dim": self.dim, "info": self.info,
+                  "open_set": {"min_probability": self.min_probability, "min_similarity": self.min_similarity}}
         arrays = {f"clf_{k}": np.asarray(v) for k, v in self.classifier.arrays().items()}
         buf = io.BytesIO()
         np.savez_compressed(buf, header=np.array(json.dumps(header)), classes=np.array(self.classes, dtype=str),
@@ -165,4 +179,9 @@ class FaceClassifier:
         proba = np.asarray(clf.predict_proba(probe))
         if proba.shape != (3, len(classes)) or not np.isfinite(proba).all():
             raise ValueError(f"the classifier's arrays do not fit {len(classes)} classes of dimension {dim}")
-        return cls(clf, classes, embedder, dim, centroids, info)
+        open_set = header.get("open_set") or {}
+        min_prob, min_sim = open_set.get("min_probability", 0.0), open_set.get("min_similarity")
+        if not isinstance(min_prob, (int, float)) or not isinstance(min_sim, (int, float, type(None))):
+            raise ValueError("open_set floors must be numbers")
+        return cls(clf, classes, embedder, dim, centroids, info, float(min_prob),
+                   None if min_sim is None else float(min_sim))

@@ -8,8 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt,
-                                ModelOpt, OfflineOpt,
+from facerec.cli.common import (AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt, ModelOpt, OfflineOpt,
                                 batch_engine, console, finite, list_failures, min_quality_option, print_json,
                                 progress_bar, say)
 from facerec.io.text import safe_text
@@ -27,8 +26,7 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
                                        help="'center': write a centred crop when no face is found."),
           min_quality: Optional[float] = min_quality_option(),
           offline: bool = OfflineOpt, json_out: bool = JsonOpt,
-          engine: str = EngineOpt, address: Optional[str] = AddressOpt,
-          backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
+          engine: str = EngineOpt, address: Optional[str] = AddressOpt) -> None:
     """Align the largest face of every image; resumable, with a failure report."""
     from facerec.workflows.align_dataset import AlignSettings, align_dataset
 
@@ -38,7 +36,7 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
                              min_quality=min_quality or None)
     with batch_engine(engine, address) as eng, progress_bar("aligning") as bar:
         report = align_dataset(dataset, out, settings=settings, jobs=jobs, offline=True if offline else None,
-                               progress=bar, engine=eng, backend=backend, device=device)
+                               progress=bar, engine=eng)
     if json_out:
         print_json(report.to_dict())
     else:
@@ -61,7 +59,7 @@ def train(data: Path = typer.Argument(..., help="A folder-per-person dataset (ra
           jobs: Optional[int] = JobsOpt,
           save_embeddings: Optional[Path] = typer.Option(None, "--save-embeddings",
                                                          help="Keep the dataset's embeddings in this file."),
-          json_out: bool = JsonOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
+          json_out: bool = JsonOpt) -> None:
     """Train a classifier naming the people of a dataset; report test accuracy."""
     from facerec.classification import make_classifier, train_classifier
 
@@ -70,9 +68,9 @@ def train(data: Path = typer.Argument(..., help="A folder-per-person dataset (ra
     if not 0.0 <= test_ratio < 1.0:
         raise FacerecError(f"--test-ratio must be at least 0 and below 1, got {test_ratio}")
     make_classifier(classifier)  # fail fast on a bad name
-    table = _labelled_embeddings(data, model, detector, flip, offline, jobs, min_images, save_embeddings,
-                                 {"backend": backend, "device": device})
-    result = train_classifier(table, classifier, min_images, test_ratio, seed)
+    table = _labelled_embeddings(data, model, detector, flip, offline, jobs, min_images, save_embeddings)
+    result = train_classifier(table, classifier, min_images, test_ratio, seed,
+                              min_similarity=_embedder_threshold(table.model, offline))
     result.model.save(out)
     summary = result.to_dict() | {"out": str(out)}
     if json_out:
@@ -84,6 +82,17 @@ def train(data: Path = typer.Argument(..., help="A folder-per-person dataset (ra
         ev = result.evaluation
         say(f"test top-1 accuracy {ev.accuracy:.4f}   top-5 {ev.top5:.4f}")
         _print_worst(ev.per_class)
+    say(f"open set: 'unknown' below probability {result.model.min_probability:.3f} (chosen on the test images) "
+        f"or similarity {result.model.min_similarity:.3f} (the embedder's threshold)")
+
+
+def _embedder_threshold(embedder_id: str, offline: bool) -> float:
+    """The calibrated verification threshold of the embedder that made ``embedder_id`` vectors."""
+    from facerec.models.store import ModelStore
+    from facerec.recognition.factory import build_embedder, parse_embedder_id
+
+    name, flip = parse_embedder_id(embedder_id)
+    return float(build_embedder(name, ModelStore(offline=True if offline else None), flip=flip).threshold)
 
 
 def _print_worst(rows: list[dict], n: int = 10) -> None:
@@ -102,7 +111,7 @@ def _print_worst(rows: list[dict], n: int = 10) -> None:
 
 
 def _labelled_embeddings(data: Path, model: str, detector: str, flip: bool, offline: bool, jobs: Optional[int],
-                         min_images: int, keep: Optional[Path], runtime: Optional[dict] = None):
+                         min_images: int, keep: Optional[Path]):
     """Embeddings with labels: loaded from a file, or computed from a dataset folder (aligned
     crops when it holds 'facerec align' settings), skipping people with too few images."""
     from collections import Counter
@@ -123,7 +132,7 @@ def _labelled_embeddings(data: Path, model: str, detector: str, flip: bool, offl
     settings = read_settings(data)
     options = EmbedOptions(model=model, detector=detector, flip=flip, aligned=settings is not None,
                            align_zoom=float(settings.get("zoom", 1.0)) if settings else 1.0,
-                           offline=True if offline else None, **(runtime or {}))
+                           offline=True if offline else None)
     with contextlib.ExitStack() as stack:
         target = keep
         if target is None:
@@ -138,42 +147,50 @@ def _labelled_embeddings(data: Path, model: str, detector: str, flip: bool, offl
 def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A classifier from 'facerec train'."),
              images: List[Path] = typer.Argument(..., help="Images or folders; one labelled dataset folder "
                                                           "also reports accuracy."),
-             threshold: float = typer.Option(0.0, "--threshold", "-t", callback=finite, help="Below this probability: 'unknown'."),
+             threshold: Optional[float] = typer.Option(
+                 None, "--threshold", "-t", callback=finite, help="Below this probability: 'unknown' [default: the floor 'train' "
+                                                 "chose on held-out faces]."),
              min_similarity: Optional[float] = typer.Option(
                  None, "--min-similarity", callback=finite, help="Below this cosine similarity to the person's mean face: 'unknown' "
-                                                "[default: off; 'auto' is not a value, use the model's verify "
-                                                "threshold from 'facerec models']."),
+                                                "[default: the embedder's calibrated verification threshold]."),
+             closed_set: bool = typer.Option(False, "--closed-set", help="Always answer a known name (no floors "
+                                             "unless given): only for faces known to be of trained people."),
              detector: str = DetectorOpt, offline: bool = OfflineOpt, jobs: Optional[int] = JobsOpt,
-             json_out: bool = JsonOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
-    """Name every face, or 'unknown' below the threshold (open set)."""
-    runtime = {"backend": backend, "device": device}
+             json_out: bool = JsonOpt) -> None:
+    """Name every face, or 'unknown' when it resembles no trained person closely enough (open set)."""
     from facerec.classification import FaceClassifier
     from facerec.workflows.embed_dataset import looks_like_dataset
 
     clf = FaceClassifier.load(model_file)
-    min_sim = -1.0 if min_similarity is None else min_similarity
+    if closed_set:
+        threshold = threshold or 0.0
+        min_sim = -1.0 if min_similarity is None else min_similarity
+    else:
+        threshold = clf.min_probability if threshold is None else threshold
+        min_sim = min_similarity if min_similarity is not None else (
+            clf.min_similarity if clf.min_similarity is not None else _embedder_threshold(clf.embedder, offline))
     if len(images) == 1 and looks_like_dataset(images[0]):
-        _classify_dataset(clf, images[0], threshold, min_sim, detector, offline, jobs, json_out, runtime)
+        _classify_dataset(clf, images[0], threshold, min_sim, detector, offline, jobs, json_out)
         return
-    _classify_images(clf, images, threshold, min_sim, detector, offline, json_out, runtime)
+    _classify_images(clf, images, threshold, min_sim, detector, offline, json_out)
 
 
-def _analyzer_for(clf, detector: str, offline: bool, runtime: dict):
+def _analyzer_for(clf, detector: str, offline: bool):
     """A FaceAnalyzer producing the classifier's embedding space."""
     from facerec.analyzer import FaceAnalyzer
     from facerec.recognition.factory import parse_embedder_id
 
     name, flip = parse_embedder_id(clf.embedder)
-    fa = FaceAnalyzer(model=name, detector=detector, flip=flip, offline=True if offline else None, **runtime)
+    fa = FaceAnalyzer(model=name, detector=detector, flip=flip, offline=True if offline else None)
     clf.require_model(fa.model)
     return fa, name, flip
 
 
 def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, detector: str, offline: bool,
-                     json_out: bool, runtime: dict) -> None:
+                     json_out: bool) -> None:
     from facerec.io.files import expand_paths
 
-    fa, _, _ = _analyzer_for(clf, detector, offline, runtime)
+    fa, _, _ = _analyzer_for(clf, detector, offline)
     files = expand_paths(images)
     if not files:
         raise FacerecError("no images found in the given paths")
@@ -197,7 +214,7 @@ def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, 
                 say(f"{path} #{i} ({x1},{y1},{x2},{y2}): {who}  p={p.probability:.3f} "
                               f"sim={p.similarity:.3f}")
     if json_out:
-        print_json({"model": str(clf.embedder), "threshold": threshold, "results": results,
+        print_json({"model": str(clf.embedder), "threshold": threshold, "min_similarity": min_sim, "results": results,
                     "failures": [{"path": p, "reason": r} for p, r in failures]})
     else:
         list_failures(failures, None)
@@ -206,7 +223,7 @@ def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, 
 
 
 def _classify_dataset(clf, folder: Path, threshold: float, min_sim: float, detector: str, offline: bool,
-                      jobs: Optional[int], json_out: bool, runtime: dict) -> None:
+                      jobs: Optional[int], json_out: bool) -> None:
     from facerec.classification import evaluate
     from facerec.recognition.factory import parse_embedder_id
     from facerec.workflows.align_dataset import read_settings
@@ -216,7 +233,7 @@ def _classify_dataset(clf, folder: Path, threshold: float, min_sim: float, detec
     settings = read_settings(folder)
     options = EmbedOptions(model=name, detector=detector, flip=flip, aligned=settings is not None,
                            align_zoom=float(settings.get("zoom", 1.0)) if settings else 1.0,
-                           offline=True if offline else None, **runtime)
+                           offline=True if offline else None)
     items = collect_items([folder], labels=True)
     with tempfile.TemporaryDirectory(prefix="facerec-") as tmp:
         with progress_bar("embedding") as bar:

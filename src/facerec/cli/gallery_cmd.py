@@ -7,9 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine,
-                                console, finite,
-                                min_quality_option, print_json, progress, report_failures)
+from facerec.cli.common import (AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine, console, finite,
+                                min_quality_option, print_json, progress, report_failures, say)
 from facerec.quality.gate import DEFAULT_ENROLL_MIN_QUALITY
 from facerec.errors import FacerecError
 from facerec.io.text import safe_text, terminal_safe
@@ -25,8 +24,6 @@ class _Opts:
     flip: Optional[bool] = None
     threshold: Optional[float] = None
     offline: bool = False
-    backend: Optional[str] = None
-    device: Optional[str] = None
 
 
 _opts = _Opts()
@@ -40,19 +37,17 @@ def _gallery(db: Path = typer.Option(..., "--db", help="Gallery database file (S
              flip: Optional[bool] = typer.Option(None, "--flip/--no-flip", help="Flip TTA for a new gallery."),
              threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
                                                        help="Cosine threshold (default: the embedder's calibrated one)."),
-             offline: bool = OfflineOpt,
-             backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
+             offline: bool = OfflineOpt) -> None:
     """Every subcommand works on the gallery in --db."""
     _opts.db, _opts.model, _opts.detector, _opts.flip = db, model, detector, flip
-    _opts.threshold, _opts.offline, _opts.backend, _opts.device = threshold, offline, backend, device
+    _opts.threshold, _opts.offline = threshold, offline
 
 
 def _open(load_models: bool = True):
     from facerec.gallery import Gallery
 
     return Gallery.open(_opts.db, model=_opts.model, detector=_opts.detector, flip=_opts.flip,
-                        threshold=_opts.threshold, offline=True if _opts.offline else None, load_models=load_models,
-                        backend=_opts.backend, device=_opts.device)
+                        threshold=_opts.threshold, offline=True if _opts.offline else None, load_models=load_models)
 
 
 def _existing(load_models: bool = False):
@@ -64,11 +59,12 @@ def _existing(load_models: bool = False):
 @gallery_app.command("enroll")
 def enroll(name: str = typer.Argument(..., help="The person's name (created when new)."),
            images: List[Path] = typer.Argument(..., help="Images (or folders) of this person."),
-           pick: str = typer.Option("largest", "--pick", help="Which face of each image: largest, center (nearest "
-                                    "the image centre: portrait datasets such as LFW) or a face number N (0 = largest)."),
+           pick: Optional[str] = typer.Option(None, "--pick", help="Which face of a photo with several: largest, "
+                                              "center (nearest the image centre) or a face number N (0 = largest) "
+                                              "[default: such a photo is refused, naming its faces' boxes]."),
            face: Optional[int] = typer.Option(None, "--face", hidden=True, help="Old spelling of --pick N."),
            min_quality: float = min_quality_option(DEFAULT_ENROLL_MIN_QUALITY)) -> None:
-    """Enroll a person from one or more images (the largest face of each)."""
+    """Enroll a person from one or more images (the one face of each, or the one --pick says)."""
     from facerec.io.files import expand_paths
 
     files = expand_paths(images)
@@ -77,7 +73,7 @@ def enroll(name: str = typer.Argument(..., help="The person's name (created when
     with _open() as g:
         res = g.enroll(name, files, pick=pick if face is None else face, min_quality=min_quality)
         console.print(f"enrolled {len(res.face_ids)} face(s) for {res.person.name!r} "
-                      f"({res.person.faces} in total)", highlight=False, markup=False)
+                      f"({res.person.faces} in total)", highlight=False)
         report_failures(res.failures)
 
 
@@ -89,16 +85,17 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
                                                            "cluster]."),
                    max_per_person: Optional[int] = typer.Option(None, "--max-per-person",
                                                                 help="Enroll at most this many images per person."),
-                   pick: str = typer.Option("largest", "--pick", help="Which face of each image: largest, center "
-                                            "(nearest the image centre, for LFW-like crops) or a face number N."),
+                   pick: str = typer.Option("auto", "--pick", help="Which face of a photo with several: auto (the "
+                                            "one most like the person's other photos; with none, the one nearest "
+                                            "the centre), largest, center or a face number N."),
                    min_quality: float = min_quality_option(DEFAULT_ENROLL_MIN_QUALITY),
                    engine: str = EngineOpt, address: Optional[str] = AddressOpt) -> None:
     """Enroll a folder-per-person dataset: parallel, resumable (images already enrolled are skipped)."""
     from facerec.detection.selection import parse_pick
-    from facerec.gallery.dataset import enroll_dataset as enroll_items
+    from facerec.gallery.dataset import AUTO, enroll_dataset as enroll_items
     from facerec.io.files import dataset_items
 
-    pick = parse_pick(pick)
+    pick = pick if pick == AUTO else parse_pick(pick)
     if not root.is_dir():
         raise FacerecError(f"{root}: not a folder")
     items = dataset_items(root)
@@ -121,6 +118,10 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
                            on_start=start, on_step=lambda: bar.advance(task), engine=eng)
         persons, faces = g.store.count()
     console.print(f"enrolled {res.added} face(s); gallery now has {persons} person(s), {faces} face(s)")
+    if res.multi_face:
+        say(f"{len(res.multi_face)} photo(s) with several faces:")
+        for path, how in res.multi_face:
+            say(f"  {path}: {how}")
     report_failures(res.failures)
 
 
@@ -152,7 +153,7 @@ def identify(images: List[Path] = typer.Argument(..., help="Images (or folders) 
                 for f in faces:
                     x1, y1, x2, y2 = f.bbox
                     console.print(f"  {terminal_safe(f.name)}  similarity={f.similarity:.3f}  box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f})",
-                                  highlight=False, markup=False)
+                                  highlight=False)
     if json_out:
         print_json(out)
     report_failures(failures)
@@ -183,7 +184,7 @@ def list_persons(json_out: bool = JsonOpt) -> None:
         print_json({"model": stats["model"], "persons": [p.to_dict() for p in persons]})
         return
     for p in persons:
-        typer.echo(f"{p.faces:6d}  {terminal_safe(p.name)}")
+        typer.echo(f"{p.faces:6d}  {p.name}")
     console.print(f"{stats['persons']} person(s), {stats['faces']} face(s), model {stats['model']}")
 
 
@@ -192,7 +193,7 @@ def rename(old: str = typer.Argument(...), new: str = typer.Argument(...)) -> No
     """Rename a person."""
     with _existing() as g:
         p = g.rename(old, new)
-    console.print(f"renamed {old!r} to {p.name!r}", highlight=False, markup=False)
+    console.print(f"renamed {old!r} to {p.name!r}", highlight=False)
 
 
 @gallery_app.command("merge")
@@ -201,7 +202,7 @@ def merge(source: str = typer.Argument(..., help="Person whose faces move (then 
     """Merge SOURCE into TARGET."""
     with _existing() as g:
         p = g.merge(source, target)
-    console.print(f"merged {source!r} into {p.name!r} ({p.faces} face(s))", highlight=False, markup=False)
+    console.print(f"merged {source!r} into {p.name!r} ({p.faces} face(s))", highlight=False)
 
 
 @gallery_app.command("delete")
@@ -209,7 +210,7 @@ def delete(name: str = typer.Argument(...)) -> None:
     """Delete a person and every vector of theirs."""
     with _existing() as g:
         n = g.delete(name)
-    console.print(f"deleted {name!r} and {n} face(s)", highlight=False, markup=False)
+    console.print(f"deleted {name!r} and {n} face(s)", highlight=False)
 
 
 @gallery_app.command("export")

@@ -24,7 +24,7 @@ import numpy as np
 from facerec.detection.selection import DEFAULT_PICK, Pick, parse_pick
 from facerec.errors import FacerecError, IncompatibleEmbeddingsError, NoFaceError
 from facerec.gallery.export import EXPORT_FORMAT, read_export
-from facerec.gallery.index import TRAIN_SIZE, FaceIndex
+from facerec.gallery.index import FaceIndex
 from facerec.gallery.store import FaceRecord, GalleryStore, Person, PersonNotFoundError
 from facerec.io.atomic import atomic_open
 from facerec.io.images import ImageSource, load_image
@@ -149,7 +149,7 @@ class Gallery:
     @classmethod
     def open(cls, path: str | os.PathLike, model: Optional[str] = None, detector: Optional[str] = None,
              flip: Optional[bool] = None, threshold: Optional[float] = None, offline: Optional[bool] = None,
-             load_models: bool = True, backend: Optional[str] = None, device: Optional[str] = None) -> "Gallery":
+             load_models: bool = True) -> "Gallery":
         """Open (or create) a gallery and load the embedder it was made with.
 
         ``model`` is only needed for a new gallery (default: the package default embedder); for
@@ -160,8 +160,7 @@ class Gallery:
         from facerec.analyzer import FaceAnalyzer
 
         pipe = gallery_pipeline(path, model, detector, flip)
-        fa = FaceAnalyzer(model=pipe.model, detector=pipe.detector, flip=pipe.flip, offline=offline, backend=backend,
-                          device=device)
+        fa = FaceAnalyzer(model=pipe.model, detector=pipe.detector, flip=pipe.flip, offline=offline)
         gallery = cls(path, fa, embedder_name=pipe.model, threshold=threshold)
         pipe.record(gallery)
         return gallery
@@ -197,7 +196,7 @@ class Gallery:
                 return None
             gen = self.store.generation
             if self._index is None:
-                index, why = FaceIndex.load(self.index_path, self.embedder_id, self.dim, self.store.gallery_id)
+                index, why = FaceIndex.load(self.index_path, self.embedder_id, self.dim)
                 if index is None:
                     self._rebuild(gen)
                     self.index_status = f"rebuilt ({why})"
@@ -212,14 +211,9 @@ class Gallery:
             return self._index
 
     def _rebuild(self, gen: int) -> None:
-        """A fresh index of every face in SQLite (PQ codebooks trained on a random sample), read in batches."""
-        ids = self.store.face_ids()
+        ids, vecs = self.store.vectors()
         index = FaceIndex(self.dim or 0, expected_size=len(ids))
-        if index.needs_training:
-            sample = np.random.default_rng(0).choice(ids, min(len(ids), TRAIN_SIZE), replace=False)
-            index.train(self.store.vectors(np.sort(sample))[1], gallery_size=len(ids))
-        for batch_ids, vecs in self.store.iter_vectors():
-            index.add(batch_ids, vecs)
+        index.add(ids, vecs)
         index.generation = gen
         self._index = index
         self._dirty = True
@@ -236,11 +230,6 @@ class Gallery:
         if new.size:
             ids, vecs = self.store.vectors(new)
             self._index.add(ids, vecs)
-        self._stepped(gen)
-
-    def _stepped(self, gen: int) -> None:
-        """The index now reflects generation ``gen``; rebuild it when its size outgrew its kind."""
-        assert self._index is not None
         self._index.generation = gen
         self._dirty = True
         if self._index.needs_rebuild:
@@ -265,7 +254,7 @@ class Gallery:
                     except OSError:
                         self.index_status = f"in memory only ({self.index_path} is a folder)"
                         return
-                self._index.save(self.index_path, self.embedder_id, self.store.gallery_id)
+                self._index.save(self.index_path, self.embedder_id)
                 self._dirty = False
 
     def index_ids(self) -> np.ndarray:
@@ -274,7 +263,7 @@ class Gallery:
         return np.zeros(0, np.int64) if index is None else index.ids.copy()
 
     # -- enrolment -----------------------------------------------------------------------------
-    def face_record(self, image: ImageSource, pick: Pick = DEFAULT_PICK,
+    def face_record(self, image: ImageSource, pick: Optional[Pick] = None,
                     min_quality: Optional[float] = None) -> FaceRecord:
         """Detect and embed one face of an image (the one ``pick`` chooses) as a record ready to store."""
         return face_record(self._need_analyzer(), image, pick, min_quality)
@@ -296,26 +285,31 @@ class Gallery:
                                                                new_person=new_person, skip_enrolled=skip_enrolled)
             if self._index is not None and self._index.generation == gen - 1:
                 self._index.add(np.array(ids, np.int64), np.stack([records[k].vector for k in kept]) if kept else None)
-                self._stepped(gen)
+                self._index.generation = gen
+                self._dirty = True
             return pid, ids
 
-    def enroll(self, name: str | int, images: Iterable[ImageSource], pick: Pick = DEFAULT_PICK,
+    def enroll(self, name: str | int, images: Iterable[ImageSource], pick: Optional[Pick] = None,
                create: bool = True, min_quality: Optional[float] = None) -> EnrollResult:
-        """Enroll one face of each image under ``name``: the largest, ``pick="center"`` or face #``pick``.
+        """Enroll one face of each image under ``name``: the only one, or (``pick``) the largest,
+        ``"center"`` or face #``pick``. Without a ``pick`` an image with several faces is refused.
 
-        Images without a face, or whose face is below ``min_quality``, are reported in ``failures``;
-        if none is left, :class:`NoFaceError`.
+        Images without a face, with several (and no ``pick``), or whose face is below ``min_quality``
+        are reported in ``failures``; if none is left, that error (one image) or :class:`NoFaceError`.
         """
-        parse_pick(pick)  # a bad pick is the caller's error, not a per-image failure
-        records, failures = [], []
+        if pick is not None:
+            parse_pick(pick)  # a bad pick is the caller's error, not a per-image failure
+        records, failures, errors = [], [], []
         for src in images:
             try:
                 records.append(self.face_record(src, pick, min_quality))
             except FacerecError as exc:
                 failures.append((image_digest(src)[1] or "<image>", str(exc)))
+                errors.append(exc)
         if not records:
-            raise NoFaceError(failures[0][1] if len(failures) == 1 else
-                              f"no usable face in any of the {len(failures)} images")
+            if len(errors) == 1:
+                raise errors[0]
+            raise NoFaceError(f"no usable face in any of the {len(failures)} images")
         pid, ids = self.add_records(name, records, create=create)
         return EnrollResult(self.store.person(pid), ids, failures)
 
@@ -332,14 +326,13 @@ class Gallery:
             if index is None or len(index) == 0 or not len(vectors):
                 return [[] for _ in range(len(vectors))]
             want = min(len(index), max(16, 8 * k))
-            widest = len(index) if index.exact else min(len(index), 64 * want)
             while True:  # widen the search until every query sees k persons (or the whole index)
-                sims, ids = index.search(vectors, want, vectors=self.store.vectors)
+                sims, ids = index.search(vectors, want)
                 owners = self.store.face_owners(ids.reshape(-1).tolist())
                 enough = all(len({owners[i] for i in row if i in owners}) >= k for row in ids.tolist())
-                if enough or want >= widest:
+                if enough or want >= len(index):
                     break
-                want = min(widest, want * 4)
+                want = min(len(index), want * 4)
             names = self.store.names(list(owners.values()))
         out = []
         for row_sims, row_ids in zip(sims, ids):
@@ -422,7 +415,8 @@ class Gallery:
             ids, gen = self.store.delete_person(key)
             if self._index is not None and self._index.generation == gen - 1:
                 self._index.remove(np.array(ids, np.int64))
-                self._stepped(gen)
+                self._index.generation = gen
+                self._dirty = True
             return len(ids)
 
     def stats(self) -> dict:
@@ -490,16 +484,20 @@ def _face_key(name: str, face: FaceRecord) -> tuple:
     return name, face.image_sha256, tuple(round(float(v), 1) for v in face.bbox)
 
 
-def face_record(analyzer, image: ImageSource, pick: Pick = DEFAULT_PICK,
+def face_record(analyzer, image: ImageSource, pick: Optional[Pick] = None,
                 min_quality: Optional[float] = None) -> FaceRecord:
-    """Detect and embed one face of an image (the one ``pick`` chooses) as a storable record;
-    :class:`~facerec.quality.LowQualityError` when it is below ``min_quality``."""
+    """Detect and embed one face of an image (the one ``pick`` chooses) as a storable record.
+
+    Without a ``pick`` an image with several faces is refused (:class:`MultipleFacesError` naming
+    their boxes): enrolling a bystander poisons the gallery. :class:`~facerec.quality.LowQualityError`
+    when the face is below ``min_quality``.
+    """
     from facerec.quality import require_quality
 
     digest, path = image_digest(image)
     img = load_image(image)
     try:
-        face = analyzer.face(img, pick=pick, fallback=False)
+        face = analyzer.face(img, single=pick is None, pick=DEFAULT_PICK if pick is None else pick, fallback=False)
     except NoFaceError as exc:
         raise NoFaceError(f"{path or 'image'}: {str(exc).partition(': ')[2]}") from None
     require_quality(face, min_quality, img, path or "image")

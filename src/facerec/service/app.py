@@ -44,6 +44,7 @@ Errors are JSON `{"error": {"code": ..., "message": ...}}`:
 | 413 | `too_large` | the request body exceeds the size limit |
 | 415 | `unsupported_media_type` | neither multipart/form-data nor application/json |
 | 422 | `no_face` | no face where one is needed (or no face with that index) |
+| 422 | `multiple_faces` | several faces in an image to enroll and no `pick` saying which (the message names their boxes) |
 | 422 | `missing_image`, `missing_field`, `invalid_name`, `invalid_request` | a required part is missing or invalid |
 """
 
@@ -61,9 +62,6 @@ class ServiceConfig:
     max_bytes: int = 10 * 1024 * 1024
     offline: Optional[bool] = None
     threshold: Optional[float] = None
-    backend: Optional[str] = None
-    """Inference backend and device of the models (:mod:`facerec.inference`)."""
-    device: Optional[str] = None
     allowed_hosts: list[str] = field(default_factory=list)
     """Host names besides loopback that a key-less service answers to (``--allow-host``)."""
     allowed_origins: list[str] = field(default_factory=list)
@@ -80,7 +78,7 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
     """Load the models and the gallery once, and build the app from the routers."""
     pipe = gallery_pipeline(cfg.db, cfg.model, cfg.detector)
     pool = InferencePool(pipe.model, pipe.detector, flip=pipe.flip, workers=cfg.workers, offline=cfg.offline,
-                         threshold=cfg.threshold, backend=cfg.backend, device=cfg.device)
+                         threshold=cfg.threshold)
     gallery = Gallery(cfg.db, pool.analyzer, embedder_name=pipe.model, threshold=cfg.threshold)
     pipe.record(gallery)
     services = Services(gallery, pool, [k.encode() for k in cfg.api_keys if k])

@@ -15,18 +15,27 @@ from facerec.service.inputs import Payload, openapi_body, read_payload
 from facerec.service.routes.faces import DECODE_SLOTS, int_id, load_upload
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"], dependencies=AUTH)
-FACE_FIELD = {"face": {"type": "integer", "description": "Which face of each image, largest first (default 0)."}}
+FACE_FIELD = {"pick": {"type": "string", "description": "Which face of an image with several: largest, center or a "
+                                                       "face number (0 = largest). Without it such an image is "
+                                                       "refused (422 multiple_faces, naming the boxes)."},
+              "face": {"type": "integer", "description": "Old spelling of a face number for pick."}}
 
 
-def _record(analyzer, data: bytes, face_index: int):
+def _record(analyzer, data: bytes, pick):
     load_upload(data)  # a clear error for a bad upload
     with DECODE_SLOTS:  # face_record decodes the upload again
-        return face_record(analyzer, data, face_index)
+        return face_record(analyzer, data, pick)
 
 
 async def _records(pool, p: Payload, required: bool) -> list:
-    face_index = p.integer("face", 0)
-    return [await pool.run(_record, data, face_index) for data in p.images("image", required=required)]
+    from facerec.detection.selection import parse_pick
+
+    pick, face = p.text("pick"), p.text("face")
+    try:
+        chosen = parse_pick(pick) if pick is not None else (p.integer("face", 0) if face is not None else None)
+    except FacerecError as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from None
+    return [await pool.run(_record, data, chosen) for data in p.images("image", required=required)]
 
 
 def _exists(gallery: Gallery, name: str) -> bool:
