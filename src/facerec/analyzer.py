@@ -45,7 +45,7 @@ class FaceAnalyzer:
         default) and ``device`` (None: CPU) are the inference settings of every ONNX model
         (:mod:`facerec.inference`)."""
         self.store = store or ModelStore(offline=offline)
-        self.backend = resolve_backend(backend)
+        self.backend, self.device = resolve_backend(backend), device
         runtime = {"threads": threads, "backend": self.backend, "device": device}
         self.detector: Detector = build_detector(detector, self.store, **runtime)
         self.embedder: Embedder = build_embedder(model, self.store, flip=DEFAULT_FLIP if flip is None else flip,

@@ -111,3 +111,23 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_backend_option_runs_openvino_and_rejects_unknown_names(capsys, grace_path: Path, astronaut_path: Path,
+                                                                monkeypatch) -> None:
+    pytest.importorskip("openvino")
+    sims = {}
+    for backend in ("onnxruntime", "openvino"):
+        code, out, _ = run(capsys, "verify", str(grace_path), str(astronaut_path), "--json", "--backend", backend)
+        assert code == 0
+        sims[backend] = json.loads(out)["similarity"]
+    assert abs(sims["onnxruntime"] - sims["openvino"]) < 1e-3
+    code, out, err = run(capsys, "detect", str(grace_path), "--backend", "tensorflow")
+    assert code == 2 and out == ""
+    assert err.strip() == "error: unknown inference backend 'tensorflow'; choose one of: onnxruntime, openvino"
+    monkeypatch.setenv("FACEREC_BACKEND", "tflite")
+    code, _, err = run(capsys, "verify", str(grace_path), str(astronaut_path))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "FACEREC_BACKEND" in err
+    monkeypatch.delenv("FACEREC_BACKEND")
+    code, _, err = run(capsys, "detect", str(grace_path), "--device", "cuda")  # the CPU build of onnxruntime
+    assert code == 2 and err.startswith("error: device 'cuda'") and len(err.strip().splitlines()) == 1

@@ -116,3 +116,17 @@ def test_links_followed_once_and_dangling_links_listed(tmp_path: Path, capsys, g
         assert sorted(map(str, data["labels"])) == ["Collins", "Grace"]
     code, _, err = run(capsys, "gallery", "--db", tmp_path / "g.db", "enroll-dataset", ds, "-w", "1")
     assert code == 0 and "2 face(s)" in err and "broken symbolic link" in err, err
+
+
+def test_person_names_cannot_drive_the_terminal(tmp_path: Path, capsys, grace_path: Path) -> None:
+    """Escape sequences and Rich markup in a name are printed as visible text, never interpreted."""
+    evil = "\x1b[31mRed\x1b]0;owned\x07 [/bold] \u202eevil"
+    db = tmp_path / "g.db"
+    code, out, err = run(capsys, "gallery", "--db", db, "enroll", evil, grace_path)
+    assert code == 0, err
+    for argv in (["list"], ["identify", grace_path], ["rename", evil, evil + "2"], ["delete", evil + "2"]):
+        code, out, err = run(capsys, "gallery", "--db", db, *argv)
+        assert code == 0 and "Traceback" not in err, (argv, err)
+        for stream in (out, err):
+            assert "\x1b" not in stream and "\x07" not in stream and "\u202e" not in stream, (argv, stream)
+        assert "Red" in out + err, (argv, out, err)

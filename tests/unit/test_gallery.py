@@ -205,7 +205,7 @@ def test_store_transaction_rolls_back(tmp_path, analyzer, grace_bgr):
     store.check()
     store.close()
     (tmp_path / "not.db").write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(FacerecError, match="not a gallery database"):
+    with pytest.raises(FacerecError, match="not a facerec gallery"):
         GalleryStore(tmp_path / "not.db")
 
 
@@ -216,24 +216,88 @@ def variant_vectors(analyzer, grace_bgr, astronaut_bgr):
     return grace, astro
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "pq"])
 def test_face_index_kinds(tmp_path, analyzer, grace_bgr, astronaut_bgr, variant_vectors, kind):
     grace, astro = variant_vectors
     vecs = np.stack(grace + astro)
     ids = np.arange(1, len(vecs) + 1) * 10
+    stored = dict(zip(ids.tolist(), vecs))
+
+    def exact_vectors(wanted):  # what the gallery's SQLite store answers
+        have = [i for i in wanted.tolist() if i in stored]
+        return np.array(have, np.int64), np.stack([stored[i] for i in have])
+
     index = FaceIndex(vecs.shape[1], kind=kind)
+    if kind == "pq":
+        with pytest.raises(ValueError, match="train"):
+            index.add(ids, vecs)
+    index.train(vecs)
     index.add(ids, vecs)
-    sims, found = index.search(analyzer.embed(grace_bgr)[None], 3)
-    assert set(found[0].tolist()) <= set(ids[: len(grace)].tolist()) and sims[0, 0] > 0.5
+    probe = analyzer.embed(grace_bgr)
+    sims, found = index.search(probe[None], 3, vectors=exact_vectors)
+    assert set(found[0].tolist()) <= set(ids[: len(grace)].tolist())
+    np.testing.assert_allclose(sims[0], vecs[[list(ids).index(f) for f in found[0]]] @ probe, rtol=1e-5)  # exact
     index.remove(ids[: len(grace)])  # every Grace vector gone
-    sims, found = index.search(analyzer.embed(grace_bgr)[None], 3)
+    for stored_id in ids[: len(grace)].tolist():
+        del stored[stored_id]
+    sims, found = index.search(probe[None], 3, vectors=exact_vectors)
     assert not set(found[0].tolist()) & set(ids[: len(grace)].tolist())
     index.generation = 7
-    index.save(tmp_path / "i.npz", "model-x")
-    loaded, why = FaceIndex.load(tmp_path / "i.npz", "model-x", vecs.shape[1])
+    index.save(tmp_path / "i.npz", "model-x", "gallery-a")
+    loaded, why = FaceIndex.load(tmp_path / "i.npz", "model-x", vecs.shape[1], "gallery-a")
     assert why == "" and loaded.kind == kind and loaded.generation == 7 and len(loaded) == len(astro)
-    assert set(loaded.search(analyzer.embed(astronaut_bgr)[None], 1)[1][0].tolist()) <= set(ids[len(grace):].tolist())
-    assert FaceIndex.load(tmp_path / "i.npz", "model-y", vecs.shape[1]) == (None, "other embedder")
+    found = loaded.search(analyzer.embed(astronaut_bgr)[None], 1, vectors=exact_vectors)[1][0]
+    assert set(found.tolist()) <= set(ids[len(grace):].tolist())
+    assert FaceIndex.load(tmp_path / "i.npz", "model-y", vecs.shape[1], "gallery-a") == (None, "other embedder")
+    assert FaceIndex.load(tmp_path / "i.npz", "model-x", vecs.shape[1], "gallery-b") == (None, "another gallery's index")
+
+
+def test_gallery_switches_to_pq_and_keeps_it_in_step(tmp_path, analyzer, grace_bgr, astronaut_bgr, variant_vectors,
+                                                     monkeypatch):
+    """Past EXACT_UP_TO faces the gallery trains a PQ index; adds, deletes and a reopen keep it equal to SQLite."""
+    from facerec.gallery import index as index_mod
+    from facerec.gallery.gallery import record_of
+    from facerec.types import Face
+
+    monkeypatch.setattr(index_mod, "EXACT_UP_TO", 12)
+    grace, astro = variant_vectors
+    db = tmp_path / "g.db"
+
+    def records(vecs, tag):
+        return [record_of(Face(bbox=np.array([0, 0, 1, 1], np.float32), score=0.9, embedding=v), f"{tag}{i}", None)
+                for i, v in enumerate(vecs)]
+
+    with Gallery(db, analyzer) as g:
+        g.add_records("Grace Hopper", records(grace, "g"))
+        assert g._index.kind == "flat"
+        g.add_records("Eileen Collins", records(astro, "e"))  # 18 faces > 1.2 x 12: rebuilt as PQ
+        assert g._index.kind == "pq"
+        assert g.identify(grace_bgr)[0].name == "Grace Hopper"
+        assert g.index_ids().tolist() == g.store.face_ids().tolist()
+    with Gallery(db, analyzer) as g:
+        assert g.identify(astronaut_bgr)[0].name == "Eileen Collins" and g.index_status == "loaded"
+        assert g._index.kind == "pq"
+        g.delete("Eileen Collins")
+        assert g.identify(astronaut_bgr)[0].name == UNKNOWN
+        assert g.index_ids().tolist() == g.store.face_ids().tolist()
+
+
+def test_index_of_another_gallery_is_not_trusted(tmp_path, analyzer, grace_bgr, astronaut_bgr):
+    """Copying one gallery's database over another's leaves the other's index behind: it must be rebuilt."""
+    import shutil
+
+    with Gallery(tmp_path / "a.db", analyzer) as a:
+        a.enroll("Grace Hopper", [grace_bgr])
+    with Gallery(tmp_path / "b.db", analyzer) as b:
+        b.enroll("Eileen Collins", [astronaut_bgr])  # same ids and generation as in a.db
+    assert (tmp_path / "b.db.index").is_file()
+    shutil.copyfile(tmp_path / "a.db", tmp_path / "b.db")
+    with Gallery(tmp_path / "b.db", analyzer) as b:
+        assert b.identify(astronaut_bgr)[0].name == UNKNOWN
+        assert b.identify(grace_bgr)[0].name == "Grace Hopper"
+        assert b.index_status == "rebuilt (another gallery's index)"
+    with Gallery(tmp_path / "b.db", analyzer) as b:  # the rebuilt index is bound to b.db now
+        assert b.identify(grace_bgr)[0].name == "Grace Hopper" and b.index_status == "loaded"
 
 
 def test_pick_center_enrolls_the_central_face(gallery, both, grace_bgr, astronaut_bgr):

@@ -6,7 +6,8 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (AddressOpt, EngineOpt, JobsOpt, JsonOpt, OfflineOpt, batch_engine, console, finite,
+from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JobsOpt, JsonOpt, OfflineOpt,
+                                batch_engine, console, finite,
                                 make_analyzer, print_json, progress, report_failures)
 from facerec.errors import FacerecError
 
@@ -22,7 +23,8 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
             model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder."),
             detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
             offline: bool = OfflineOpt, json_out: bool = JsonOpt, jobs: Optional[int] = JobsOpt,
-            engine: str = EngineOpt, address: Optional[str] = AddressOpt) -> None:
+            engine: str = EngineOpt, address: Optional[str] = AddressOpt,
+            backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Group the faces of unlabelled photos into persons: one folder per person, singletons apart, and a CSV."""
     from facerec.clustering import METHODS, cluster_threshold
     from facerec.clustering.images import cluster_folder
@@ -40,8 +42,9 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
     from facerec.recognition.factory import DEFAULT_FLIP
 
     pipeline = {"model": model or DEFAULT_EMBEDDER, "detector": detector or DEFAULT_DETECTOR, "flip": DEFAULT_FLIP,
-                "offline": True if offline else None}
-    fa = make_analyzer(pipeline["model"], pipeline["detector"], DEFAULT_FLIP, offline=offline)
+                "offline": True if offline else None, "backend": backend, "device": device}
+    fa = make_analyzer(pipeline["model"], pipeline["detector"], DEFAULT_FLIP, offline=offline, backend=backend,
+                       device=device)
     thr = threshold if threshold is not None else cluster_threshold(fa.threshold, margin)
     with batch_engine(engine, address) as eng, progress() as bar:
         task = bar.add_task("embedding", total=len(files))

@@ -24,6 +24,11 @@ DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="yunet, sc
 FlipOpt = typer.Option(DEFAULT_FLIP, "--flip/--no-flip", help="Horizontal-flip test-time augmentation.")
 OfflineOpt = typer.Option(False, "--offline", help="Never touch the network (also FACEREC_OFFLINE=1).")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+BackendOpt = typer.Option(None, "--backend", help="Inference backend of the ONNX models: onnxruntime or openvino "
+                                                  "[default: $FACEREC_BACKEND, else onnxruntime].")
+DeviceOpt = typer.Option(None, "--device", help="Where the ONNX models run: cpu [default]; onnxruntime: cuda, cuda:1, "
+                                                "tensorrt, dml, ... (with a build that has them); openvino: GPU, "
+                                                "NPU, AUTO, ...")
 JobsOpt = typer.Option(None, "--jobs", "-j", min=1,
                        help="Worker processes, one thread each [default: all cores, for 64+ images].")
 MAX_LISTED = 20
@@ -64,12 +69,13 @@ def finite(value: Optional[float]) -> Optional[float]:
 
 
 def make_analyzer(model: str, detector: str, flip: Optional[bool] = None, offline: bool = False,
-                  threshold: Optional[float] = None, fallback: bool = False):
+                  threshold: Optional[float] = None, fallback: bool = False, backend: Optional[str] = None,
+                  device: Optional[str] = None):
     """A FaceAnalyzer from CLI options (imported lazily to keep --help fast)."""
     from facerec.analyzer import FaceAnalyzer
 
     return FaceAnalyzer(model=model, detector=detector, flip=flip, threshold=threshold, fallback=fallback,
-                        offline=True if offline else None)
+                        offline=True if offline else None, backend=backend, device=device)
 
 
 def print_json(obj: Any) -> None:

@@ -8,7 +8,8 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt, ModelOpt, OfflineOpt,
+from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt,
+                                ModelOpt, OfflineOpt,
                                 batch_engine, console, finite, list_failures, min_quality_option, print_json,
                                 progress_bar, say)
 from facerec.io.text import safe_text
@@ -26,7 +27,8 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
                                        help="'center': write a centred crop when no face is found."),
           min_quality: Optional[float] = min_quality_option(),
           offline: bool = OfflineOpt, json_out: bool = JsonOpt,
-          engine: str = EngineOpt, address: Optional[str] = AddressOpt) -> None:
+          engine: str = EngineOpt, address: Optional[str] = AddressOpt,
+          backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Align the largest face of every image; resumable, with a failure report."""
     from facerec.workflows.align_dataset import AlignSettings, align_dataset
 
@@ -36,7 +38,7 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
                              min_quality=min_quality or None)
     with batch_engine(engine, address) as eng, progress_bar("aligning") as bar:
         report = align_dataset(dataset, out, settings=settings, jobs=jobs, offline=True if offline else None,
-                               progress=bar, engine=eng)
+                               progress=bar, engine=eng, backend=backend, device=device)
     if json_out:
         print_json(report.to_dict())
     else:
@@ -59,7 +61,7 @@ def train(data: Path = typer.Argument(..., help="A folder-per-person dataset (ra
           jobs: Optional[int] = JobsOpt,
           save_embeddings: Optional[Path] = typer.Option(None, "--save-embeddings",
                                                          help="Keep the dataset's embeddings in this file."),
-          json_out: bool = JsonOpt) -> None:
+          json_out: bool = JsonOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Train a classifier naming the people of a dataset; report test accuracy."""
     from facerec.classification import make_classifier, train_classifier
 
@@ -68,7 +70,8 @@ def train(data: Path = typer.Argument(..., help="A folder-per-person dataset (ra
     if not 0.0 <= test_ratio < 1.0:
         raise FacerecError(f"--test-ratio must be at least 0 and below 1, got {test_ratio}")
     make_classifier(classifier)  # fail fast on a bad name
-    table = _labelled_embeddings(data, model, detector, flip, offline, jobs, min_images, save_embeddings)
+    table = _labelled_embeddings(data, model, detector, flip, offline, jobs, min_images, save_embeddings,
+                                 {"backend": backend, "device": device})
     result = train_classifier(table, classifier, min_images, test_ratio, seed,
                               min_similarity=_embedder_threshold(table.model, offline))
     result.model.save(out)
@@ -111,7 +114,7 @@ def _print_worst(rows: list[dict], n: int = 10) -> None:
 
 
 def _labelled_embeddings(data: Path, model: str, detector: str, flip: bool, offline: bool, jobs: Optional[int],
-                         min_images: int, keep: Optional[Path]):
+                         min_images: int, keep: Optional[Path], runtime: Optional[dict] = None):
     """Embeddings with labels: loaded from a file, or computed from a dataset folder (aligned
     crops when it holds 'facerec align' settings), skipping people with too few images."""
     from collections import Counter
@@ -132,7 +135,7 @@ def _labelled_embeddings(data: Path, model: str, detector: str, flip: bool, offl
     settings = read_settings(data)
     options = EmbedOptions(model=model, detector=detector, flip=flip, aligned=settings is not None,
                            align_zoom=float(settings.get("zoom", 1.0)) if settings else 1.0,
-                           offline=True if offline else None)
+                           offline=True if offline else None, **(runtime or {}))
     with contextlib.ExitStack() as stack:
         target = keep
         if target is None:
@@ -156,8 +159,9 @@ def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A cla
              closed_set: bool = typer.Option(False, "--closed-set", help="Always answer a known name (no floors "
                                              "unless given): only for faces known to be of trained people."),
              detector: str = DetectorOpt, offline: bool = OfflineOpt, jobs: Optional[int] = JobsOpt,
-             json_out: bool = JsonOpt) -> None:
+             json_out: bool = JsonOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Name every face, or 'unknown' when it resembles no trained person closely enough (open set)."""
+    runtime = {"backend": backend, "device": device}
     from facerec.classification import FaceClassifier
     from facerec.workflows.embed_dataset import looks_like_dataset
 
@@ -170,27 +174,27 @@ def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A cla
         min_sim = min_similarity if min_similarity is not None else (
             clf.min_similarity if clf.min_similarity is not None else _embedder_threshold(clf.embedder, offline))
     if len(images) == 1 and looks_like_dataset(images[0]):
-        _classify_dataset(clf, images[0], threshold, min_sim, detector, offline, jobs, json_out)
+        _classify_dataset(clf, images[0], threshold, min_sim, detector, offline, jobs, json_out, runtime)
         return
-    _classify_images(clf, images, threshold, min_sim, detector, offline, json_out)
+    _classify_images(clf, images, threshold, min_sim, detector, offline, json_out, runtime)
 
 
-def _analyzer_for(clf, detector: str, offline: bool):
+def _analyzer_for(clf, detector: str, offline: bool, runtime: dict):
     """A FaceAnalyzer producing the classifier's embedding space."""
     from facerec.analyzer import FaceAnalyzer
     from facerec.recognition.factory import parse_embedder_id
 
     name, flip = parse_embedder_id(clf.embedder)
-    fa = FaceAnalyzer(model=name, detector=detector, flip=flip, offline=True if offline else None)
+    fa = FaceAnalyzer(model=name, detector=detector, flip=flip, offline=True if offline else None, **runtime)
     clf.require_model(fa.model)
     return fa, name, flip
 
 
 def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, detector: str, offline: bool,
-                     json_out: bool) -> None:
+                     json_out: bool, runtime: dict) -> None:
     from facerec.io.files import expand_paths
 
-    fa, _, _ = _analyzer_for(clf, detector, offline)
+    fa, _, _ = _analyzer_for(clf, detector, offline, runtime)
     files = expand_paths(images)
     if not files:
         raise FacerecError("no images found in the given paths")
@@ -223,7 +227,7 @@ def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, 
 
 
 def _classify_dataset(clf, folder: Path, threshold: float, min_sim: float, detector: str, offline: bool,
-                      jobs: Optional[int], json_out: bool) -> None:
+                      jobs: Optional[int], json_out: bool, runtime: dict) -> None:
     from facerec.classification import evaluate
     from facerec.recognition.factory import parse_embedder_id
     from facerec.workflows.align_dataset import read_settings
@@ -233,7 +237,7 @@ def _classify_dataset(clf, folder: Path, threshold: float, min_sim: float, detec
     settings = read_settings(folder)
     options = EmbedOptions(model=name, detector=detector, flip=flip, aligned=settings is not None,
                            align_zoom=float(settings.get("zoom", 1.0)) if settings else 1.0,
-                           offline=True if offline else None)
+                           offline=True if offline else None, **runtime)
     items = collect_items([folder], labels=True)
     with tempfile.TemporaryDirectory(prefix="facerec-") as tmp:
         with progress_bar("embedding") as bar:

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from facerec.cli.common import (AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine, console, print_json,
+from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine,
+                                console, print_json,
                                 progress, report_failures)
 from facerec.errors import FacerecError
 
@@ -53,6 +54,8 @@ class EvalSettings:
     offline: bool = False
     as_json: bool = False
     roc: Optional[Path] = None
+    backend: Optional[str] = None
+    device: Optional[str] = None
     engine: str = "local"
     address: Optional[str] = None
 
@@ -83,7 +86,7 @@ def _run(pairs, root: Path, opts: EvalSettings, title: str, extra: dict) -> None
         workers = opts.workers or (eng.cluster_cpus() if eng else min(8, os.cpu_count() or 1))
         runner = EmbeddingRunner(opts.model, opts.detector, flip=opts.flip, pick=opts.pick, cache_dir=opts.cache_dir,
                                  use_cache=not opts.no_cache, workers=workers, offline=True if opts.offline else None,
-                                 engine=eng)
+                                 engine=eng, backend=opts.backend, device=opts.device)
         with progress() as bar:
             task = bar.add_task("embedding", total=None)
 
@@ -91,7 +94,7 @@ def _run(pairs, root: Path, opts: EvalSettings, title: str, extra: dict) -> None
                 bar.update(task, completed=done, total=total)
 
             rep, ev, _ = evaluate_with(runner, pairs, root, on_progress=tick)
-    rep.update(extra)
+    rep.update(extra, backend=runner.backend)
     if opts.roc is not None:
         save_roc_png(opts.roc, {f"{rep['model']} ({rep['accuracy_mean']:.2%})": (ev.roc_fpr, ev.roc_tpr)}, title)
         rep["roc_png"] = str(opts.roc)
@@ -140,6 +143,7 @@ def evaluate_lfw(
     workers: int = WorkersOpt, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
     roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
     engine: str = EngineOpt, address: Optional[str] = AddressOpt,
+    backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt,
 ) -> None:
     """The LFW View 2 protocol: 10 folds, threshold chosen on the other 9, accuracy ± std, AUC, EER, VAL@FAR."""
     from facerec.datasets.paths import lfw_dir
@@ -151,7 +155,7 @@ def evaluate_lfw(
     pairs_file = pairs or _find_pairs(lfw)
     opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers,
                                      cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc,
-                                     engine=engine, address=address)
+                                     engine=engine, address=address, backend=backend, device=device)
     _run(read_pairs(pairs_file), lfw, opts, f"LFW {pairs_file.name}", {"pairs_file": str(pairs_file), "profile": profile})
 
 
@@ -170,6 +174,7 @@ def evaluate_pairs(
     workers: int = WorkersOpt, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
     roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
     engine: str = EngineOpt, address: Optional[str] = AddressOpt,
+    backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt,
 ) -> None:
     """Verification accuracy on your own data: a pairs file, or pairs generated from a folder per person."""
     from facerec.evaluation.pairs import generate_pairs, read_pairs, write_pairs
@@ -185,7 +190,7 @@ def evaluate_pairs(
             write_pairs(save_pairs, plist)
     opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers,
                                      cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc,
-                                     engine=engine, address=address)
+                                     engine=engine, address=address, backend=backend, device=device)
     _run(plist, dataset, opts, dataset.name, {"pairs_file": source, "profile": profile})
 
 

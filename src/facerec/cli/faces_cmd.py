@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import typer
 
-from facerec.cli.common import (AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JsonOpt, ModelOpt, OfflineOpt,
+from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JsonOpt,
+                                ModelOpt, OfflineOpt,
                                 aligned_zoom, batch_engine, console, finite, list_failures, make_analyzer,
                                 min_quality_option, print_json, progress_bar, say)
 from facerec.io.text import safe_text, terminal_safe
@@ -19,14 +20,15 @@ def detect(images: List[Path] = typer.Argument(..., help="Image files."),
            draw: Optional[Path] = typer.Option(None, "--draw", help="Write the image with boxes and landmarks here "
                                                                   "(with several images: a folder)."),
            largest: bool = typer.Option(False, "--largest", help="Only the largest face of each image."),
-           detector: str = DetectorOpt, offline: bool = OfflineOpt, json_out: bool = JsonOpt) -> None:
+           detector: str = DetectorOpt, offline: bool = OfflineOpt, json_out: bool = JsonOpt,
+           backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Find every face (or the largest): box, score and 5 landmarks."""
     from facerec.detection.factory import build_detector
     from facerec.io.images import load_image
     from facerec.models.store import ModelStore
     from facerec.quality.score import detection_dicts
 
-    det = build_detector(detector, ModelStore(offline=True if offline else None))
+    det = build_detector(detector, ModelStore(offline=True if offline else None), backend=backend, device=device)
     results = []
     for path in images:
         img = load_image(path)
@@ -87,7 +89,8 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
                                                   "[default: all cores, for 64+ images]."),
           shard_size: int = typer.Option(1000, "--shard-size", min=1, help="Images per resumable shard."),
           min_quality: Optional[float] = min_quality_option(),
-          engine: str = EngineOpt, address: Optional[str] = AddressOpt) -> None:
+          engine: str = EngineOpt, address: Optional[str] = AddressOpt,
+          backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Embed the largest face of every image; interrupted runs resume; failures are listed at the end."""
     from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items
 
@@ -98,7 +101,7 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
         raise FacerecError("--min-quality needs detection; it does not apply to --aligned crops")
     options = EmbedOptions(model=model, detector=detector, flip=flip, fallback=fallback, aligned=aligned,
                            align_zoom=aligned_zoom(paths) if aligned else 1.0, offline=True if offline else None,
-                           min_quality=min_quality or None)
+                           min_quality=min_quality or None, backend=backend, device=device)
     with batch_engine(engine, address) as eng, progress_bar("embedding") as bar:
         report = embed_items(items, out, options=options, jobs=jobs, shard_size=shard_size, progress=bar,
                              engine=eng)
@@ -115,9 +118,9 @@ def verify(image_a: Path = typer.Argument(..., help="First image."), image_b: Pa
            model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, offline: bool = OfflineOpt,
            threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
                                                       help="Override the model's threshold."),
-           json_out: bool = JsonOpt) -> None:
+           json_out: bool = JsonOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Are the largest faces of two images the same person? Exit code 0 whatever the answer."""
-    fa = make_analyzer(model, detector, flip, offline, threshold=threshold)
+    fa = make_analyzer(model, detector, flip, offline, threshold=threshold, backend=backend, device=device)
     result = fa.verify(image_a, image_b)
     if json_out:
         print_json(result.to_dict())

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from facerec.cli.common import DetectorOpt, JsonOpt, OfflineOpt, console, print_json
+from facerec.cli.common import BackendOpt, DetectorOpt, DeviceOpt, JsonOpt, OfflineOpt, console, print_json
 from facerec.errors import FacerecError
 
 
@@ -31,7 +31,8 @@ def finetune(data: Path = typer.Argument(..., help="A folder-per-person dataset,
                                                 help="Share of the people held out for validation (0: validate "
                                                      "on the training people)."),
              seed: int = typer.Option(0, "--seed", help="Seed of the split, the batches and the initial weights."),
-             json_out: bool = JsonOpt) -> None:
+             json_out: bool = JsonOpt, backend: Optional[str] = BackendOpt,
+             device: Optional[str] = DeviceOpt) -> None:
     """Fine-tune an embedder on your faces: a small head trained with the triplet loss (FaceNet).
 
     Use the result as --model 'BASE>OUT' (quoted) in verify, embed, gallery, evaluate and serve.
@@ -48,7 +49,8 @@ def finetune(data: Path = typer.Argument(..., help="A folder-per-person dataset,
         raise FacerecError(f"{out}: exists and is not a folder")
     config = TrainConfig(dim=dim, hidden=hidden, margin=margin, people_per_batch=people, images_per_person=images,
                          epochs=epochs, patience=patience, lr=lr, val_fraction=val_fraction, seed=seed)
-    table = _base_embeddings(data, model, detector, flip, offline, jobs, val_fraction)
+    table = _base_embeddings(data, model, detector, flip, offline, jobs, val_fraction,
+                             {"backend": backend, "device": device})
     with _epoch_bar(epochs) as on_epoch:
         result, card = finetune_table(table, model, out, config, source=str(data.resolve()), on_epoch=on_epoch)
     name = f"{model}>{out}"
@@ -62,7 +64,7 @@ def finetune(data: Path = typer.Argument(..., help="A folder-per-person dataset,
 
 
 def _base_embeddings(data: Path, model: str, detector: str, flip: bool, offline: bool, jobs: Optional[int],
-                     val_fraction: float):
+                     val_fraction: float, runtime: Optional[dict] = None):
     """Labelled base embeddings: the given file, or the dataset's, computed once and cached."""
     from collections import Counter
 
@@ -83,7 +85,7 @@ def _base_embeddings(data: Path, model: str, detector: str, flip: bool, offline:
         if cached.is_file():
             console.print(f"base embeddings from the cache: {cached}", markup=False, highlight=False, soft_wrap=True)
             return load_embeddings(cached)
-    return _labelled_embeddings(data, model, detector, flip, offline, jobs, 1, cached)
+    return _labelled_embeddings(data, model, detector, flip, offline, jobs, 1, cached, runtime)
 
 
 def _epoch_bar(epochs: int):

@@ -7,7 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine, console, finite,
+from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine,
+                                console, finite,
                                 min_quality_option, print_json, progress, report_failures, say)
 from facerec.quality.gate import DEFAULT_ENROLL_MIN_QUALITY
 from facerec.errors import FacerecError
@@ -24,6 +25,8 @@ class _Opts:
     flip: Optional[bool] = None
     threshold: Optional[float] = None
     offline: bool = False
+    backend: Optional[str] = None
+    device: Optional[str] = None
 
 
 _opts = _Opts()
@@ -37,17 +40,19 @@ def _gallery(db: Path = typer.Option(..., "--db", help="Gallery database file (S
              flip: Optional[bool] = typer.Option(None, "--flip/--no-flip", help="Flip TTA for a new gallery."),
              threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
                                                        help="Cosine threshold (default: the embedder's calibrated one)."),
-             offline: bool = OfflineOpt) -> None:
+             offline: bool = OfflineOpt,
+             backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Every subcommand works on the gallery in --db."""
     _opts.db, _opts.model, _opts.detector, _opts.flip = db, model, detector, flip
-    _opts.threshold, _opts.offline = threshold, offline
+    _opts.threshold, _opts.offline, _opts.backend, _opts.device = threshold, offline, backend, device
 
 
 def _open(load_models: bool = True):
     from facerec.gallery import Gallery
 
     return Gallery.open(_opts.db, model=_opts.model, detector=_opts.detector, flip=_opts.flip,
-                        threshold=_opts.threshold, offline=True if _opts.offline else None, load_models=load_models)
+                        threshold=_opts.threshold, offline=True if _opts.offline else None, load_models=load_models,
+                        backend=_opts.backend, device=_opts.device)
 
 
 def _existing(load_models: bool = False):
@@ -73,7 +78,7 @@ def enroll(name: str = typer.Argument(..., help="The person's name (created when
     with _open() as g:
         res = g.enroll(name, files, pick=pick if face is None else face, min_quality=min_quality)
         console.print(f"enrolled {len(res.face_ids)} face(s) for {res.person.name!r} "
-                      f"({res.person.faces} in total)", highlight=False)
+                      f"({res.person.faces} in total)", highlight=False, markup=False)
         report_failures(res.failures)
 
 
@@ -153,7 +158,7 @@ def identify(images: List[Path] = typer.Argument(..., help="Images (or folders) 
                 for f in faces:
                     x1, y1, x2, y2 = f.bbox
                     console.print(f"  {terminal_safe(f.name)}  similarity={f.similarity:.3f}  box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f})",
-                                  highlight=False)
+                                  highlight=False, markup=False)
     if json_out:
         print_json(out)
     report_failures(failures)
@@ -184,7 +189,7 @@ def list_persons(json_out: bool = JsonOpt) -> None:
         print_json({"model": stats["model"], "persons": [p.to_dict() for p in persons]})
         return
     for p in persons:
-        typer.echo(f"{p.faces:6d}  {p.name}")
+        typer.echo(f"{p.faces:6d}  {terminal_safe(p.name)}")
     console.print(f"{stats['persons']} person(s), {stats['faces']} face(s), model {stats['model']}")
 
 
@@ -193,7 +198,7 @@ def rename(old: str = typer.Argument(...), new: str = typer.Argument(...)) -> No
     """Rename a person."""
     with _existing() as g:
         p = g.rename(old, new)
-    console.print(f"renamed {old!r} to {p.name!r}", highlight=False)
+    console.print(f"renamed {old!r} to {p.name!r}", highlight=False, markup=False)
 
 
 @gallery_app.command("merge")
@@ -202,7 +207,7 @@ def merge(source: str = typer.Argument(..., help="Person whose faces move (then 
     """Merge SOURCE into TARGET."""
     with _existing() as g:
         p = g.merge(source, target)
-    console.print(f"merged {source!r} into {p.name!r} ({p.faces} face(s))", highlight=False)
+    console.print(f"merged {source!r} into {p.name!r} ({p.faces} face(s))", highlight=False, markup=False)
 
 
 @gallery_app.command("delete")
@@ -210,7 +215,7 @@ def delete(name: str = typer.Argument(...)) -> None:
     """Delete a person and every vector of theirs."""
     with _existing() as g:
         n = g.delete(name)
-    console.print(f"deleted {name!r} and {n} face(s)", highlight=False)
+    console.print(f"deleted {name!r} and {n} face(s)", highlight=False, markup=False)
 
 
 @gallery_app.command("export")

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import OfflineOpt, console
+from facerec.cli.common import BackendOpt, DeviceOpt, OfflineOpt, console
 from facerec.errors import FacerecError
 
 
@@ -26,7 +26,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
           allow_origin: List[str] = typer.Option([], "--allow-origin", help="Web origin allowed to send writes, e.g. "
                                                                             "https://app.example (repeatable; also "
                                                                             "FACEREC_ALLOWED_ORIGINS)."),
-          offline: bool = OfflineOpt) -> None:
+          offline: bool = OfflineOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Run the REST API and web page (FastAPI + uvicorn)."""
     try:
         import uvicorn
@@ -37,6 +37,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
     keys = [k for k in api_key if k] + env_list("FACEREC_API_KEYS")
     cfg = ServiceConfig(db=db, model=model, detector=detector, api_keys=keys, host=host, workers=workers,
                         max_bytes=int(max_upload_mb * 1024 * 1024), offline=True if offline else None,
+                        backend=backend, device=device,
                         allowed_hosts=list(allow_host) + env_list("FACEREC_ALLOWED_HOSTS"),
                         allowed_origins=list(allow_origin) + env_list("FACEREC_ALLOWED_ORIGINS"))
     cfg.check_exposure()

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from facerec.cli.common import DetectorOpt, ModelOpt, OfflineOpt, console, min_quality_option
+from facerec.cli.common import BackendOpt, DeviceOpt, DetectorOpt, ModelOpt, OfflineOpt, console, min_quality_option
 from facerec.errors import FacerecError
 
 
@@ -27,7 +27,8 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
                                                  help="Show a live window [default: for a camera or stream, "
                                                       "where OpenCV has a GUI]."),
           max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
-          model: str = ModelOpt, detector: str = DetectorOpt, offline: bool = OfflineOpt) -> None:
+          model: str = ModelOpt, detector: str = DetectorOpt, offline: bool = OfflineOpt,
+          backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Track faces, name each track by vote against a gallery (or cluster them), print a timeline.
 
     One JSON line per track as it ends: track, person, similarity, first/last time (s), frames.
@@ -47,12 +48,13 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
         if db is not None:
             from facerec.gallery import Gallery
 
-            gallery = Gallery.open(db, detector=detector, threshold=threshold, offline=True if offline else None)
+            gallery = Gallery.open(db, detector=detector, threshold=threshold, offline=True if offline else None,
+                                   backend=backend, device=device)
             analyzer = gallery.analyzer
         else:
             from facerec.cli.common import make_analyzer
 
-            analyzer = make_analyzer(model, detector, offline=offline)
+            analyzer = make_analyzer(model, detector, offline=offline, backend=backend, device=device)
         writer = open_writer(out, src.fps or 25.0, src.size) if out is not None else None
         stream = open(timeline, "w", encoding="utf-8") if timeline is not None else sys.stdout
 

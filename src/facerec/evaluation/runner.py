@@ -134,11 +134,12 @@ class ImageWorker:
     """Detects, selects, aligns and embeds one image with every member embedder, through the analyzer."""
 
     def __init__(self, model: str, detector: str, flip: bool, pick: Pick, offline: Optional[bool],
-                 threads: Optional[int] = None) -> None:
+                 threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None) -> None:
         from facerec.analyzer import FaceAnalyzer
 
         self.pick = parse_pick(pick)
-        self.analyzer = FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads)
+        self.analyzer = FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads,
+                                     backend=backend, device=device)
         self.members = self.analyzer.members
 
     def detect(self, img: np.ndarray) -> Entry:
@@ -171,8 +172,9 @@ class ImageWorker:
 
 
 def _make_worker(model: str, detector: str, flip: bool, pick: Pick, offline: Optional[bool],
-                 threads: Optional[int] = None) -> ImageWorker:
-    return ImageWorker(model, detector, flip, pick, offline, threads=threads)
+                 threads: Optional[int] = None, backend: Optional[str] = None,
+                 device: Optional[str] = None) -> ImageWorker:
+    return ImageWorker(model, detector, flip, pick, offline, threads=threads, backend=backend, device=device)
 
 
 def _process(worker: ImageWorker, task: ImageTask) -> ImageResult:
@@ -212,12 +214,16 @@ class EmbeddingRunner:
 
     def __init__(self, model: str, detector: str, flip: bool = False, pick: Pick = "center",
                  cache_dir: Optional[os.PathLike] = None, use_cache: bool = True, workers: int = 1,
-                 offline: Optional[bool] = None, engine=None) -> None:
+                 offline: Optional[bool] = None, engine=None, backend: Optional[str] = None,
+                 device: Optional[str] = None) -> None:
         """``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` computes what the cache lacks
-        on Ray (``workers`` actors) instead of local processes."""
+        on Ray (``workers`` actors) instead of local processes. ``backend``/``device``: where the models
+        run (:mod:`facerec.inference`); cached vectors are shared between backends (they agree to cosine
+        0.999+), so the cache key leaves them out."""
         self.model_name, self.detector_name, self.flip, self.pick = model, detector, flip, parse_pick(pick)
         self.offline, self.workers, self.engine = offline, max(1, int(workers)), engine
-        self.local = ImageWorker(model, detector, flip, self.pick, offline)
+        self.local = ImageWorker(model, detector, flip, self.pick, offline, backend=backend, device=device)
+        self.backend, self.device = self.local.analyzer.backend, device
         analyzer = self.local.analyzer
         self.members = self.local.members
         self.model_id = analyzer.model
@@ -300,6 +306,6 @@ class EmbeddingRunner:
         """Every task's result over the parallel map (in this process for a handful of tasks)."""
         jobs = 1 if len(tasks) < 2 * self.workers and self.engine is None else self.workers
         kwargs = {"model": self.model_name, "detector": self.detector_name, "flip": self.flip, "pick": self.pick,
-                  "offline": self.offline}
+                  "offline": self.offline, "backend": self.backend, "device": self.device}
         yield from parallel_map(_process, tasks, factory=_make_worker, factory_kwargs=kwargs, jobs=jobs,
                                 chunksize=8, state=self.local, engine=self.engine)

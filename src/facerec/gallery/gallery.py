@@ -24,7 +24,7 @@ import numpy as np
 from facerec.detection.selection import DEFAULT_PICK, Pick, parse_pick
 from facerec.errors import FacerecError, IncompatibleEmbeddingsError, NoFaceError
 from facerec.gallery.export import EXPORT_FORMAT, read_export
-from facerec.gallery.index import FaceIndex
+from facerec.gallery.index import TRAIN_SIZE, FaceIndex
 from facerec.gallery.store import FaceRecord, GalleryStore, Person, PersonNotFoundError
 from facerec.io.atomic import atomic_open
 from facerec.io.images import ImageSource, load_image
@@ -149,7 +149,7 @@ class Gallery:
     @classmethod
     def open(cls, path: str | os.PathLike, model: Optional[str] = None, detector: Optional[str] = None,
              flip: Optional[bool] = None, threshold: Optional[float] = None, offline: Optional[bool] = None,
-             load_models: bool = True) -> "Gallery":
+             load_models: bool = True, backend: Optional[str] = None, device: Optional[str] = None) -> "Gallery":
         """Open (or create) a gallery and load the embedder it was made with.
 
         ``model`` is only needed for a new gallery (default: the package default embedder); for
@@ -160,7 +160,8 @@ class Gallery:
         from facerec.analyzer import FaceAnalyzer
 
         pipe = gallery_pipeline(path, model, detector, flip)
-        fa = FaceAnalyzer(model=pipe.model, detector=pipe.detector, flip=pipe.flip, offline=offline)
+        fa = FaceAnalyzer(model=pipe.model, detector=pipe.detector, flip=pipe.flip, offline=offline, backend=backend,
+                          device=device)
         gallery = cls(path, fa, embedder_name=pipe.model, threshold=threshold)
         pipe.record(gallery)
         return gallery
@@ -196,7 +197,7 @@ class Gallery:
                 return None
             gen = self.store.generation
             if self._index is None:
-                index, why = FaceIndex.load(self.index_path, self.embedder_id, self.dim)
+                index, why = FaceIndex.load(self.index_path, self.embedder_id, self.dim, self.store.gallery_id)
                 if index is None:
                     self._rebuild(gen)
                     self.index_status = f"rebuilt ({why})"
@@ -211,9 +212,14 @@ class Gallery:
             return self._index
 
     def _rebuild(self, gen: int) -> None:
-        ids, vecs = self.store.vectors()
+        """A fresh index of every face in SQLite (PQ codebooks trained on a random sample), read in batches."""
+        ids = self.store.face_ids()
         index = FaceIndex(self.dim or 0, expected_size=len(ids))
-        index.add(ids, vecs)
+        if index.needs_training:
+            sample = np.random.default_rng(0).choice(ids, min(len(ids), TRAIN_SIZE), replace=False)
+            index.train(self.store.vectors(np.sort(sample))[1], gallery_size=len(ids))
+        for batch_ids, vecs in self.store.iter_vectors():
+            index.add(batch_ids, vecs)
         index.generation = gen
         self._index = index
         self._dirty = True
@@ -230,6 +236,11 @@ class Gallery:
         if new.size:
             ids, vecs = self.store.vectors(new)
             self._index.add(ids, vecs)
+        self._stepped(gen)
+
+    def _stepped(self, gen: int) -> None:
+        """The index now reflects generation ``gen``; rebuild it when its size outgrew its kind."""
+        assert self._index is not None
         self._index.generation = gen
         self._dirty = True
         if self._index.needs_rebuild:
@@ -254,7 +265,7 @@ class Gallery:
                     except OSError:
                         self.index_status = f"in memory only ({self.index_path} is a folder)"
                         return
-                self._index.save(self.index_path, self.embedder_id)
+                self._index.save(self.index_path, self.embedder_id, self.store.gallery_id)
                 self._dirty = False
 
     def index_ids(self) -> np.ndarray:
@@ -285,8 +296,7 @@ class Gallery:
                                                                new_person=new_person, skip_enrolled=skip_enrolled)
             if self._index is not None and self._index.generation == gen - 1:
                 self._index.add(np.array(ids, np.int64), np.stack([records[k].vector for k in kept]) if kept else None)
-                self._index.generation = gen
-                self._dirty = True
+                self._stepped(gen)
             return pid, ids
 
     def enroll(self, name: str | int, images: Iterable[ImageSource], pick: Optional[Pick] = None,
@@ -326,13 +336,14 @@ class Gallery:
             if index is None or len(index) == 0 or not len(vectors):
                 return [[] for _ in range(len(vectors))]
             want = min(len(index), max(16, 8 * k))
+            widest = len(index) if index.exact else min(len(index), 64 * want)
             while True:  # widen the search until every query sees k persons (or the whole index)
-                sims, ids = index.search(vectors, want)
+                sims, ids = index.search(vectors, want, vectors=self.store.vectors)
                 owners = self.store.face_owners(ids.reshape(-1).tolist())
                 enough = all(len({owners[i] for i in row if i in owners}) >= k for row in ids.tolist())
-                if enough or want >= len(index):
+                if enough or want >= widest:
                     break
-                want = min(len(index), want * 4)
+                want = min(widest, want * 4)
             names = self.store.names(list(owners.values()))
         out = []
         for row_sims, row_ids in zip(sims, ids):
@@ -415,8 +426,7 @@ class Gallery:
             ids, gen = self.store.delete_person(key)
             if self._index is not None and self._index.generation == gen - 1:
                 self._index.remove(np.array(ids, np.int64))
-                self._index.generation = gen
-                self._dirty = True
+                self._stepped(gen)
             return len(ids)
 
     def stats(self) -> dict:

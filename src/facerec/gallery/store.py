@@ -11,6 +11,7 @@ import json
 import sqlite3
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,6 +133,8 @@ class GalleryStore:
                                        f"(expected {SCHEMA_VERSION})")
                 if legacy:
                     self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                if self._get_meta("gallery_id") is None:  # new, or made before galleries had ids
+                    self._set_meta("gallery_id", uuid.uuid4().hex)
         except sqlite3.DatabaseError as exc:
             if self._db is not None:
                 self._db.close()
@@ -202,6 +205,12 @@ class GalleryStore:
         with self.transaction():
             for k, v in values.items():
                 self._set_meta(k, v)
+
+    @property
+    def gallery_id(self) -> str:
+        """Random id written when the gallery was created: binds a saved search index to this database."""
+        with self._lock:
+            return str(self._get_meta("gallery_id") or "")
 
     @property
     def generation(self) -> int:
@@ -379,6 +388,19 @@ class GalleryStore:
             return out_ids, np.zeros((0, 0), dtype=np.float32)
         vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
         return out_ids, vecs
+
+    def iter_vectors(self, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(face ids, vectors) of every face, ``batch`` rows at a time, by id (bounded memory for big galleries)."""
+        last = -1
+        while True:
+            with self._lock:
+                rows = self._db.execute("SELECT id, vector FROM faces WHERE id > ? ORDER BY id LIMIT ?",
+                                        (last, batch)).fetchall()
+            if not rows:
+                return
+            last = int(rows[-1][0])
+            yield (np.array([r[0] for r in rows], dtype=np.int64),
+                   np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]))
 
     def face_owners(self, face_ids: Sequence[int]) -> dict[int, int]:
         """face id -> person id, for the faces that still exist."""

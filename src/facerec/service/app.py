@@ -62,6 +62,9 @@ class ServiceConfig:
     max_bytes: int = 10 * 1024 * 1024
     offline: Optional[bool] = None
     threshold: Optional[float] = None
+    backend: Optional[str] = None
+    """Inference backend and device of the models (:mod:`facerec.inference`)."""
+    device: Optional[str] = None
     allowed_hosts: list[str] = field(default_factory=list)
     """Host names besides loopback that a key-less service answers to (``--allow-host``)."""
     allowed_origins: list[str] = field(default_factory=list)
@@ -78,7 +81,7 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
     """Load the models and the gallery once, and build the app from the routers."""
     pipe = gallery_pipeline(cfg.db, cfg.model, cfg.detector)
     pool = InferencePool(pipe.model, pipe.detector, flip=pipe.flip, workers=cfg.workers, offline=cfg.offline,
-                         threshold=cfg.threshold)
+                         threshold=cfg.threshold, backend=cfg.backend, device=cfg.device)
     gallery = Gallery(cfg.db, pool.analyzer, embedder_name=pipe.model, threshold=cfg.threshold)
     pipe.record(gallery)
     services = Services(gallery, pool, [k.encode() for k in cfg.api_keys if k])

@@ -18,13 +18,15 @@ class InferencePool:
     """
 
     def __init__(self, model: str, detector: str, flip: bool = False, workers: int = 2,
-                 offline: Optional[bool] = None, threshold: Optional[float] = None) -> None:
+                 offline: Optional[bool] = None, threshold: Optional[float] = None, backend: Optional[str] = None,
+                 device: Optional[str] = None) -> None:
         from facerec.analyzer import FaceAnalyzer
 
         self.workers = max(1, int(workers))
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         self.analyzers = [FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline,
-                                       threshold=threshold, threads=threads) for _ in range(self.workers)]
+                                       threshold=threshold, threads=threads, backend=backend, device=device)
+                          for _ in range(self.workers)]
         self._free: "queue.Queue[Any]" = queue.Queue()
         for a in self.analyzers:
             self._free.put(a)

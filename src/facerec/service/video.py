@@ -61,7 +61,8 @@ class VideoJobs:
 
             m, cfg = self.state.models, self.state.config
             self._analyzer = FaceAnalyzer(model=m["model"], detector=m["detector"], flip=m["flip"],
-                                          threshold=cfg.threshold, offline=cfg.offline)
+                                          threshold=cfg.threshold, offline=cfg.offline, backend=cfg.backend,
+                                          device=cfg.device)
         return self._analyzer
 
     def submit(self, path: Path, options) -> VideoJob:

@@ -93,10 +93,12 @@ def _check_settings(out: Path, settings: AlignSettings) -> None:
 
 
 # -- worker side ---------------------------------------------------------------------------------
-def _make_worker(model: str, detector: str, offline: Optional[bool], settings: dict, threads: Optional[int] = None):
+def _make_worker(model: str, detector: str, offline: Optional[bool], settings: dict, threads: Optional[int] = None,
+                 backend: Optional[str] = None, device: Optional[str] = None):
     from facerec.analyzer import FaceAnalyzer
 
-    return FaceAnalyzer(model=model, detector=detector, offline=offline, threads=threads), settings
+    return FaceAnalyzer(model=model, detector=detector, offline=offline, threads=threads, backend=backend,
+                        device=device), settings
 
 
 def _align_one(state, item: tuple[str, str]) -> tuple[str, str, str]:
@@ -131,9 +133,12 @@ def _align_one(state, item: tuple[str, str]) -> tuple[str, str, str]:
 # -- driver ----------------------------------------------------------------------------------------
 def align_dataset(dataset: Path, out: Path, *, settings: Optional[AlignSettings] = None,
                   model: str = DEFAULT_EMBEDDER, jobs: Optional[int] = None, offline: Optional[bool] = None,
-                  progress: Optional[Progress] = None, engine=None) -> AlignReport:
+                  progress: Optional[Progress] = None, engine=None, backend: Optional[str] = None,
+                  device: Optional[str] = None) -> AlignReport:
     """Align every image under ``dataset`` into ``out`` (same layout, ``.png``), skipping done ones;
-    ``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` to run on Ray (None: here)."""
+    ``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` to run on Ray (None: here).
+
+    ``backend``/``device``: where the models run (:mod:`facerec.inference`)."""
     settings = settings or AlignSettings()
     dataset, out = Path(dataset), Path(out)
     if not dataset.is_dir():
@@ -167,7 +172,7 @@ def align_dataset(dataset: Path, out: Path, *, settings: Optional[AlignSettings]
     done = report.skipped + len(log.entries)
     if progress:
         progress(done, len(files))
-    kwargs = {"model": model, "detector": settings.detector, "offline": offline,
+    kwargs = {"model": model, "detector": settings.detector, "offline": offline, "backend": backend, "device": device,
               "settings": {"size": settings.size, "zoom": settings.zoom, "fallback": settings.fallback,
                            "min_quality": settings.min_quality}}
     try:

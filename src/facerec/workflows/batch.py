@@ -54,11 +54,12 @@ class Candidate:
 
 
 def build_analyzer(model: str, detector: str, flip: bool = False, offline: Optional[bool] = None,
-                   threads: Optional[int] = None):
+                   threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None):
     """A worker's state: the FaceAnalyzer of this pipeline (the parallel map's factory)."""
     from facerec.analyzer import FaceAnalyzer
 
-    return FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads)
+    return FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads,
+                        backend=backend, device=device)
 
 
 def embed_image(analyzer, path: str, key: Hashable = None, pick: Pick = DEFAULT_PICK,
@@ -110,16 +111,20 @@ def _task(analyzer, item: tuple[str, Hashable, Pick, bool, Optional[float], bool
 def embed_images(items: Iterable[tuple[Path | str, Hashable]], *, model: str, detector: str, flip: bool = False,
                  pick: Pick = DEFAULT_PICK, fallback: bool = False, min_quality: Optional[float] = None,
                  jobs: Optional[int] = 1, analyzer=None,
-                 offline: Optional[bool] = None, chunksize: int = 4, engine=None,
-                 keep_others: bool = False) -> Iterator[EmbeddedImage]:
+                 offline: Optional[bool] = None, chunksize: int = 4, engine=None, backend: Optional[str] = None,
+                 device: Optional[str] = None, keep_others: bool = False) -> Iterator[EmbeddedImage]:
     """One :class:`EmbeddedImage` per ``(path, key)`` item, in completion order.
 
     ``jobs``: worker processes as in :func:`parallel_map` (1: this process, on ``analyzer`` when given);
     ``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` to run on Ray (None: here);
-    ``keep_others``: see :func:`embed_image`.
+    ``backend``/``device``: where the workers' models run (:mod:`facerec.inference`), by default those
+    of ``analyzer`` when given; ``keep_others``: see :func:`embed_image`.
     """
+    if analyzer is not None:
+        backend, device = backend or analyzer.backend, device or analyzer.device
     pick = parse_pick(pick)
     work = [(str(p), k, pick, fallback, min_quality, keep_others) for p, k in items]
     yield from parallel_map(_task, work, factory=build_analyzer,
-                            factory_kwargs={"model": model, "detector": detector, "flip": flip, "offline": offline},
+                            factory_kwargs={"model": model, "detector": detector, "flip": flip, "offline": offline,
+                                            "backend": backend, "device": device},
                             jobs=jobs, chunksize=chunksize, state=analyzer if jobs == 1 else None, engine=engine)

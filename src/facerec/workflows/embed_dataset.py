@@ -44,6 +44,9 @@ class EmbedOptions:
     offline: Optional[bool] = None
     min_quality: Optional[float] = None
     """Faces below this quality are failures with the reason (:mod:`facerec.quality`)."""
+    backend: Optional[str] = None
+    """Inference backend and device (:mod:`facerec.inference`); not part of :meth:`key`: the vectors agree."""
+    device: Optional[str] = None
 
     def key(self) -> dict:
         return {"model": self.model, "detector": None if self.aligned else self.detector, "flip": self.flip,
@@ -97,8 +100,9 @@ def _make_worker(options: dict, threads: Optional[int] = None):
         from facerec.recognition.factory import build_embedder
 
         return build_embedder(options["model"], ModelStore(offline=options["offline"]), flip=options["flip"],
-                              threads=threads), options
-    return build_analyzer(options["model"], options["detector"], options["flip"], options["offline"], threads), options
+                              threads=threads, backend=options["backend"], device=options["device"]), options
+    return build_analyzer(options["model"], options["detector"], options["flip"], options["offline"], threads,
+                          options["backend"], options["device"]), options
 
 
 def _embed_one(state, item: tuple[int, str]) -> EmbeddedImage:

@@ -14,6 +14,9 @@ import itertools
 import multiprocessing as mp
 import os
 import signal
+import sys
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TypeVar
@@ -46,10 +49,33 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def die_with_parent() -> None:
+    """Make this worker process exit when the process that started it dies, even by SIGKILL:
+    ``prctl(PR_SET_PDEATHSIG)`` on Linux, and everywhere a thread watching the parent's pid."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="facerec-parent-watch", daemon=True).start()
+
+
 def _init_worker(factory: Factory, kwargs: dict, task: Task) -> None:
     global _STATE, _TASK, _INIT_ERROR
     import cv2
 
+    die_with_parent()  # a killed batch job leaves no 185 MB workers behind
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the pool
     cv2.setNumThreads(1)  # this worker process's OpenCV (resize, warps, YuNet, cv2.dnn) on one core
     _TASK = task
