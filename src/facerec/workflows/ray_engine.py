@@ -6,10 +6,14 @@ caller in completion order, so the resumable shards, failure reports and progres
 batch command stay where they are. On Ray the items become a dataset whose rows flow through two
 stages:
 
-1. read: the bytes of the image files each item names are read (I/O only, no CPU reserved);
+1. read: the bytes of the image files each item names are read;
 2. run: a fixed pool of actors, one CPU each, builds the state once per actor (models with
    single-threaded sessions, as the local engine's workers do) and runs the task, decoding the
    bytes read in stage 1 instead of reading the file again.
+
+Both stages ask for the same resources, so Ray Data fuses them into one actor operator: a block
+is read on the node whose actor embeds it (no bytes cross the network, no extra worker processes
+to start), while the driver streams blocks to the actors.
 
 The caller's process is the Ray driver. With an address (``--address`` or ``RAY_ADDRESS``) it
 joins that cluster; otherwise a local Ray is started for the run and stopped after it, also on
@@ -211,8 +215,7 @@ class RayEngine:
         cwd = os.getcwd()
         rows = [{"i": i, "item": Boxed(item)} for i, item in enumerate(items)]
         ds = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / block))
-        ds = ds.map_batches(_read_files, fn_kwargs={"cwd": cwd}, batch_size=None, num_cpus=0,
-                            compute=ray.data.TaskPoolStrategy(size=size))
+        ds = ds.map_batches(_read_files, fn_kwargs={"cwd": cwd}, batch_size=None, num_cpus=1)
         ds = ds.map_batches(TaskActor, fn_constructor_args=(task, factory, kwargs, cwd), batch_size=None,
                             num_cpus=1, compute=ray.data.ActorPoolStrategy(size=size))
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
