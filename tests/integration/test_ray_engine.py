@@ -1,5 +1,6 @@
 """``--engine ray`` on a real two-node Ray cluster on loopback: ``facerec embed --engine ray
---address`` spreads the rows over both nodes and gives the local engine's vectors and failure report."""
+--address`` spreads the rows over both nodes and gives the local engine's vectors and failure
+report; a Ray run stopped half-way leaves Parquet shards that the next run resumes from."""
 from __future__ import annotations
 
 import os
@@ -19,6 +20,8 @@ from support.transforms import same_person_variants  # noqa: E402
 
 import facerec  # noqa: E402
 from facerec.io.embeddings import load_embeddings  # noqa: E402
+from facerec.workflows.embed_dataset import collect_items, embed_items  # noqa: E402
+from facerec.workflows.ray_engine import RayEngine  # noqa: E402
 
 
 def _env() -> dict:
@@ -61,13 +64,32 @@ def faces_dir(tmp_path_factory, grace_bgr, astronaut_bgr) -> Path:
     return root
 
 
-def test_embed_on_two_node_cluster_matches_local(faces_dir: Path, tmp_path: Path) -> None:
-    env = _env()
-    local = _embed(str(faces_dir), "--out", str(tmp_path / "local.parquet"), "-j", "1", env=env)
-    assert local.returncode == 0, local.stderr
-    with LoopbackCluster(nodes=2, env=env) as cluster:
-        remote = _embed(str(faces_dir), "--out", str(tmp_path / "ray.parquet"), "--engine", "ray",
-                        "--address", cluster.address, env=env)
+@pytest.fixture(scope="module")
+def env() -> dict:
+    return _env()
+
+
+@pytest.fixture(scope="module")
+def cluster(env: dict):
+    """Two one-CPU nodes (``ray start --head`` + ``ray start --address``), stopped even on failure."""
+    with LoopbackCluster(nodes=2, env=env) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def local_run(faces_dir: Path, env: dict, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The local engine's output and CLI run on the same images (models downloaded here if needed)."""
+    out = tmp_path_factory.mktemp("local") / "local.parquet"
+    proc = _embed(str(faces_dir), "--out", str(out), "-j", "1", env=env)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_embed_on_two_node_cluster_matches_local(faces_dir: Path, tmp_path: Path, env: dict, cluster,
+                                                 local_run) -> None:
+    local_out, local = local_run
+    remote = _embed(str(faces_dir), "--out", str(tmp_path / "ray.parquet"), "--engine", "ray",
+                    "--address", cluster.address, env=env)
     assert remote.returncode == 0, remote.stderr
 
     # both nodes ran rows: the summary line counts rows per node id
@@ -78,9 +100,42 @@ def test_embed_on_two_node_cluster_matches_local(faces_dir: Path, tmp_path: Path
     assert all(int(n) >= 1 for n in per_node.values()), summary.group(0)
 
     # the same rows, labels and vectors as the local engine, and the same failure report
-    a, b = load_embeddings(tmp_path / "local.parquet"), load_embeddings(tmp_path / "ray.parquet")
+    a, b = load_embeddings(local_out), load_embeddings(tmp_path / "ray.parquet")
     assert a.paths == b.paths and a.labels == b.labels and a.model == b.model and len(a) == 8
     cosines = np.sum(a.vectors * b.vectors, axis=1)
     assert cosines.min() >= 0.9999, cosines
     assert _failures(remote.stderr) == _failures(local.stderr)
     assert len(_failures(local.stderr)) == 3 and "not an image file" in " ".join(_failures(local.stderr))
+
+
+class _Stop(Exception):
+    """Stands for a kill in the middle of a run."""
+
+
+def test_stopped_ray_run_leaves_parquet_shards_and_resumes(faces_dir: Path, tmp_path: Path, cluster, local_run,
+                                                           monkeypatch) -> None:
+    import pyarrow.parquet as pq
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    items = collect_items([faces_dir])
+    out = tmp_path / "emb.npz"
+
+    def stop_after_nine(done: int, total: int) -> None:
+        if done >= 9:  # 11 rows in shards of 3: 9 done means at least one shard complete, not all
+            raise _Stop
+
+    engine = RayEngine(cluster.address)
+    with engine.session(), pytest.raises(_Stop):
+        embed_items(items, out, jobs=2, shard_size=3, progress=stop_after_nine, engine=engine)
+    shards = sorted((tmp_path / "emb.npz.shards").glob("shard-*.parquet"))
+    assert 1 <= len(shards) < 4 and not out.exists()
+    tables = [pq.read_table(p) for p in shards]
+    assert all({"path", "label", "embedding", "index", "fallback", "error"} <= set(t.column_names) for t in tables)
+    written = sum(t.num_rows for t in tables)  # shards of 3 rows, the last of 2
+
+    report = embed_items(items, out, jobs=1, shard_size=3)  # the local engine takes over where Ray stopped
+    assert report.resumed == written
+    a = load_embeddings(local_run[0])
+    assert report.table.paths == a.paths and report.table.labels == a.labels
+    assert np.sum(a.vectors * report.table.vectors, axis=1).min() >= 0.9999
+    assert len(report.failures) == 3

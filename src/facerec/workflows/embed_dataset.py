@@ -2,7 +2,9 @@
 
 From raw images (detect + align on the fly, largest face) or from crops written by
 ``facerec align`` (``aligned=True``). Results are written in shards next to the output
-(``OUT.shards/``) so an interrupted run resumes; the finished table replaces them.
+(``OUT.shards/``) so an interrupted run resumes; the finished table replaces them. Shards are
+``.npz`` on the local engine and Parquet on Ray (columns of the ``embed`` output, ``path``,
+``label``, ``embedding``, plus ``index``, ``fallback`` and ``error``); a run resumes from either.
 """
 from __future__ import annotations
 
@@ -131,11 +133,23 @@ def _fingerprint(items: Sequence[tuple[str, Optional[str]]], options: EmbedOptio
     return digest.hexdigest()
 
 
-def _shard_file(folder: Path, k: int) -> Path:
-    return folder / f"shard-{k:05d}.npz"
+SHARD_SUFFIXES = (".npz", ".parquet")
 
 
-def _write_shard(path: Path, results: dict[int, EmbeddedImage], model_id: str, dim: int) -> None:
+def _shard_file(folder: Path, k: int, suffix: str = ".npz") -> Path:
+    return folder / f"shard-{k:05d}{suffix}"
+
+
+def _written_shard(folder: Path, k: int) -> Optional[Path]:
+    """Shard ``k`` as an earlier run wrote it (by either engine), if it did."""
+    return next((p for p in (_shard_file(folder, k, s) for s in SHARD_SUFFIXES) if p.is_file()), None)
+
+
+def _write_shard(path: Path, results: dict[int, EmbeddedImage], model_id: str, dim: int,
+                 items: Sequence[tuple[str, Optional[str]]]) -> None:
+    if path.suffix == ".parquet":
+        _write_parquet_shard(path, results, model_id, dim, items)
+        return
     ok = sorted(i for i, r in results.items() if r.ok)
     bad = sorted(i for i, r in results.items() if not r.ok)
     vectors = np.array([results[i].vector for i in ok], np.float32).reshape(len(ok), dim)
@@ -146,11 +160,58 @@ def _write_shard(path: Path, results: dict[int, EmbeddedImage], model_id: str, d
                  meta=np.array(json.dumps({"model": model_id, "dim": dim})))
 
 
+def _write_parquet_shard(path: Path, results: dict[int, EmbeddedImage], model_id: str, dim: int,
+                         items: Sequence[tuple[str, Optional[str]]]) -> None:
+    """One row per item: the ``embed`` output's columns (``embedding`` null where it failed), the
+    item's index, whether the centred crop stood in, and the failure reason."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = sorted(results)
+    vectors = np.array([results[i].vector if results[i].ok else np.zeros(dim) for i in rows], np.float32)
+    embedding = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), max(dim, 1)) if dim else \
+        pa.array([None] * len(rows), pa.list_(pa.float32(), 1))
+    table = pa.table({
+        "index": pa.array(rows, pa.int64()),
+        "path": pa.array([safe_text(items[i][0]) for i in rows], pa.string()),
+        "label": pa.array([items[i][1] for i in rows], pa.string()),
+        "embedding": _null_where(embedding, [not results[i].ok for i in rows]),
+        "fallback": pa.array([bool(results[i].fallback) for i in rows], pa.bool_()),
+        "error": pa.array([None if results[i].ok else (results[i].error or "") for i in rows], pa.string()),
+    }).replace_schema_metadata({"facerec": json.dumps({"model": model_id, "dim": dim})})
+    with atomic_open(path) as fh:
+        pq.write_table(table, fh)
+
+
+def _null_where(array, null: list[bool]):
+    """``array`` with the rows flagged in ``null`` set to null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.if_else(pa.array(null, pa.bool_()), pa.scalar(None, array.type), array)
+
+
 def _read_shard(path: Path) -> dict:
+    if path.suffix == ".parquet":
+        return _read_parquet_shard(path)
     with np.load(path, allow_pickle=False) as data:
         return {"index": data["index"], "vectors": data["vectors"], "fallback": data["fallback"],
                 "failed": data["failed"], "reasons": [str(r) for r in data["reasons"]],
                 "meta": json.loads(str(data["meta"]))}
+
+
+def _read_parquet_shard(path: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    meta = json.loads((table.schema.metadata or {})[b"facerec"])
+    index = np.array(table.column("index").to_pylist(), np.int64)
+    errors = table.column("error").to_pylist()
+    ok = np.array([e is None for e in errors], bool)
+    rows = [v for v, good in zip(table.column("embedding").to_pylist(), ok) if good]
+    return {"index": index[ok], "vectors": np.array(rows, np.float32).reshape(len(rows), meta["dim"]),
+            "fallback": np.array(table.column("fallback").to_pylist(), bool)[ok], "failed": index[~ok],
+            "reasons": [e for e in errors if e is not None], "meta": meta}
 
 
 def embed_items(items: Sequence[tuple[str, Optional[str]]], out: Path, *, options: Optional[EmbedOptions] = None,
@@ -180,7 +241,8 @@ def embed_items(items: Sequence[tuple[str, Optional[str]]], out: Path, *, option
     write_json_atomic(manifest_path, manifest)
 
     n_shards = (len(items) + shard_size - 1) // shard_size
-    done_shards = {k for k in range(n_shards) if _shard_file(shards_dir, k).is_file()}
+    done_shards = {k for k in range(n_shards) if _written_shard(shards_dir, k) is not None}
+    suffix = ".parquet" if engine is not None else ".npz"
     todo = [(i, items[i][0]) for i in range(len(items)) if i // shard_size not in done_shards]
     resumed = len(items) - len(todo)
     done = resumed
@@ -197,7 +259,7 @@ def embed_items(items: Sequence[tuple[str, Optional[str]]], out: Path, *, option
         pending.setdefault(k, {})[index] = res
         expected = min(shard_size, len(items) - k * shard_size)
         if len(pending[k]) == expected:
-            _write_shard(_shard_file(shards_dir, k), pending.pop(k), model_id, dim)
+            _write_shard(_shard_file(shards_dir, k, suffix), pending.pop(k), model_id, dim, items)
         done += 1
         if progress:
             progress(done, len(items))
@@ -211,7 +273,7 @@ def _assemble(items: Sequence[tuple[str, Optional[str]]], shards_dir: Path, n_sh
     """Concatenate the shards (in item order) into one table written to ``out``."""
     index_parts, vector_parts, failures, fallbacks, models, dims = [], [], [], 0, set(), set()
     for k in range(n_shards):
-        shard = _read_shard(_shard_file(shards_dir, k))
+        shard = _read_shard(_written_shard(shards_dir, k))  # type: ignore[arg-type]
         if len(shard["index"]):
             models.add(shard["meta"]["model"])
             dims.add(shard["meta"]["dim"])
