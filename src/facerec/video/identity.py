@@ -28,8 +28,8 @@ class TrackIdentity:
 
     vectors: list[np.ndarray] = field(default_factory=list)
     votes: list[Vote] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    """Why faces of this track were not sampled (``--min-quality``)."""
+    skipped: int = 0
+    """Faces of this track not sampled because they were below ``--min-quality``."""
 
     def add(self, vector: np.ndarray, vote: Vote) -> None:
         self.vectors.append(np.asarray(vector, np.float32))

@@ -158,7 +158,7 @@ class VideoProcessor:
             if self.options.min_quality and q < self.options.min_quality:
                 reason = below_reason(frame, det, self.options.min_quality)
             if reason is not None:
-                st.identity.skipped.append(reason)
+                st.identity.skipped += 1
                 if q > st.best_skipped[0]:
                     st.best_skipped = (q, reason)
                 continue
@@ -195,7 +195,7 @@ class VideoProcessor:
                  "box": [round(float(v), 1) for v in track.last_box],
                  "quality": round(max((v.quality for v in ident.votes), default=0.0), 4)}
         if not ident.vectors and ident.skipped:
-            line["skipped"] = f"{len(ident.skipped)} face(s) below --min-quality; best: {st.best_skipped[1]}"
+            line["skipped"] = f"{ident.skipped} face(s) below --min-quality; best: {st.best_skipped[1]}"
         return line
 
     # -- drawing ---------------------------------------------------------------------------------
