@@ -44,3 +44,9 @@ def analyzer():
     from facerec import FaceAnalyzer
 
     return FaceAnalyzer()
+
+
+@pytest.fixture(params=["sqlite", "milvus"])
+def gallery_backend(request) -> str:
+    """A gallery backend: tests that take it run on SQLite + FAISS and on Milvus Lite (support.galleries.location)."""
+    return request.param

@@ -6,6 +6,7 @@ import json
 import cv2
 import pytest
 
+from support.galleries import location, other
 from support.transforms import same_person_variants
 
 pytest.importorskip("faiss", reason="the gallery needs faiss-cpu (pip install 'facerec[gallery]')")
@@ -31,8 +32,8 @@ def run(capsys, *argv):
     return code, cap.out, cap.err
 
 
-def test_gallery_cli_end_to_end(tmp_path, capsys, images):
-    db = tmp_path / "g.db"
+def test_gallery_cli_end_to_end(tmp_path, capsys, images, gallery_backend):
+    db = location(gallery_backend, tmp_path)
     g = ("gallery", "--db", db)
     assert run(capsys, *g, "enroll", "Grace Hopper", images["grace"])[0] == 0
     assert run(capsys, *g, "enroll", "G H", images["grace_flip"])[0] == 0
@@ -57,7 +58,7 @@ def test_gallery_cli_end_to_end(tmp_path, capsys, images):
     assert run(capsys, *g, "delete", "Grace B. Hopper")[0] == 0
     code, out, _ = run(capsys, *g, "identify", images["grace"], "--json")
     assert json.loads(out)[0]["faces"][0]["name"] == "unknown"
-    g2 = ("gallery", "--db", tmp_path / "g2.db")
+    g2 = ("gallery", "--db", location(other(gallery_backend), tmp_path, "g2.db"))  # migration: into the other gallery_backend
     assert run(capsys, *g2, "import", tmp_path / "e.npz")[0] == 0
     code, out, _ = run(capsys, *g2, "identify", images["grace"], "--json")
     assert json.loads(out)[0]["faces"][0]["name"] == "Grace B. Hopper"
@@ -91,14 +92,14 @@ def test_gallery_cli_errors(tmp_path, capsys, images):
     assert code == 2 and "gallery holds vectors of" in err
 
 
-def test_enroll_dataset_parallel(tmp_path, capsys, images):
+def test_enroll_dataset_parallel(tmp_path, capsys, images, gallery_backend):
     root = tmp_path / "people"
     for person, keys in (("Grace_Hopper", ("grace", "grace_flip", "grace_crop")), ("Eileen_Collins", ("astro", "astro_flip"))):
         (root / person).mkdir(parents=True)
         for k in keys:
             (root / person / images[k].name).write_bytes(images[k].read_bytes())
     (root / "Eileen_Collins" / "broken.jpg").write_bytes(b"\xff\xd8 broken")
-    db = tmp_path / "g.db"
+    db = location(gallery_backend, tmp_path)
     code, _, err = run(capsys, "gallery", "--db", db, "enroll-dataset", root, "--workers", "2")
     assert code == 0 and "broken.jpg" in err
     code, out, _ = run(capsys, "gallery", "--db", db, "list", "--json")

@@ -13,6 +13,8 @@ pytest.importorskip("faiss", reason="the gallery needs faiss-cpu")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+from support.galleries import BACKENDS, location  # noqa: E402
+
 from facerec.errors import FacerecError  # noqa: E402
 from facerec.service.app import ServiceConfig, create_app  # noqa: E402
 
@@ -29,9 +31,10 @@ def photos(grace_bgr, astronaut_bgr):
             "astro": _jpg(astronaut_bgr), "blank": _jpg(np.full((240, 320, 3), 128, np.uint8))}
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    db = tmp_path_factory.mktemp("svc") / "g.db"
+@pytest.fixture(scope="module", params=BACKENDS)
+def client(tmp_path_factory, request):
+    """The service on an SQLite gallery, and on a Milvus Lite one (``facerec serve --db milvus:///...``)."""
+    db = location(request.param, tmp_path_factory.mktemp("svc"))
     app = create_app(ServiceConfig(db=db, workers=1, max_bytes=2_000_000))
     with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from support.galleries import location, other
 from support.transforms import jpeg, same_person_variants
 
 pytest.importorskip("faiss", reason="the gallery needs faiss-cpu (pip install 'facerec[gallery]')")
@@ -17,8 +18,8 @@ from facerec.gallery.store import FaceRecord, GalleryStore  # noqa: E402
 
 
 @pytest.fixture()
-def gallery(tmp_path, analyzer):
-    g = Gallery(tmp_path / "g.db", analyzer)
+def gallery(tmp_path, analyzer, gallery_backend):
+    g = Gallery(location(gallery_backend, tmp_path), analyzer)
     yield g
     g.close()
 
@@ -98,10 +99,10 @@ def test_rename_merge_delete(gallery, grace_bgr, astronaut_bgr):
         gallery.delete("Grace Hopper")
 
 
-def test_delete_seen_by_another_process_view(tmp_path, analyzer, grace_bgr):
+def test_delete_seen_by_another_process_view(tmp_path, analyzer, grace_bgr, gallery_backend):
     """A second Gallery on the same file (as a server would hold) stops naming a deleted person."""
-    a = Gallery(tmp_path / "g.db", analyzer)
-    b = Gallery(tmp_path / "g.db", analyzer)
+    a = Gallery(location(gallery_backend, tmp_path), analyzer)
+    b = Gallery(location(gallery_backend, tmp_path), analyzer)
     a.enroll("Grace Hopper", [grace_bgr])
     assert b.identify(grace_bgr)[0].name == "Grace Hopper"
     a.delete("Grace Hopper")
@@ -110,10 +111,11 @@ def test_delete_seen_by_another_process_view(tmp_path, analyzer, grace_bgr):
     b.close()
 
 
-def test_refuses_other_embedder(tmp_path, analyzer, grace_bgr):
+def test_refuses_other_embedder(tmp_path, analyzer, grace_bgr, gallery_backend):
+    db = location(gallery_backend, tmp_path)
     from facerec import FaceAnalyzer
 
-    with Gallery(tmp_path / "g.db", analyzer) as g:
+    with Gallery(db, analyzer) as g:
         g.enroll("Grace Hopper", [grace_bgr])
         other = FaceAnalyzer(model="sface")
         face = other.face(grace_bgr)
@@ -124,38 +126,40 @@ def test_refuses_other_embedder(tmp_path, analyzer, grace_bgr):
         with pytest.raises(FacerecError):  # 128-D vectors never enter a 512-D gallery
             g.add_records("Grace Hopper", [record_of(face, "x", None)])
     with pytest.raises(IncompatibleEmbeddingsError):
-        Gallery(tmp_path / "g.db", other)
+        Gallery(db, other)
     with pytest.raises(IncompatibleEmbeddingsError):
-        Gallery.open(tmp_path / "g.db", model="sface")
-    assert Gallery.open(tmp_path / "g.db", load_models=False).embedder_id == analyzer.model
+        Gallery.open(db, model="sface")
+    assert Gallery.open(db, load_models=False).embedder_id == analyzer.model
 
 
-def test_reopens_with_the_embedder_it_was_made_with(tmp_path):
+def test_reopens_with_the_embedder_it_was_made_with(tmp_path, gallery_backend):
+    db = location(gallery_backend, tmp_path)
     from facerec import FaceAnalyzer
 
     made = FaceAnalyzer(model="arcface_mbf+sface", flip=True)  # the `accurate` profile: an ensemble with flip
-    Gallery(tmp_path / "g.db", made).close()
-    with Gallery.open(tmp_path / "g.db") as g:
+    Gallery(db, made).close()
+    with Gallery.open(db) as g:
         assert g.embedder_id == made.model
         assert g.analyzer.model == made.model
 
 
-def test_export_import_roundtrip(tmp_path, analyzer, grace_bgr, astronaut_bgr):
-    with Gallery(tmp_path / "a.db", analyzer) as a:
+def test_export_import_roundtrip(tmp_path, analyzer, grace_bgr, astronaut_bgr, gallery_backend):
+    """Export from one gallery_backend, import into the other: the migration path, both ways."""
+    with Gallery(location(gallery_backend, tmp_path, "a.db"), analyzer) as a:
         a.enroll("Grace Hopper", [grace_bgr, same_person_variants(grace_bgr)["flip"]])
         a.enroll("Eileen Collins", [astronaut_bgr])
         assert a.export(tmp_path / "e.npz") == 3
-    with Gallery(tmp_path / "b.db", analyzer) as b:
+    with Gallery(location(other(gallery_backend), tmp_path, "b.db"), analyzer) as b:
         assert b.import_(tmp_path / "e.npz") == (3, 0)
         assert b.import_(tmp_path / "e.npz") == (0, 3)  # idempotent
         assert {p.name: p.faces for p in b.persons()} == {"Grace Hopper": 2, "Eileen Collins": 1}
         assert b.identify(astronaut_bgr)[0].name == "Eileen Collins"
     # An empty gallery opened without models takes the export's embedder.
-    with Gallery.open(tmp_path / "c.db", load_models=False) as c:
+    with Gallery.open(location(other(gallery_backend), tmp_path, "c.db"), load_models=False) as c:
         c.import_(tmp_path / "e.npz")
         assert c.embedder_id == analyzer.model
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with Gallery(tmp_path / "d.db", analyzer) as d, pytest.raises(FacerecError, match="not a gallery export"):
+    with Gallery(location(gallery_backend, tmp_path, "d.db"), analyzer) as d, pytest.raises(FacerecError, match="not a gallery export"):
         d.import_(tmp_path / "junk.npz")
 
 

@@ -19,7 +19,7 @@ gallery_app = typer.Typer(help="A gallery of known persons: enroll, identify, ve
 
 
 class _Opts:
-    db: Path
+    db: Path | str
     model: Optional[str] = None
     detector: Optional[str] = None
     flip: Optional[bool] = None
@@ -33,7 +33,9 @@ _opts = _Opts()
 
 
 @gallery_app.callback()
-def _gallery(db: Path = typer.Option(..., "--db", help="Gallery database file (SQLite; created when missing)."),
+def _gallery(db: str = typer.Option(..., "--db", help="Gallery: an SQLite file (created when missing), or "
+                                     "milvus:///path/file.db (Milvus Lite), milvus://host:19530[/name] or "
+                                     "http(s)://host:port for a Milvus server (pip install 'facerec[milvus]')."),
              model: Optional[str] = typer.Option(None, "--model", "-m",
                                                  help="Embedder for a new gallery (an existing one keeps its own)."),
              detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
@@ -43,7 +45,9 @@ def _gallery(db: Path = typer.Option(..., "--db", help="Gallery database file (S
              offline: bool = OfflineOpt,
              backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Every subcommand works on the gallery in --db."""
-    _opts.db, _opts.model, _opts.detector, _opts.flip = db, model, detector, flip
+    from facerec.gallery.milvus_store import gallery_location
+
+    _opts.db, _opts.model, _opts.detector, _opts.flip = gallery_location(db), model, detector, flip
     _opts.threshold, _opts.offline, _opts.backend, _opts.device = threshold, offline, backend, device
 
 
@@ -56,7 +60,7 @@ def _open(load_models: bool = True):
 
 
 def _existing(load_models: bool = False):
-    if not _opts.db.is_file():
+    if isinstance(_opts.db, Path) and not _opts.db.is_file():
         raise FacerecError(f"{_opts.db}: no such gallery")
     return _open(load_models)
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -13,7 +12,8 @@ from facerec.errors import FacerecError
 
 def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
           port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port."),
-          db: Path = typer.Option(Path("gallery.db"), "--db", help="Gallery database file."),
+          db: str = typer.Option("gallery.db", "--db", help="Gallery: an SQLite file, or milvus:///path/file.db, "
+                                 "milvus://host:19530[/name] or http(s)://host:port (Milvus)."),
           model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder for a new gallery."),
           detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
           api_key: List[str] = typer.Option([], "--api-key", help="Accepted API key (repeatable; also FACEREC_API_KEYS, "
@@ -35,7 +35,9 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
     except ImportError as exc:
         raise FacerecError(f"the service needs extra packages: pip install 'facerec[service]' ({exc.name} missing)") from None
     keys = [k for k in api_key if k] + env_list("FACEREC_API_KEYS")
-    cfg = ServiceConfig(db=db, model=model, detector=detector, api_keys=keys, host=host, workers=workers,
+    from facerec.gallery.milvus_store import gallery_location
+
+    cfg = ServiceConfig(db=gallery_location(db), model=model, detector=detector, api_keys=keys, host=host, workers=workers,
                         max_bytes=int(max_upload_mb * 1024 * 1024), offline=True if offline else None,
                         backend=backend, device=device,
                         allowed_hosts=list(allow_host) + env_list("FACEREC_ALLOWED_HOSTS"),

@@ -1,8 +1,11 @@
 """The gallery facade: enroll, identify, verify, rename, merge, delete, list, export, import.
 
-SQLite (:mod:`facerec.gallery.store`) holds the truth; a FAISS index
-(:mod:`facerec.gallery.index`) finds candidates, and every hit is checked against SQLite, so a
-deleted person disappears from results at once, in this process and in any other.
+Two backends, chosen by the location: a path is an SQLite file (:mod:`facerec.gallery.store`)
+that holds the truth, with a FAISS index (:mod:`facerec.gallery.index`) beside it that finds
+candidates; ``milvus://...`` (or ``http(s)://``) is a Milvus gallery
+(:mod:`facerec.gallery.milvus_store`) that stores and searches everything itself. Every hit is
+checked against the store, so a deleted person disappears from results at once, in this process
+and in any other.
 
 >>> g = Gallery.open("people.db")
 >>> g.enroll("Grace Hopper", ["grace1.jpg", "grace2.jpg"])
@@ -25,6 +28,7 @@ from facerec.detection.selection import DEFAULT_PICK, Pick, parse_pick
 from facerec.errors import FacerecError, IncompatibleEmbeddingsError, NoFaceError
 from facerec.gallery.export import EXPORT_FORMAT, read_export
 from facerec.gallery.index import TRAIN_SIZE, FaceIndex
+from facerec.gallery.milvus_store import MilvusStore, is_milvus
 from facerec.gallery.store import FaceRecord, GalleryStore, Person, PersonNotFoundError
 from facerec.io.atomic import atomic_open
 from facerec.io.images import ImageSource, load_image
@@ -121,11 +125,12 @@ class Gallery:
 
     def __init__(self, path: str | os.PathLike, analyzer=None, *, embedder_name: Optional[str] = None,
                  threshold: Optional[float] = None) -> None:
-        self.path = Path(path)
-        self.store = GalleryStore(self.path)
+        self.milvus = is_milvus(path)
+        self.path: Path | str = str(path) if self.milvus else Path(path)
+        self.store: GalleryStore | MilvusStore = MilvusStore(str(path)) if self.milvus else GalleryStore(self.path)
         self.analyzer = analyzer
-        self.index_path = self.path.with_name(self.path.name + ".index")
-        self.index_status = "not loaded"
+        self.index_path = Path(os.devnull) if self.milvus else self.path.with_name(self.path.name + ".index")
+        self.index_status = "searched in Milvus" if self.milvus else "not loaded"
         self._index: Optional[FaceIndex] = None
         self._dirty = False
         self._lock = threading.RLock()
@@ -190,11 +195,13 @@ class Gallery:
         return self.analyzer
 
     # -- index cache ---------------------------------------------------------------------------
-    def _ensure_index(self) -> Optional[FaceIndex]:
-        """The index, loaded or rebuilt, brought up to the store's current generation."""
+    def _ensure_index(self) -> Optional[FaceIndex | MilvusStore]:
+        """The index, loaded or rebuilt, brought up to the store's current generation (Milvus: the store itself)."""
         with self._lock:
             if self.embedder_id is None or self.dim is None:
                 return None
+            if self.milvus:
+                return self.store
             gen = self.store.generation
             if self._index is None:
                 index, why = FaceIndex.load(self.index_path, self.embedder_id, self.dim, self.store.gallery_id)
@@ -249,6 +256,8 @@ class Gallery:
     def rebuild_index(self) -> str:
         """Rebuild the index from SQLite now and save it."""
         with self._lock:
+            if self.milvus:
+                return self.index_status  # Milvus keeps its own index
             self._index = None
             self._rebuild(self.store.generation)
             self.index_status = "rebuilt (asked)"
@@ -551,9 +560,9 @@ def gallery_pipeline(path: str | os.PathLike, model: Optional[str] = None, detec
 
 def read_meta(path: str | os.PathLike) -> dict[str, str]:
     """The gallery's meta table (empty for a new file)."""
-    if not Path(path).exists():
+    if not is_milvus(path) and not Path(path).exists():
         return {}
-    store = GalleryStore(path)
+    store = MilvusStore(str(path)) if is_milvus(path) else GalleryStore(path)
     try:
         return store.meta()
     finally:

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from facerec import __version__
 from facerec.errors import FacerecError
 from facerec.gallery.gallery import Gallery, gallery_pipeline
+from facerec.gallery.milvus_store import gallery_location
 from facerec.service import errors
 from facerec.service import video
 from facerec.service.deps import AUTH, Services
@@ -53,7 +54,8 @@ Errors are JSON `{"error": {"code": ..., "message": ...}}`:
 class ServiceConfig:
     """How to run the service."""
 
-    db: Path = Path("gallery.db")
+    db: Path | str = Path("gallery.db")
+    """An SQLite file, or a ``milvus://`` / ``http(s)://`` Milvus gallery."""
     model: Optional[str] = None
     detector: Optional[str] = None
     api_keys: list[str] = field(default_factory=list)
@@ -119,7 +121,7 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
 def app_from_env() -> FastAPI:
     """An app configured from ``FACEREC_DB``/``FACEREC_API_KEYS`` (for ``uvicorn --factory``)."""
     keys = env_list("FACEREC_API_KEYS")
-    return create_app(ServiceConfig(db=Path(os.environ.get("FACEREC_DB", "gallery.db")), api_keys=keys,
+    return create_app(ServiceConfig(db=gallery_location(os.environ.get("FACEREC_DB", "gallery.db")), api_keys=keys,
                                     allowed_hosts=env_list("FACEREC_ALLOWED_HOSTS"),
                                     allowed_origins=env_list("FACEREC_ALLOWED_ORIGINS")))
 

@@ -1,0 +1,456 @@
+"""A gallery kept in Milvus: persons, faces and their vectors, and the gallery's metadata.
+
+``milvus:///path/file.db`` opens an embedded Milvus Lite file, ``milvus://host:19530`` (or
+``http(s)://host:port``) a Milvus server; a path segment after the address names the gallery
+(``milvus://host:19530/staff``, default ``facerec``), which owns three collections:
+``<name>_meta``, ``<name>_persons`` and ``<name>_faces`` (vectors searched by inner product in
+Milvus itself). Nothing lives outside Milvus, so there is no second store that can drift.
+
+:class:`MilvusStore` offers the methods :class:`~facerec.gallery.store.GalleryStore` offers,
+plus :meth:`MilvusStore.search`. Milvus has no multi-row transactions: writes of one process are
+serialised by a lock, names and (person, image) pairs are checked under it before writing, and
+a delete removes the faces before the person, so an interrupted delete leaves a person without
+faces, never faces without a person. Several writer processes on one server can still race.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from facerec.errors import FacerecError
+from facerec.gallery.store import (FaceRecord, Person, PersonExistsError, PersonNotFoundError, validate_name)
+
+SCHEMES = ("milvus://", "http://", "https://")
+DEFAULT_NAME = "facerec"
+_PAGE = 1000
+
+
+def is_milvus(location: object) -> bool:
+    """Whether a ``--db`` value names a Milvus gallery rather than a SQLite file."""
+    return isinstance(location, str) and location.startswith(SCHEMES)
+
+
+def gallery_location(value: str | os.PathLike) -> Path | str:
+    """A ``--db`` value as the gallery takes it: the URL of a Milvus gallery, else the path of an SQLite file."""
+    return str(value) if is_milvus(str(value)) else Path(value)
+
+
+def parse_location(location: str) -> tuple[str, str]:
+    """(pymilvus uri, gallery name) of a ``milvus://`` / ``http(s)://`` location."""
+    url = urlparse(location)
+    if url.scheme == "milvus" and not url.netloc:  # milvus:///path/file.db: Milvus Lite
+        if not url.path or url.path == "/":
+            raise FacerecError(f"{location}: give a file, e.g. milvus:///path/gallery.db")
+        return url.path, DEFAULT_NAME
+    if not url.hostname:
+        raise FacerecError(f"{location}: no host (milvus://host:19530 or milvus:///path/file.db)")
+    name = url.path.strip("/") or DEFAULT_NAME
+    if not name.replace("_", "").isalnum():
+        raise FacerecError(f"{location}: gallery name {name!r} may hold only letters, digits and '_'")
+    scheme = "https" if url.scheme == "https" else "http"
+    return f"{scheme}://{url.hostname}:{url.port or 19530}", name
+
+
+def _client(uri: str):
+    try:
+        from pymilvus import MilvusClient
+        logging.getLogger("pymilvus").setLevel(logging.ERROR)  # the query iterator warns on every page with Lite
+    except ImportError:
+        raise FacerecError("Milvus galleries need pymilvus and milvus-lite: pip install 'facerec[milvus]'") from None
+    if "://" not in uri:
+        Path(uri).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return MilvusClient(uri)
+    except Exception as exc:  # noqa: BLE001 - connection refused, bad file, ...
+        raise FacerecError(f"{uri}: cannot open the Milvus gallery ({type(exc).__name__}: {exc})") from None
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text)  # a double-quoted string literal in Milvus filter syntax
+
+
+class MilvusStore:
+    """Persons and face vectors in Milvus collections; thread-safe (writes behind one lock)."""
+
+    exact = True
+    """Searches use a FLAT (exact inner product) index on Milvus Lite, AUTOINDEX on a server."""
+
+    def __init__(self, location: str) -> None:
+        self.path = location
+        self.uri, self.name = parse_location(location)
+        self.lite = "://" not in self.uri
+        self._lock = threading.RLock()
+        self._client = _client(self.uri)
+        self.c_meta, self.c_persons, self.c_faces = (f"{self.name}_meta", f"{self.name}_persons", f"{self.name}_faces")
+        with self._lock:
+            if not self._client.has_collection(self.c_meta):
+                self._create_small(self.c_meta, key_is_text=True)
+            if not self._client.has_collection(self.c_persons):
+                self._create_small(self.c_persons, key_is_text=False)
+            if "gallery_id" not in self.meta():
+                self.set_meta({"gallery_id": uuid.uuid4().hex, "next_person": "1", "next_face": "1"})
+            if "dim" in self.meta():
+                self._ensure_faces(int(self.meta()["dim"]))
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _schema(self):
+        from pymilvus import MilvusClient
+
+        return MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+
+    def _create(self, name: str, schema, vector_dim: int) -> None:
+        params = self._client.prepare_index_params()
+        index = "FLAT" if self.lite or vector_dim <= 2 else "AUTOINDEX"
+        params.add_index(field_name="vector", index_type=index, metric_type="IP")
+        self._client.create_collection(name, schema=schema, index_params=params, consistency_level="Strong")
+
+    def _create_small(self, name: str, key_is_text: bool) -> None:
+        """Meta (key -> value) or persons (id, name, created); Milvus wants a vector in every collection."""
+        from pymilvus import DataType
+
+        schema = self._schema()
+        if key_is_text:
+            schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)
+            schema.add_field("value", DataType.VARCHAR, max_length=4096)
+        else:
+            schema.add_field("id", DataType.INT64, is_primary=True)
+            schema.add_field("name", DataType.VARCHAR, max_length=1024)
+            schema.add_field("created", DataType.DOUBLE)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
+        self._create(name, schema, 2)
+
+    def _ensure_faces(self, dim: int) -> None:
+        from pymilvus import DataType
+
+        if self._client.has_collection(self.c_faces):
+            return
+        schema = self._schema()
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("person_id", DataType.INT64)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+        schema.add_field("image_sha256", DataType.VARCHAR, max_length=64)
+        schema.add_field("image_path", DataType.VARCHAR, max_length=4096)
+        schema.add_field("bbox", DataType.VARCHAR, max_length=256)
+        schema.add_field("det_score", DataType.DOUBLE)
+        schema.add_field("created", DataType.DOUBLE)
+        self._create(self.c_faces, schema, dim)
+
+    @property
+    def _has_faces(self) -> bool:
+        return self._client.has_collection(self.c_faces)
+
+    def _all(self, collection: str, filter: str, fields: list[str]) -> list[dict]:
+        """Every row matching ``filter`` (paged: Milvus caps one query's window)."""
+        if collection == self.c_faces and not self._has_faces:
+            return []
+        it = self._client.query_iterator(collection, batch_size=_PAGE, filter=filter, output_fields=fields)
+        out: list[dict] = []
+        try:
+            while True:
+                page = it.next()
+                if not page:
+                    return out
+                out.extend(page)
+        finally:
+            it.close()
+
+    def _next_ids(self, kind: str, n: int) -> list[int]:
+        key = f"next_{kind}"
+        first = int(self.meta().get(key, "1"))
+        self.set_meta({key: str(first + n)})
+        return list(range(first, first + n))
+
+    def close(self) -> None:
+        with self._lock:
+            self._client.close()
+
+    def meta(self) -> dict[str, str]:
+        with self._lock:
+            rows = self._all(self.c_meta, 'key != ""', ["key", "value"])
+        return {str(r["key"]): str(r["value"]) for r in rows}
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self._lock:
+            self._client.upsert(self.c_meta, [{"key": k, "value": str(v), "vector": [1.0, 0.0]} for k, v in values.items()])
+            if "dim" in values:
+                self._ensure_faces(int(values["dim"]))
+
+    @property
+    def gallery_id(self) -> str:
+        return self.meta().get("gallery_id", "")
+
+    @property
+    def generation(self) -> int:
+        return 0  # no search cache outside Milvus to keep in step
+
+    # -- persons -------------------------------------------------------------------------------
+    def _person_row(self, key: int | str) -> tuple[int, str, float]:
+        if isinstance(key, int):
+            rows = self._client.get(self.c_persons, ids=[int(key)], output_fields=["id", "name", "created"])
+        else:
+            rows = self._client.query(self.c_persons, filter=f"name == {_quote(validate_name(key))}",
+                                      output_fields=["id", "name", "created"], limit=1)
+        if not rows:
+            what = f"id {key}" if isinstance(key, int) else repr(key)
+            raise PersonNotFoundError(f"no person {what} in the gallery")
+        return int(rows[0]["id"]), str(rows[0]["name"]), float(rows[0]["created"])
+
+    def _face_counts(self, person_ids: Optional[Sequence[int]] = None) -> dict[int, int]:
+        flt = "id >= 0" if person_ids is None else f"person_id in {sorted({int(i) for i in person_ids})}"
+        counts: dict[int, int] = {}
+        for r in self._all(self.c_faces, flt, ["person_id"]):
+            counts[int(r["person_id"])] = counts.get(int(r["person_id"]), 0) + 1
+        return counts
+
+    def person(self, key: int | str) -> Person:
+        with self._lock:
+            pid, name, created = self._person_row(key)
+            return Person(id=pid, name=name, created=created, faces=self._face_counts([pid]).get(pid, 0))
+
+    def persons(self) -> list[Person]:
+        with self._lock:
+            rows = self._all(self.c_persons, "id >= 0", ["id", "name", "created"])
+            counts = self._face_counts()
+        return sorted((Person(id=int(r["id"]), name=str(r["name"]), created=float(r["created"]),
+                              faces=counts.get(int(r["id"]), 0)) for r in rows), key=lambda p: p.name)
+
+    def names(self, person_ids: Sequence[int]) -> dict[int, str]:
+        ids = sorted({int(i) for i in person_ids})
+        if not ids:
+            return {}
+        rows = self._client.get(self.c_persons, ids=ids, output_fields=["id", "name"])
+        return {int(r["id"]): str(r["name"]) for r in rows}
+
+    def count(self) -> tuple[int, int]:
+        """(persons, faces)."""
+        with self._lock:
+            persons = self._client.query(self.c_persons, filter="", output_fields=["count(*)"])[0]["count(*)"]
+            faces = len(self)
+        return int(persons), int(faces)
+
+    def _insert_person(self, name: str) -> int:
+        (pid,) = self._next_ids("person", 1)
+        self._client.insert(self.c_persons, [{"id": pid, "name": name, "created": time.time(), "vector": [1.0, 0.0]}])
+        return pid
+
+    def create_person(self, name: str, exist_ok: bool = False) -> tuple[int, int]:
+        name = validate_name(name)
+        with self._lock:
+            try:
+                pid, _, _ = self._person_row(name)
+                if not exist_ok:
+                    raise PersonExistsError(f"a person named {name!r} already exists")
+                return pid, 0
+            except PersonNotFoundError:
+                return self._insert_person(name), 0
+
+    def rename(self, key: int | str, new_name: str) -> int:
+        new_name = validate_name(new_name)
+        with self._lock:
+            pid, old, created = self._person_row(key)
+            if new_name == old:
+                return 0
+            try:
+                self._person_row(new_name)
+                raise PersonExistsError(f"a person named {new_name!r} already exists (merge them instead)")
+            except PersonNotFoundError:
+                pass
+            self._client.upsert(self.c_persons, [{"id": pid, "name": new_name, "created": created, "vector": [1.0, 0.0]}])
+            return 0
+
+    def _face_rows(self, flt: str, with_vector: bool = True) -> list[dict]:
+        fields = ["id", "person_id", "image_sha256", "image_path", "bbox", "det_score", "created"]
+        return sorted(self._all(self.c_faces, flt, fields + (["vector"] if with_vector else [])), key=lambda r: r["id"])
+
+    def merge(self, source: int | str, target: int | str) -> tuple[int, int]:
+        """Move every face of ``source`` to ``target`` and delete ``source``: (faces moved, 0)."""
+        with self._lock:
+            sid, sname, _ = self._person_row(source)
+            tid, _, _ = self._person_row(target)
+            if sid == tid:
+                raise FacerecError(f"cannot merge {sname!r} into itself")
+            rows = self._face_rows(f"person_id == {sid}")
+            for r in rows:
+                r["person_id"] = tid
+                r["vector"] = [float(v) for v in r["vector"]]
+            if rows:
+                self._client.upsert(self.c_faces, rows)
+            self._client.delete(self.c_persons, ids=[sid])
+            return len(rows), 0
+
+    def delete_person(self, key: int | str) -> tuple[list[int], int]:
+        """Delete every face of a person, then the person: (deleted face ids, 0)."""
+        with self._lock:
+            pid, _, _ = self._person_row(key)
+            ids = [int(r["id"]) for r in self._all(self.c_faces, f"person_id == {pid}", ["id"])]
+            if ids and self._has_faces:
+                self._client.delete(self.c_faces, filter=f"person_id == {pid}")
+            self._client.delete(self.c_persons, ids=[pid])
+            return ids, 0
+
+    # -- faces ---------------------------------------------------------------------------------
+    def add_faces(self, person: int | str, faces: Sequence[FaceRecord], create: bool = True,
+                  dim: Optional[int] = None) -> tuple[int, list[int], int]:
+        pid, ids, gen, _ = self.add_faces_checked(person, faces, create=create, dim=dim)
+        return pid, ids, gen
+
+    def add_faces_checked(self, person: int | str, faces: Sequence[FaceRecord], create: bool = True,
+                          dim: Optional[int] = None, new_person: bool = False,
+                          skip_enrolled: bool = False) -> tuple[int, list[int], int, list[int]]:
+        """Add faces to a person (created when missing and ``create``) in one insert.
+
+        Returns (person id, new face ids, 0, indices of ``faces`` that were stored).
+        """
+        vecs = [np.ascontiguousarray(f.vector, dtype=np.float32).reshape(-1) for f in faces]
+        for vec in vecs:
+            if dim is not None and vec.shape[0] != dim:
+                raise FacerecError(f"vector of dimension {vec.shape[0]} does not fit this gallery ({dim})")
+        with self._lock:
+            try:
+                pid, name, _ = self._person_row(person)
+                if new_person:
+                    raise PersonExistsError(f"a person named {name!r} already exists")
+            except PersonNotFoundError:
+                if not create or isinstance(person, int):
+                    raise
+                pid = None
+            if dim is not None:
+                self._ensure_faces(dim)
+            seen = set()
+            if skip_enrolled and pid is not None:
+                seen = {str(r["image_sha256"]) for r in self._all(self.c_faces, f"person_id == {pid}", ["image_sha256"])}
+            kept = []
+            for k, f in enumerate(faces):
+                if skip_enrolled and f.image_sha256 in seen:
+                    continue
+                seen.add(f.image_sha256)
+                kept.append(k)
+            if pid is None:
+                pid = self._insert_person(validate_name(str(person)))
+            ids = self._next_ids("face", len(kept)) if kept else []
+            now = time.time()
+            rows = [{"id": i, "person_id": pid, "vector": vecs[k].tolist(), "image_sha256": faces[k].image_sha256,
+                     "image_path": faces[k].image_path or "",
+                     "bbox": json.dumps([round(float(v), 2) for v in faces[k].bbox]),
+                     "det_score": float(faces[k].det_score), "created": now} for i, k in zip(ids, kept)]
+            if rows:
+                self._client.insert(self.c_faces, rows)
+            return pid, ids, 0, kept
+
+    def has_image(self, person: str, image_sha256: str) -> bool:
+        try:
+            pid, _, _ = self._person_row(person)
+        except PersonNotFoundError:
+            return False
+        return bool(self._has_faces and self._client.query(
+            self.c_faces, filter=f"person_id == {pid} and image_sha256 == {_quote(image_sha256)}",
+            output_fields=["id"], limit=1))
+
+    def enrolled_images(self) -> set[tuple[str, str]]:
+        """Every (person name, image sha256) pair in the gallery."""
+        with self._lock:
+            names = {int(r["id"]): str(r["name"]) for r in self._all(self.c_persons, "id >= 0", ["id", "name"])}
+            rows = self._all(self.c_faces, "id >= 0", ["person_id", "image_sha256"])
+        return {(names[int(r["person_id"])], str(r["image_sha256"])) for r in rows if int(r["person_id"]) in names}
+
+    def face_ids(self) -> np.ndarray:
+        return np.array(sorted(int(r["id"]) for r in self._all(self.c_faces, "id >= 0", ["id"])), dtype=np.int64)
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.face_ids()
+
+    def vectors(self, ids: Optional[Sequence[int]] = None) -> tuple[np.ndarray, np.ndarray]:
+        """(face ids, vectors) of the given faces, or of all of them; rows ordered by id."""
+        if ids is None:
+            rows = self._all(self.c_faces, "id >= 0", ["id", "vector"])
+        else:
+            want = [int(i) for i in ids]
+            rows = []
+            for start in range(0, len(want), _PAGE):
+                rows += self._client.get(self.c_faces, ids=want[start:start + _PAGE], output_fields=["id", "vector"]) \
+                    if self._has_faces and want else []
+        rows = sorted(rows, key=lambda r: int(r["id"]))
+        out_ids = np.array([int(r["id"]) for r in rows], dtype=np.int64)
+        if not rows:
+            return out_ids, np.zeros((0, 0), dtype=np.float32)
+        return out_ids, np.array([r["vector"] for r in rows], dtype=np.float32)
+
+    def iter_vectors(self, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        ids, vecs = self.vectors()
+        for start in range(0, len(ids), batch):
+            yield ids[start:start + batch], vecs[start:start + batch]
+
+    def face_owners(self, face_ids: Sequence[int]) -> dict[int, int]:
+        """face id -> person id, for the faces that still exist."""
+        ids = sorted({int(i) for i in face_ids if i >= 0})
+        if not ids or not self._has_faces:
+            return {}
+        rows = self._client.get(self.c_faces, ids=ids, output_fields=["id", "person_id"])
+        return {int(r["id"]): int(r["person_id"]) for r in rows}
+
+    def person_vectors(self, key: int | str) -> tuple[Person, np.ndarray]:
+        with self._lock:
+            person = self.person(key)
+            rows = self._face_rows(f"person_id == {person.id}")
+        vecs = np.array([r["vector"] for r in rows], np.float32) if rows else np.zeros((0, 0), np.float32)
+        return person, vecs
+
+    def faces_of(self, key: int | str) -> list[FaceRecord]:
+        with self._lock:
+            pid, _, _ = self._person_row(key)
+            return [_face_record(r) for r in self._face_rows(f"person_id == {pid}")]
+
+    def all_faces(self) -> Iterator[tuple[str, FaceRecord]]:
+        """(person name, face) for every face, by person then id."""
+        with self._lock:
+            names = {int(r["id"]): str(r["name"]) for r in self._all(self.c_persons, "id >= 0", ["id", "name"])}
+            rows = [r for r in self._face_rows("id >= 0") if int(r["person_id"]) in names]
+        rows.sort(key=lambda r: (names[int(r["person_id"])], int(r["id"])))
+        return iter([(names[int(r["person_id"])], _face_record(r)) for r in rows])
+
+    def check(self) -> None:
+        """Raise unless every face belongs to a person that exists."""
+        with self._lock:
+            persons = {int(r["id"]) for r in self._all(self.c_persons, "id >= 0", ["id"])}
+            orphans = [int(r["id"]) for r in self._all(self.c_faces, "id >= 0", ["id", "person_id"])
+                       if int(r["person_id"]) not in persons]
+        if orphans:
+            raise FacerecError(f"{self.path}: {len(orphans)} face(s) without a person (first ids {orphans[:5]})")
+
+    # -- search (the gallery's index for this backend) -------------------------------------------
+    def __len__(self) -> int:
+        if not self._has_faces:
+            return 0
+        return int(self._client.query(self.c_faces, filter="", output_fields=["count(*)"])[0]["count(*)"])
+
+    def search(self, queries: np.ndarray, k: int, vectors=None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (inner products, face ids) per query row, searched by Milvus; missing slots have id -1."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        n = len(queries)
+        k = max(0, min(int(k), 16384))
+        sims = np.full((n, k), -np.inf, np.float32)
+        ids = np.full((n, k), -1, np.int64)
+        if n == 0 or k == 0 or not self._has_faces:
+            return sims, ids
+        hits = self._client.search(self.c_faces, data=queries.tolist(), limit=k, output_fields=["id"],
+                                   search_params={"metric_type": "IP"})
+        for r, row in enumerate(hits):
+            for j, hit in enumerate(row[:k]):
+                sims[r, j], ids[r, j] = float(hit["distance"]), int(hit["id"])
+        return sims, ids
+
+
+def _face_record(r: dict) -> FaceRecord:
+    return FaceRecord(id=int(r["id"]), person_id=int(r["person_id"]), vector=np.array(r["vector"], np.float32),
+                      image_sha256=str(r["image_sha256"]), image_path=str(r["image_path"]) or None,
+                      bbox=json.loads(r["bbox"]), det_score=float(r["det_score"]))
