@@ -1,12 +1,15 @@
 """``--engine ray`` on a real two-node Ray cluster on loopback: ``facerec embed --engine ray
 --address`` spreads the rows over both nodes and gives the local engine's vectors and failure
-report; a Ray run stopped half-way leaves Parquet shards that the next run resumes from."""
+report; a Ray run stopped half-way leaves Parquet shards that the next run resumes from; SIGTERM
+of a CLI that started its own local Ray stops every process of that Ray."""
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -15,7 +18,7 @@ import pytest
 
 pytest.importorskip("ray.data", reason="the ray extra is not installed")
 
-from support.ray_cluster import LoopbackCluster  # noqa: E402
+from support.ray_cluster import LoopbackCluster, alive, descendants  # noqa: E402
 from support.transforms import same_person_variants  # noqa: E402
 
 import facerec  # noqa: E402
@@ -139,3 +142,31 @@ def test_stopped_ray_run_leaves_parquet_shards_and_resumes(faces_dir: Path, tmp_
     assert report.table.paths == a.paths and report.table.labels == a.labels
     assert np.sum(a.vectors * report.table.vectors, axis=1).min() >= 0.9999
     assert len(report.failures) == 3
+
+
+def test_sigterm_stops_the_local_ray_the_cli_started(tmp_path: Path, grace_bgr, env: dict) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in range(60):  # enough work to be caught in the middle
+        cv2.imwrite(str(photos / f"grace_{k:03d}.jpg"), grace_bgr if k % 2 else grace_bgr[:, ::-1])
+    cmd = [sys.executable, "-m", "facerec", "embed", str(photos), "--out", str(tmp_path / "e.npz"), "--engine", "ray",
+           "-j", "1", "--shard-size", "5"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, shards = time.monotonic() + 300, tmp_path / "e.npz.shards"
+        while time.monotonic() < deadline and proc.poll() is None and not list(shards.glob("shard-*")):
+            time.sleep(0.5)  # until the actor has embedded a first shard: Ray and its workers are all up
+        ray_procs = descendants(proc.pid)
+        assert proc.poll() is None, f"finished before it could be stopped: {proc.stderr.read()[-2000:]}"
+        assert any("raylet" in c for c in ray_procs.values()) and any("gcs_server" in c for c in ray_procs.values())
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0 and not (tmp_path / "e.npz").exists()
+    deadline = time.monotonic() + 60
+    while alive(ray_procs) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not alive(ray_procs), {p: ray_procs[p][:80] for p in alive(ray_procs)}
+    assert list((tmp_path / "e.npz.shards").glob("shard-*.parquet"))  # what was done is kept for the re-run

@@ -44,7 +44,21 @@ def _cmdline(pid: int) -> str:
 def processes_under(root: Path) -> set[int]:
     """PIDs whose command line names ``root`` (the nodes' daemons), plus all their descendants."""
     pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
-    found = {pid for pid in pids if str(root) in _cmdline(pid) and pid != os.getpid()}
+    return _with_descendants({pid for pid in pids if str(root) in _cmdline(pid) and pid != os.getpid()}, pids)
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every process below ``pid`` (children, their children ...) with its command line."""
+    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+    return {p: _cmdline(p) for p in _with_descendants({pid}, pids) - {pid}}
+
+
+def alive(pids) -> set[int]:
+    """Those of ``pids`` still running (zombies waiting for their parent do not count)."""
+    return {p for p in pids if _alive(p)}
+
+
+def _with_descendants(found: set[int], pids: list[int]) -> set[int]:
     parents = {pid: _ppid(pid) for pid in pids}
     grew = True
     while grew:

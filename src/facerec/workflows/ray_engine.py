@@ -37,17 +37,12 @@ from facerec.errors import FacerecError
 ENGINES = ("local", "ray")
 LOCAL_OBJECT_STORE_BYTES = 512 * 2**20
 """Object store of a Ray started for one run: the rows are file bytes and vectors, a few MB in flight."""
+LOCAL_WORKER_NICENESS = 0
+"""Niceness of the workers of a Ray started for one run. Ray's default (15) suits a cluster's own
+machines; on a shared machine it hands the CPU to every other process, while the local engine's
+workers run at the caller's priority."""
 MAX_BLOCK_ROWS = 16
 """Rows per Ray Data block at most: small blocks keep every actor busy and the progress smooth."""
-
-
-def ray_available() -> bool:
-    """Whether Ray Data can be imported (the ``ray`` extra is installed)."""
-    try:
-        import ray.data  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _require_ray():
@@ -84,7 +79,7 @@ class Boxed:
         self.value, self.files = state
 
 
-# -- stage 1: read the files (runs in Ray tasks) --------------------------------------------------
+# -- stage 1: read the files (fused by Ray Data into the actors' operator) ------------------------
 def _read_files(batch: dict, cwd: str) -> dict:
     """Attach to each row the bytes of the image files its item names (``{path: bytes}``). Files
     that cannot be read are left out: the task then meets the error itself, so the failure report
@@ -176,7 +171,7 @@ class RayEngine:
                 ray.init(address=self.address, **kwargs)
             else:
                 ray.init(address="local", object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-                         _temp_dir=_local_temp_dir(), **kwargs)
+                         _temp_dir=_local_temp_dir(), _system_config={"worker_niceness": LOCAL_WORKER_NICENESS}, **kwargs)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             where = self.address or "a local Ray"
             raise FacerecError(f"cannot start or join {where}: {' '.join(str(exc).split())[:300]}") from None
