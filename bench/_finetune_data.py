@@ -71,7 +71,7 @@ def lfw_member(member: str) -> tuple[list[str], np.ndarray]:
     return rel, part.astype(np.float32)
 
 
-def lowres_embeddings(jobs: int = 2) -> tuple[list[str], np.ndarray]:
+def lowres_embeddings(jobs: int = 2, lock: bool = True) -> tuple[list[str], np.ndarray]:
     """(relative paths, unit vectors) of arcface_mbf on the degraded pair images (computed once)."""
     from facerec.io.embeddings import load_embeddings
     from facerec.workflows.embed_dataset import EmbedOptions, embed_items
@@ -87,7 +87,7 @@ def lowres_embeddings(jobs: int = 2) -> tuple[list[str], np.ndarray]:
                 dst.write_bytes(degrade(cv2.imread(str(LFW / rel))))
         items = [(str(LOWRES_DIR / rel), rel.split("/")[0]) for rel in rels]
         options = EmbedOptions(model="arcface_mbf", detector="scrfd:320", flip=False, fallback=True)
-        with cpu_lock():
+        with cpu_lock(lock):
             log(f"embedding {len(items)} degraded images -> {out}")
             report = embed_items(items, out, options=options, jobs=jobs,
                                  progress=lambda d, n: log(f"{d}/{n}") if d % 500 == 0 else None)
@@ -97,4 +97,4 @@ def lowres_embeddings(jobs: int = 2) -> tuple[list[str], np.ndarray]:
 
 
 if __name__ == "__main__":
-    lowres_embeddings()
+    lowres_embeddings(lock="--no-lock" not in sys.argv)

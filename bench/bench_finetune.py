@@ -98,7 +98,7 @@ def verdict(r: dict) -> str:
     return f"{'helps' if delta > 0 else 'hurts'} ({delta * 100:+.2f} pt)"
 
 
-def write_report(results: list[dict], config, argv: list[str], out: Path) -> str:
+def write_report(results: list[dict], config, out: Path) -> str:
     pct = lambda m, s: f"{m * 100:.2f} +- {s * 100:.2f}"  # noqa: E731
     lines = [
         "# Fine-tuning: triplet-loss heads vs frozen models (LFW View 2, unrestricted)", "",
@@ -126,11 +126,12 @@ def write_report(results: list[dict], config, argv: list[str], out: Path) -> str
                      "; ".join(f"{f['fold']}: {f['frozen'] * 100:.2f} -> {f['accuracy'] * 100:.2f} "
                                f"(ep {f['best_epoch']}/{f['epochs_run']}, {f['train_images']}/{f['train_people']})"
                                for f in r["folds"]))
-    lines += ["", f"Head and training: {json.dumps(config.__dict__)} (the `facerec finetune` defaults"
-              + (")" if len(argv) == 0 else f", overridden by `{' '.join(argv)}`)") + ". One PyTorch thread.", "",
+    lines += ["", f"Head and training: `{json.dumps(config.__dict__)}` (the `facerec finetune` defaults"
+              f"{'' if config.__dict__ == type(config)().__dict__ else ', changed'}). One PyTorch thread.", "",
               "Commands:", "", "```",
               "flock /tmp/facerec-cpu.lock python bench/_finetune_data.py   # degraded LFW + its embeddings (once)",
-              f"flock /tmp/facerec-cpu.lock python bench/bench_finetune.py {' '.join(argv)}".rstrip(), "```", ""]
+              "flock /tmp/facerec-cpu.lock python bench/bench_finetune.py --runs "
+              + ",".join(f"{r['domain']}:{r['model']}" for r in results), "```", ""]
     text = "\n".join(lines)
     out.write_text(text)
     (out.with_suffix(".json")).write_text(json.dumps(results, indent=1) + "\n")
@@ -150,12 +151,22 @@ def main() -> None:
     ap.add_argument("--margin", type=float)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "results/finetune.md")
+    ap.add_argument("--keep", action="store_true", help="keep the other runs of the previous results/finetune.json "
+                                                         "(same configuration) in the table")
     args = ap.parse_args()
     overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
     config = TrainConfig(**overrides)
     pairs, fold_of = view2_folds()
-    results = [run_config(*run.split(":"), config, pairs, fold_of) for run in args.runs.split(",")]
-    print(write_report(results, config, sys.argv[1:], args.out))
+    results = [run_config(*run.split(":"), config, pairs, fold_of) | {"config": config.__dict__}
+               for run in args.runs.split(",")]
+    done = {(r["domain"], r["model"]) for r in results}
+    earlier = args.out.with_suffix(".json")
+    if args.keep and earlier.is_file():  # runs of an earlier invocation with the same configuration
+        results += [r for r in json.loads(earlier.read_text())
+                    if r.get("config") == config.__dict__ and (r["domain"], r["model"]) not in done]
+    order = list(DOMAINS)
+    results.sort(key=lambda r: (order.index(r["domain"]), r["model"]))
+    print(write_report(results, config, args.out))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ import numpy as np
 
 def people_index(labels: Sequence[str]) -> dict[str, np.ndarray]:
     """Row indices of each label, labels in sorted order."""
-    lab = np.asarray(labels)
-    return {name: np.flatnonzero(lab == name) for name in sorted(set(lab.tolist()))}
+    names, codes = np.unique(np.asarray(labels), return_inverse=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    return {str(name): order[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}
 
 
 def pk_batches(labels: Sequence[str], p: int, k: int, rng: np.random.Generator) -> Iterator[np.ndarray]:

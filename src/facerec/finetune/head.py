@@ -30,11 +30,11 @@ class ProjectionHead(nn.Module):
         out_dim, in_dim = self.project.weight.shape
         if out_dim == in_dim:
             weight = np.eye(in_dim, dtype=np.float32)
-        else:
-            x = np.asarray(vectors, np.float64)
-            _, _, vt = np.linalg.svd(x, full_matrices=False)
-            weight = vt[:out_dim].astype(np.float32)
-            if weight.shape[0] < out_dim:  # fewer training rows than output dimensions
+        else:  # top eigenvectors of X^T X (torch: its thread setting holds, unlike NumPy's BLAS)
+            if len(vectors) < out_dim:
                 raise ValueError(f"need at least {out_dim} training embeddings for a {out_dim}-d head")
+            x = torch.from_numpy(np.asarray(vectors, np.float64))
+            _, vecs = torch.linalg.eigh(x.T @ x)  # ascending eigenvalues
+            weight = vecs[:, -out_dim:].flip(1).T.float().numpy()
         with torch.no_grad():
             self.project.weight.copy_(torch.from_numpy(weight))
