@@ -170,3 +170,19 @@ def test_sigterm_stops_the_local_ray_the_cli_started(tmp_path: Path, grace_bgr, 
         time.sleep(0.5)
     assert not alive(ray_procs), {p: ray_procs[p][:80] for p in alive(ray_procs)}
     assert list((tmp_path / "e.npz.shards").glob("shard-*.parquet"))  # what was done is kept for the re-run
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--engine", "ray", "--address", "127.0.0.1:{port}"], "no Ray cluster answers at 127.0.0.1:"),
+    (["--address", "127.0.0.1:6379"], "--address needs --engine ray"),
+    (["--engine", "spark"], "unknown engine 'spark'"),
+])
+def test_bad_engine_options_are_one_error_line(tmp_path: Path, grace_path: Path, capsys, args, message) -> None:
+    from support.ray_cluster import free_port
+
+    from facerec.cli.main import main
+
+    args = [a.replace("{port}", str(free_port())) for a in args]  # a port nobody listens on
+    assert main(["embed", str(grace_path), "--out", str(tmp_path / "e.npz"), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err

@@ -166,6 +166,8 @@ class RayEngine:
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # no core-worker notes on our stderr
         kwargs: dict = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
                         "configure_logging": False}
+        if self.address:
+            _check_reachable(self.address)
         try:
             if self.address:
                 ray.init(address=self.address, **kwargs)
@@ -224,6 +226,19 @@ class RayEngine:
         total = sum(self.rows_per_node.values())
         parts = ", ".join(f"{node[:8]}={n}" for node, n in sorted(self.rows_per_node.items()))
         return f"ray: {total} row(s) on {len(self.rows_per_node)} node(s): {parts}"
+
+
+def _check_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """Fail fast, with one line, when ``host:port`` takes no connection (Ray itself retries forever)."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # 'auto', 'ray://...': left to Ray
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise FacerecError(f"no Ray cluster answers at {address} ({exc.strerror or exc})") from None
 
 
 def _raise_interrupt(signum, frame) -> None:
