@@ -88,8 +88,10 @@ def agreement(a: Path, b: Path) -> tuple[bool, float]:
 
 def write(path: Path, command: str, rows: list[dict], same_rows: bool, min_cos: float, same_failures: bool) -> str:
     local = rows[0]
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "unknown"
     lines = ["# Batch embedding: local engine vs Ray engine (one machine)", "",
-             f"Command: `{command}`", "",
+             f"Command: `{command}` (code at commit {commit}, Ray {_ray_version()})", "",
              f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), shared with other "
              f"jobs during the session; both engines measured in the same run, one after the other. "
              f"Default pipeline, {local['images']} LFW images spread over the sorted list, read in place.", "",
@@ -109,6 +111,12 @@ def write(path: Path, command: str, rows: list[dict], same_rows: bool, min_cos: 
     text = "\n".join(lines)
     path.write_text(text)
     return text
+
+
+def _ray_version() -> str:
+    import ray
+
+    return ray.__version__
 
 
 def main() -> None:
