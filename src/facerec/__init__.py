@@ -8,7 +8,8 @@ from facerec.analyzer import FaceAnalyzer, cosine_similarity
 from facerec.errors import (FacerecError, ImageError, IncompatibleEmbeddingsError, ModelError,
                             MultipleFacesError, NoFaceError)
 from facerec.io.images import load_image
-from facerec.types import Detection, Face, VerifyResult
+from facerec.decisions import VerifyResult
+from facerec.types import Detection, Face
 
 __version__ = "0.1.0"
 

@@ -17,7 +17,8 @@ from facerec.models.store import ModelStore
 from facerec.quality.score import face_quality
 from facerec.recognition.base import Embedder
 from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP, build_embedder
-from facerec.types import Detection, Face, VerifyResult
+from facerec.decisions import VerifyResult
+from facerec.types import Detection, Face
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
@@ -154,7 +155,8 @@ class FaceAnalyzer:
         fa, fb = self.face(a), self.face(b)
         thr = self.threshold if threshold is None else float(threshold)
         sim = float(np.dot(fa.embedding, fb.embedding))
-        return VerifyResult(same=sim >= thr, similarity=sim, threshold=thr, model=self.model, faces=(fa, fb))
+        return VerifyResult(name=None, similarity=sim, threshold=thr, decision=sim >= thr, model=self.model,
+                            faces=(fa, fb))
 
 
 def _with_embedding(det: Detection, vector: np.ndarray, img: np.ndarray) -> Face:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Protocol
 
 import numpy as np
 
@@ -70,19 +70,8 @@ class Face(Detection):
         return out
 
 
-@dataclass
-class VerifyResult:
-    """The answer to 'same person?': cosine similarity against a threshold."""
+class Progress(Protocol):
+    """How long jobs report: ``progress(done, total)`` once with ``done=0`` before work starts, then
+    after each step; ``total`` is None while unknown, ``label`` names the part (a file being fetched)."""
 
-    same: bool
-    similarity: float
-    threshold: float
-    model: str
-    faces: tuple[Face, Face] = field(repr=False, default=None)  # type: ignore[assignment]
-
-    def to_dict(self) -> dict:
-        out = {"same": bool(self.same), "similarity": round(float(self.similarity), 6),
-               "threshold": round(float(self.threshold), 6), "model": self.model}
-        if self.faces:
-            out["faces"] = [f.to_dict() for f in self.faces]
-        return out
+    def __call__(self, done: int, total: Optional[int], label: str = "") -> None: ...

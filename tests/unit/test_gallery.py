@@ -69,9 +69,12 @@ def test_enroll_records_source_and_reports_failures(gallery, grace_path, tmp_pat
 
 def test_verify_against_person(gallery, grace_bgr, astronaut_bgr):
     gallery.enroll("Grace Hopper", [grace_bgr])
-    assert gallery.verify("Grace Hopper", jpeg(grace_bgr, 30))["same"] is True
+    assert gallery.verify("Grace Hopper", jpeg(grace_bgr, 30)).same is True
     res = gallery.verify("Grace Hopper", astronaut_bgr)
-    assert res["same"] is False and res["similarity"] < res["threshold"]
+    assert res.same is False and res.similarity < res.threshold and res.name == "Grace Hopper"
+    out = res.to_dict()  # the JSON shape the CLI and the service return
+    assert out["same"] is False and out["similarity"] < out["threshold"] and out["person"]["name"] == "Grace Hopper"
+    assert {"model", "face"} <= set(out)
     with pytest.raises(PersonNotFoundError):
         gallery.verify("Ada Lovelace", grace_bgr)
 

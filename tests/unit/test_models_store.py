@@ -30,7 +30,7 @@ def test_registry_entries_are_complete() -> None:
             assert spec.converted_from in registry.REGISTRY
         else:
             assert len(spec.sha256) == 64 and spec.sources
-        if spec.task == "embedder" and not spec.extra.get("raw"):
+        if spec.task == "embedder" and not spec.raw:
             assert spec.dim > 0 and spec.input_size[0] > 0 and spec.lfw_accuracy and spec.lfw_source
 
 

@@ -55,7 +55,7 @@ def test_same_person_above_threshold_other_person_below(fa: FaceAnalyzer, grace_
 def test_zoom_comes_from_the_registry(fa: FaceAnalyzer, grace_bgr: np.ndarray) -> None:
     from facerec.alignment.similarity import align_face
 
-    zoom = get_spec("facenet512").extra.get("align_zoom", 1.0)
+    zoom = get_spec("facenet512").align_zoom
     lm = fa.detect(grace_bgr)[0].landmarks
     np.testing.assert_array_equal(fa.embedder.align(grace_bgr, lm), align_face(grace_bgr, lm, 160, zoom))
 

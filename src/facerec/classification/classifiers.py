@@ -13,6 +13,7 @@ from typing import ClassVar, Type
 import numpy as np
 
 from facerec.errors import FacerecError
+from facerec.recognition.base import l2_normalize
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -23,11 +24,6 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 class Classifier(ABC):
@@ -212,10 +208,10 @@ class KNN(Classifier):
         self.n_neighbors = int(n_neighbors)
 
     def _fit(self, x, y, n_classes):
-        self.fit_X_, self.fit_y_ = _unit(x), np.asarray(y, np.int64)
+        self.fit_X_, self.fit_y_ = l2_normalize(x), np.asarray(y, np.int64)
 
     def predict_proba(self, X):
-        sims = _unit(X) @ self.fit_X_.T
+        sims = l2_normalize(X) @ self.fit_X_.T
         k = min(self.n_neighbors, sims.shape[1])
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         votes = np.zeros((len(sims), self.n_classes_))
@@ -246,7 +242,7 @@ class Centroid(Classifier):
     def _fit(self, x, y, n_classes):
         from scipy.optimize import minimize_scalar
 
-        x = _unit(x)
+        x = l2_normalize(x)
         self.centroids_ = class_centroids(x, y, n_classes)
         sims = x @ self.centroids_.T
 
@@ -258,7 +254,7 @@ class Centroid(Classifier):
         self.scale_ = float(minimize_scalar(nll, bounds=(1.0, 200.0), method="bounded").x)
 
     def predict_proba(self, X):
-        return _softmax(self.scale_ * (_unit(X).astype(np.float64) @ self.centroids_.T))
+        return _softmax(self.scale_ * (l2_normalize(X).astype(np.float64) @ self.centroids_.T))
 
     def arrays(self):
         return {"centroids": self.centroids_}
@@ -277,8 +273,8 @@ class Centroid(Classifier):
 def class_centroids(x: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
     """(C, d) unit mean vector of every class."""
     sums = np.zeros((n_classes, x.shape[1]), np.float64)
-    np.add.at(sums, y, _unit(x))
-    return sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    np.add.at(sums, y, l2_normalize(x))
+    return l2_normalize(sums, dtype=np.float64)
 
 
 CLASSIFIERS: dict[str, Type[Classifier]] = {c.kind: c for c in (LinearSVM, LogReg, KNN, Centroid)}

@@ -6,11 +6,12 @@ from typing import Sequence
 
 import numpy as np
 
-from facerec.classification.model import UNKNOWN, FaceClassifier
+from facerec.classification.model import FaceClassifier
+from facerec.decisions import UNKNOWN
 
 
 @dataclass
-class Evaluation:
+class ClassifierReport:
     """How a classifier did on labelled vectors."""
 
     accuracy: float
@@ -35,12 +36,12 @@ def per_class_report(truth: Sequence[str], predicted: Sequence[str], classes: Se
     return sorted(rows, key=lambda d: (d["f1"], d["recall"], d["name"]))
 
 
-def evaluate(model: FaceClassifier, vectors: np.ndarray, labels: Sequence[str], embedder: str,
-             threshold: float = 0.0, min_similarity: float = -1.0) -> Evaluation:
+def evaluate_classifier(model: FaceClassifier, vectors: np.ndarray, labels: Sequence[str], embedder: str,
+             threshold: float = 0.0, min_similarity: float = -1.0) -> ClassifierReport:
     """Score ``model`` on labelled vectors (labels outside the model's classes count as errors)."""
     labels = list(labels)
     if not labels:
-        return Evaluation(float("nan"), float("nan"), 0)
+        return ClassifierReport(float("nan"), float("nan"), 0)
     proba = model.predict_proba(vectors, embedder)
     preds = model.predict(vectors, embedder, threshold=threshold, min_similarity=min_similarity, top=1)
     names = [p.name for p in preds]
@@ -51,4 +52,4 @@ def evaluate(model: FaceClassifier, vectors: np.ndarray, labels: Sequence[str], 
     hit5 = (top5 == truth_idx[:, None]).any(axis=1)
     accuracy = float(np.mean([n == t for n, t in zip(names, labels)]))
     classes = list(model.classes) + ([UNKNOWN] if UNKNOWN in names and UNKNOWN not in lookup else [])
-    return Evaluation(accuracy, float(hit5.mean()), len(labels), per_class_report(labels, names, classes))
+    return ClassifierReport(accuracy, float(hit5.mean()), len(labels), per_class_report(labels, names, classes))

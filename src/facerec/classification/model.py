@@ -15,30 +15,13 @@ from typing import Optional, Sequence
 import numpy as np
 
 from facerec.classification.classifiers import CLASSIFIERS, Classifier, class_centroids
+from facerec.decisions import UNKNOWN, Prediction
 from facerec.errors import FacerecError, IncompatibleEmbeddingsError
 from facerec.io.text import safe_text
+from facerec.io.npz import read_npz
 
 FORMAT = "facerec-classifier"
 VERSION = 1
-UNKNOWN = "unknown"
-
-
-@dataclass
-class Prediction:
-    """The answer for one face."""
-
-    name: str
-    """The predicted person, or ``unknown`` when rejected."""
-    probability: float
-    similarity: float
-    """Cosine similarity to the predicted person's centroid."""
-    best: str
-    """The most likely person even when rejected."""
-    top: list[tuple[str, float]] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "probability": round(self.probability, 6), "similarity": round(self.similarity, 6),
-                "best": self.best, "top": [[n, round(p, 6)] for n, p in self.top]}
 
 
 @dataclass
@@ -108,8 +91,11 @@ class FaceClassifier:
             order = np.argsort(-row)[:max(1, top)]
             k = int(order[0])
             p, s = float(row[k]), float(sim[k])
-            name = self.classes[k] if p >= threshold and s >= min_similarity else UNKNOWN
-            out.append(Prediction(name, p, s, self.classes[k], [(self.classes[int(j)], float(row[j])) for j in order]))
+            accepted = p >= threshold and s >= min_similarity
+            out.append(Prediction(name=self.classes[k] if accepted else UNKNOWN, similarity=s, threshold=threshold,
+                                  decision=accepted, probability=p, best=self.classes[k],
+                                  top=[(self.classes[int(j)], float(row[j])) for j in order],
+                                  min_similarity=min_similarity))
         return out
 
     # -- persistence ---------------------------------------------------------------------------
@@ -134,16 +120,9 @@ class FaceClassifier:
     def load(cls, path: os.PathLike | str) -> "FaceClassifier":
         """Read a model written by :meth:`save` (never unpickles)."""
         path = Path(path)
-        if not path.is_file():
-            raise FacerecError(f"{safe_text(path)}: no such classifier file")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(str(data["header"]))
-                classes = [str(c) for c in data["classes"]]
-                centroids = data["centroids"].astype(np.float32)
-                arrays = {k[4:]: data[k] for k in data.files if k.startswith("clf_")}
-        except Exception as exc:  # noqa: BLE001
-            raise FacerecError(f"{safe_text(path)}: not a facerec classifier ({type(exc).__name__})") from None
+        header, classes, centroids, arrays = read_npz(path, "facerec classifier", lambda data: (
+            json.loads(str(data["header"])), [str(c) for c in data["classes"]], data["centroids"].astype(np.float32),
+            {k[4:]: data[k] for k in data.files if k.startswith("clf_")}), missing="classifier file")
         name = safe_text(path)
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise FacerecError(f"{name}: not a facerec classifier")

@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 
 from facerec.classification.classifiers import make_classifier
-from facerec.classification.evaluate import Evaluation, evaluate
+from facerec.classification.evaluate import ClassifierReport, evaluate_classifier
 from facerec.classification.model import FaceClassifier
 from facerec.classification.split import classes_with_min, stratified_split
 from facerec.errors import FacerecError
@@ -19,7 +19,7 @@ class TrainResult:
     """The trained model and its test-set figures (``evaluation`` is None without a test set)."""
 
     model: FaceClassifier
-    evaluation: Optional[Evaluation]
+    evaluation: Optional[ClassifierReport]
     train_images: int
     test_images: int
 
@@ -76,7 +76,7 @@ def train_classifier(table: EmbeddingTable, kind: str = "svm", min_images_per_cl
         classifier.set_params(random_state=seed)
     model = FaceClassifier.fit(classifier, vectors[train], [labels[i] for i in train], table.model)
     test_labels = [labels[i] for i in test]
-    ev = evaluate(model, vectors[test], test_labels, table.model) if len(test) else None
+    ev = evaluate_classifier(model, vectors[test], test_labels, table.model) if len(test) else None
     model.min_similarity = min_similarity
     if len(test):
         model.min_probability = probability_floor(model, vectors[test], test_labels, table.model)

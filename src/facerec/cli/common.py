@@ -97,6 +97,15 @@ class RateColumn(TextColumn):
         return Text(f"{speed:.1f}/s" if speed else "", style="cyan")
 
 
+def print_verification(result, json_out: bool, rejected: str = "different people") -> None:
+    """A verification (:class:`facerec.decisions.VerifyResult`) as JSON or as one verdict line."""
+    if json_out:
+        print_json(result.to_dict())
+        return
+    verdict = "[green]same person[/green]" if result.same else f"[red]{rejected}[/red]"
+    console.print(f"{verdict}  similarity={result.similarity:.4f}  threshold={result.threshold:.4f}  model={result.model}")
+
+
 def progress() -> Progress:
     """A Rich progress bar with count, rate and ETA, drawn on stderr."""
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

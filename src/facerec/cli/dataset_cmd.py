@@ -228,7 +228,7 @@ def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, 
 
 def _classify_dataset(clf, folder: Path, threshold: float, min_sim: float, detector: str, offline: bool,
                       jobs: Optional[int], json_out: bool, runtime: dict) -> None:
-    from facerec.classification import evaluate
+    from facerec.classification import evaluate_classifier
     from facerec.recognition.factory import parse_embedder_id
     from facerec.workflows.align_dataset import read_settings
     from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items
@@ -247,7 +247,7 @@ def _classify_dataset(clf, folder: Path, threshold: float, min_sim: float, detec
         list_failures(report.failures, None)
         raise FacerecError(f"{folder}: no face could be embedded")
     clf.require_model(table.model)
-    ev = evaluate(clf, table.vectors, table.labels or [], table.model, threshold, min_sim)
+    ev = evaluate_classifier(clf, table.vectors, table.labels or [], table.model, threshold, min_sim)
     known = sum(1 for label in table.labels or [] if label in set(clf.classes))
     if json_out:
         print_json({"accuracy": ev.accuracy, "top5_accuracy": ev.top5, "images": ev.images, "known_images": known,

@@ -79,7 +79,8 @@ def _run(pairs, root: Path, opts: EvalSettings, title: str, extra: dict) -> None
     """Score ``pairs`` of images under ``root`` with ``opts`` and print (or write) the report."""
     import os
 
-    from facerec.evaluation.lfw import evaluate_with, save_roc_png
+    from facerec.evaluation.lfw import evaluate_with
+    from facerec.plotting.roc import save_roc_png
     from facerec.evaluation.runner import EmbeddingRunner
 
     with batch_engine(opts.engine, opts.address) as eng:
@@ -210,7 +211,7 @@ def download(
     with progress() as bar:
         tasks: dict[str, int] = {}
 
-        def tick(label: str, done: int, total: Optional[int]) -> None:
+        def tick(done: int, total: Optional[int], label: str = "") -> None:
             if label not in tasks:
                 tasks[label] = bar.add_task(label, total=total)
             bar.update(tasks[label], completed=done, total=total)

@@ -11,7 +11,8 @@ import typer
 from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JsonOpt,
                                 ModelOpt, OfflineOpt,
                                 aligned_zoom, batch_engine, console, finite, list_failures, make_analyzer,
-                                min_quality_option, print_json, progress_bar, say)
+                                min_quality_option, print_json, print_verification,
+                                progress_bar, say)
 from facerec.io.text import safe_text, terminal_safe
 from facerec.errors import FacerecError
 
@@ -121,12 +122,7 @@ def verify(image_a: Path = typer.Argument(..., help="First image."), image_b: Pa
            json_out: bool = JsonOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Are the largest faces of two images the same person? Exit code 0 whatever the answer."""
     fa = make_analyzer(model, detector, flip, offline, threshold=threshold, backend=backend, device=device)
-    result = fa.verify(image_a, image_b)
-    if json_out:
-        print_json(result.to_dict())
-        return
-    verdict = "[green]same person[/green]" if result.same else "[red]different people[/red]"
-    console.print(f"{verdict}  similarity={result.similarity:.4f}  threshold={result.threshold:.4f}  model={result.model}")
+    print_verification(fa.verify(image_a, image_b), json_out)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,8 @@ import typer
 
 from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine,
                                 console, finite,
-                                min_quality_option, print_json, progress, report_failures, say)
+                                min_quality_option, print_json, print_verification, progress,
+                                report_failures, say)
 from facerec.quality.gate import DEFAULT_ENROLL_MIN_QUALITY
 from facerec.errors import FacerecError
 from facerec.io.text import safe_text, terminal_safe
@@ -176,11 +177,7 @@ def verify(name: str = typer.Argument(..., help="An enrolled person."), image: P
     """Is the largest face of IMAGE this person? Exit code 0 whatever the answer."""
     with _existing(load_models=True) as g:
         res = g.verify(name, image)
-    if json_out:
-        print_json(res)
-        return
-    verdict = "[green]same person[/green]" if res["same"] else "[red]not this person[/red]"
-    console.print(f"{verdict}  similarity={res['similarity']:.4f}  threshold={res['threshold']:.4f}")
+    print_verification(res, json_out, rejected="not this person")
 
 
 @gallery_app.command("list")

@@ -44,10 +44,10 @@ def list_models(json_out: bool = JsonOpt) -> None:
 
 def default_models() -> list[str]:
     """Registry names the default FaceAnalyzer needs."""
-    from facerec.detection.factory import DEFAULT_DETECTOR
+    from facerec.detection.factory import DEFAULT_DETECTOR, DETECTOR_MODELS
     from facerec.recognition.factory import DEFAULT_EMBEDDER
 
-    detector = {"scrfd": "scrfd_500m"}.get(DEFAULT_DETECTOR.partition(":")[0], DEFAULT_DETECTOR.partition(":")[0])
+    detector = DETECTOR_MODELS[DEFAULT_DETECTOR.partition(":")[0]]
     embedders = [p.partition(":")[0] for p in DEFAULT_EMBEDDER.split("+")]
     return [detector, *embedders]
 

@@ -22,11 +22,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from facerec.errors import ChecksumError, FacerecError
+from facerec.types import Progress
 
-Progress = Callable[[str, int, Optional[int]], None]
 """``(label, bytes done, total bytes or None)``."""
 
 _UMASS = "http://vis-www.cs.umass.edu/lfw"
@@ -106,7 +106,7 @@ def _fetch(url: str, part: Path, label: str, on_progress: Optional[Progress]) ->
                 out.write(block)
                 done += len(block)
                 if on_progress:
-                    on_progress(label, done, total)
+                    on_progress(done, total, label)
         if total is not None and done < total:
             raise ConnectionError(f"connection closed after {done} of {total} bytes")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Optional
 
 import numpy as np
 
@@ -12,6 +13,9 @@ class Detector(ABC):
     """Finds faces in BGR uint8 images of any size."""
 
     name: str
+    """The detector's name in ``build_detector``'s vocabulary (``scrfd``, ``yunet``, ``dlib_hog``)."""
+    model: Optional[str] = None
+    """The registry model holding its weights (``scrfd_500m``, ``yunet``), None when it has none of its own."""
 
     @abstractmethod
     def detect(self, image: np.ndarray) -> list[Detection]:

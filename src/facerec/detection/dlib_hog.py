@@ -7,7 +7,8 @@ import numpy as np
 
 from facerec.detection.base import Detector
 from facerec.errors import ModelError
-from facerec.models.dlib_support import import_dlib, rgb, shape_points, shape_predictor
+from facerec.alignment.dlib_chips import rgb, shape_points
+from facerec.models.dlib_support import import_dlib, shape_predictor
 from facerec.models.store import ModelStore
 from facerec.types import Detection
 

@@ -9,6 +9,8 @@ from facerec.models.store import ModelStore
 
 DETECTORS = ("yunet", "scrfd", "dlib_hog")
 DEFAULT_DETECTOR = "scrfd:320"
+DETECTOR_MODELS = {"yunet": "yunet", "scrfd": "scrfd_500m", "dlib_hog": "dlib_shape5"}
+"""The registry model each detector loads (dlib_hog: its default landmark predictor)."""
 
 
 def build_detector(name: str = DEFAULT_DETECTOR, store: Optional[ModelStore] = None, *,
@@ -25,13 +27,13 @@ def build_detector(name: str = DEFAULT_DETECTOR, store: Optional[ModelStore] = N
     if base == "yunet":
         from facerec.detection.yunet import YuNetDetector
 
-        return YuNetDetector(store.path("yunet"), **options)
-    if base in ("scrfd", "scrfd_500m"):
+        return YuNetDetector(store.path(DETECTOR_MODELS[base]), **options)
+    if base == "scrfd":
         from facerec.detection.scrfd import SCRFDDetector
 
         if arg:
             options.setdefault("input_size", int(arg))
-        return SCRFDDetector(store.path("scrfd_500m"), threads=threads, backend=backend, device=device, **options)
+        return SCRFDDetector(store.path(DETECTOR_MODELS[base]), threads=threads, backend=backend, device=device, **options)
     if base == "dlib_hog":
         from facerec.detection.dlib_hog import DlibHogDetector
 

@@ -15,7 +15,8 @@ from facerec.types import Detection
 class SCRFDDetector(Detector):
     """SCRFD-500M with keypoints. The image is letterboxed into ``input_size`` (top-left anchored)."""
 
-    name = "scrfd_500m"
+    name = "scrfd"
+    model = "scrfd_500m"
     strides = (8, 16, 32)
     anchors_per_cell = 2
 

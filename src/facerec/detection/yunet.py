@@ -14,6 +14,7 @@ class YuNetDetector(Detector):
     """YuNet 2023mar. Images larger than ``max_side`` are downscaled for detection only."""
 
     name = "yunet"
+    model = "yunet"
 
     def __init__(self, model_path: Path, score_threshold: float = 0.6, nms_threshold: float = 0.3,
                  max_side: int = 640) -> None:

@@ -20,16 +20,14 @@ import numpy as np
 
 from facerec.io.atomic import atomic_open, write_json_atomic
 from facerec.io.locks import file_lock, lock_path
+from facerec.io.paths import user_cache_dir
 
 CACHE_FORMAT = 1
 
 
 def default_cache_dir() -> Path:
     """``$FACEREC_EVAL_CACHE``, else ``$XDG_CACHE_HOME/facerec/embeddings`` (``~/.cache/...``)."""
-    if os.environ.get("FACEREC_EVAL_CACHE"):
-        return Path(os.environ["FACEREC_EVAL_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "facerec" / "embeddings"
+    return user_cache_dir("embeddings", "FACEREC_EVAL_CACHE")
 
 
 def image_key(path: os.PathLike | str) -> tuple[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from facerec.errors import FacerecError
 from facerec.evaluation.pairs import Pair
 from facerec.evaluation.protocol import Evaluation, evaluate_scores
 from facerec.evaluation.runner import EmbeddingRunner, ImageEmbeddings
+from facerec.types import Progress
 
 
 @dataclass
@@ -42,7 +43,7 @@ class PairScores:
 
 
 def score_pairs(pairs: Sequence[Pair], root: os.PathLike | str, runner: EmbeddingRunner,
-                on_progress: Optional[Callable[[int, int], None]] = None) -> PairScores:
+                on_progress: Optional[Progress] = None) -> PairScores:
     """Embed every image the pairs mention (once each) and score every pair."""
     root = Path(root)
     if not root.is_dir():
@@ -108,7 +109,7 @@ def report(ps: PairScores, ev: Evaluation, *, detector: str, flip: bool, pick: P
 def evaluate(pairs: Sequence[Pair], root: os.PathLike | str, *, model: str, detector: str, flip: bool = False,
              pick: Pick = "center", cache_dir: Optional[os.PathLike] = None, use_cache: bool = True,
              workers: int = 1, offline: Optional[bool] = None,
-             on_progress: Optional[Callable[[int, int], None]] = None) -> tuple[dict, Evaluation, PairScores]:
+             on_progress: Optional[Progress] = None) -> tuple[dict, Evaluation, PairScores]:
     """Score ``pairs`` of images under ``root`` with a pipeline and run the protocol."""
     runner = EmbeddingRunner(model, detector, flip=flip, pick=pick, cache_dir=cache_dir,
                              use_cache=use_cache, workers=workers, offline=offline)
@@ -116,7 +117,7 @@ def evaluate(pairs: Sequence[Pair], root: os.PathLike | str, *, model: str, dete
 
 
 def evaluate_with(runner: EmbeddingRunner, pairs: Sequence[Pair], root: os.PathLike | str,
-                  on_progress: Optional[Callable[[int, int], None]] = None) -> tuple[dict, Evaluation, PairScores]:
+                  on_progress: Optional[Progress] = None) -> tuple[dict, Evaluation, PairScores]:
     """:func:`evaluate` with a runner already built (models loaded)."""
     ps = score_pairs(pairs, root, runner, on_progress=on_progress)
     if ps.labels.size == 0:
@@ -125,33 +126,3 @@ def evaluate_with(runner: EmbeddingRunner, pairs: Sequence[Pair], root: os.PathL
         raise FacerecError("the pairs need both matched and mismatched pairs")
     ev = evaluate_scores(ps.scores(), ps.labels, ps.folds)
     return report(ps, ev, detector=runner.detector_name, flip=runner.flip, pick=runner.pick), ev, ps
-
-
-def save_roc_png(path: os.PathLike | str, curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "") -> None:
-    """ROC curves (log-scaled FAR axis) as a PNG; needs matplotlib (the 'plots' extra)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise FacerecError("--roc needs matplotlib: pip install 'facerec[plots]'") from None
-    fig, ax = plt.subplots(figsize=(6, 5), dpi=100)
-    for label, (fpr, tpr) in curves.items():
-        ok = fpr > 0
-        ax.plot(fpr[ok], tpr[ok], label=label)
-    ax.set_xscale("log")
-    ax.set_xlim(1e-4, 1)
-    ax.set_xlabel("false accept rate")
-    ax.set_ylabel("true accept rate")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    try:
-        fig.savefig(str(path))
-    except OSError as exc:
-        raise FacerecError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)

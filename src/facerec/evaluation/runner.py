@@ -17,14 +17,14 @@ import os
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple, Optional, Sequence
+from typing import Iterator, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from facerec.detection.selection import Pick, parse_pick, pick_index
 from facerec.errors import FacerecError
 from facerec.evaluation.cache import ArrayCache, Entry, default_cache_dir, image_key
-from facerec.types import Detection
+from facerec.types import Detection, Progress
 from facerec.workflows.parallel import parallel_map
 
 SAVE_EVERY = 250
@@ -82,14 +82,14 @@ def detection_config(analyzer, detector_name: str) -> dict:
         "detector": detector_name,
         "class": type(det).__name__,
         "settings": _public_settings(det),
-        "weights": _weights_id(getattr(det, "name", detector_name), analyzer.store),
+        "weights": _weights_id(det.model, analyzer.store) if det.model else "",
         "code": _code_fingerprint(type(det), FaceAnalyzer.detect, FaceAnalyzer._detect_padded),
     }
 
 
 def embedding_config(analyzer, member, det_digest: str, pick: Pick) -> dict:
     """Everything one member's cached embeddings depend on (detections, selection, alignment, model)."""
-    from facerec.alignment import similarity
+    from facerec.alignment import crops, similarity
     from facerec.analyzer import FaceAnalyzer
     from facerec.recognition import base
 
@@ -102,11 +102,11 @@ def embedding_config(analyzer, member, det_digest: str, pick: Pick) -> dict:
         "weights": _weights_id(member.name, analyzer.store),
         "input_size": list(member.input_size),
         "preprocess": [getattr(spec, "color", ""), getattr(spec, "normalization", "")],
-        "align_zoom": float(spec.extra.get("align_zoom", 1.0)) if spec is not None else 1.0,
+        "align_zoom": float(spec.align_zoom) if spec is not None else 1.0,
         "template": similarity.ARCFACE_TEMPLATE.round(4).tolist(),
         "code": _code_fingerprint(*(getattr(type(member), m) for m in ("_forward", "embed", "embed_faces", "align")),
                                   similarity.align_face, similarity.estimate_similarity, similarity.template_for,
-                                  similarity.center_crop, base.to_input_tensor, base.prewhiten, base.align_for,
+                                  similarity.center_crop, base.to_input_tensor, base.prewhiten, crops.crop_for,
                                   pick_index, ImageWorker.embed, FaceAnalyzer.embed_detection),
     }
 
@@ -200,14 +200,6 @@ class ImageEmbeddings:
     model: str = ""
     computed: int = 0
 
-    def combined(self) -> np.ndarray:
-        """The ensemble vectors (weighted, concatenated, unit length) as the analyzer makes them."""
-        if len(self.vectors) == 1:
-            return self.vectors[0]
-        parts = [v * np.sqrt(w) for v, w in zip(self.vectors, self.weights)]
-        out = np.concatenate(parts, axis=1)
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-
 
 class EmbeddingRunner:
     """Computes (or reads from the cache) one embedding per image for a model/detector setting."""
@@ -244,7 +236,7 @@ class EmbeddingRunner:
                 c.save()
 
     def run(self, paths: Sequence[os.PathLike | str],
-            on_progress: Optional[Callable[[int, int], None]] = None) -> ImageEmbeddings:
+            on_progress: Optional[Progress] = None) -> ImageEmbeddings:
         """Embeddings of ``paths``; unreadable files are listed in ``failures``, never fatal."""
         paths = [Path(p) for p in paths]
         n = len(paths)

@@ -8,7 +8,7 @@ made with one head refuses vectors of another. No PyTorch here: the head runs in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -49,7 +49,8 @@ class Head:
 class FinetunedEmbedder(Embedder):
     """The base embedder's unit vectors, projected by a trained head and re-normalised."""
 
-    def __init__(self, base: Embedder, head: Head) -> None:
+    def __init__(self, base: Embedder, head: Head, threshold: Optional[float] = None) -> None:
+        """``threshold``: overrides the head's calibrated one (its card's)."""
         card = head.card
         if card.base_model != base.name:
             raise ModelError(f"{card.folder}: this head was trained on {card.base_model!r}, not {base.name!r}")
@@ -62,7 +63,7 @@ class FinetunedEmbedder(Embedder):
         self.spec, self.input_size, self.flip = base.spec, base.input_size, base.flip
         self.name = f"{base.name}{HEAD_SEPARATOR}{card.short_id}"
         self.dim = card.dim
-        self._threshold_override = card.threshold
+        self.threshold_override = card.threshold if threshold is None else threshold
 
     def project(self, base_vectors: np.ndarray) -> np.ndarray:
         """Head output for base-model unit vectors, L2-normalised: (n, dim)."""
@@ -78,11 +79,12 @@ class FinetunedEmbedder(Embedder):
         return self.project(self.base.embed_faces(image, landmarks))
 
 
-def build_finetuned(name: str, build_base: Callable[[str], Embedder]) -> FinetunedEmbedder:
+def build_finetuned(name: str, build_base: Callable[[str], Embedder],
+                    threshold: Optional[float] = None) -> FinetunedEmbedder:
     """The embedder for ``BASE>HEAD_DIR``; ``build_base`` builds the base model by name."""
     base_name, folder = split_model_name(name)
     head = Head(folder)
-    return FinetunedEmbedder(build_base(base_name), head)
+    return FinetunedEmbedder(build_base(base_name), head, threshold)
 
 
 def head_view(folder: Path, table) -> tuple[str, np.ndarray]:

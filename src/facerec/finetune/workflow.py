@@ -44,7 +44,7 @@ def check_base_model(model: str) -> str:
         raise ModelError(f"--model {model!r}: fine-tune one registry embedder (e.g. arcface_mbf), "
                          "not an ensemble or a fine-tuned model")
     spec = get_spec(model)
-    if spec.task != "embedder" or spec.extra.get("raw"):
+    if spec.task != "embedder" or spec.raw:
         raise ModelError(f"{model!r} is not an embedder")
     return spec.sha256
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from facerec.errors import FacerecError
 from facerec.gallery.store import FaceRecord, InvalidNameError, validate_name
+from facerec.io.npz import read_npz
 from facerec.io.text import safe_text
 
 EXPORT_FORMAT = "facerec-gallery-1"
@@ -52,16 +53,9 @@ def read_export(path: str | os.PathLike) -> ExportData:
     """Load and check an export completely; raise :class:`FacerecError` (one line) on any flaw."""
     path = Path(path)
     name = safe_text(path)
-    if not path.is_file():
-        raise FacerecError(f"{name}: no such file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            header = json.loads(str(data["header"]))
-            vectors = np.asarray(data["vectors"])
-            names = [str(n) for n in np.asarray(data["names"]).reshape(-1)]
-            meta = json.loads(str(data["faces"]))
-    except Exception as exc:  # noqa: BLE001 (zip, npy and JSON errors of every kind)
-        raise FacerecError(f"{name}: not a gallery export ({type(exc).__name__})") from None
+    header, vectors, names, meta = read_npz(path, "gallery export", lambda data: (
+        json.loads(str(data["header"])), np.asarray(data["vectors"]),
+        [str(n) for n in np.asarray(data["names"]).reshape(-1)], json.loads(str(data["faces"]))))
     try:
         if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
             raise ValueError("unknown format")

@@ -20,10 +20,11 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
+from facerec.decisions import UNKNOWN, IdentifiedFace, Match, PersonVerification
 from facerec.detection.selection import DEFAULT_PICK, Pick, parse_pick
 from facerec.errors import FacerecError, IncompatibleEmbeddingsError, NoFaceError
 from facerec.gallery.export import EXPORT_FORMAT, read_export
@@ -31,19 +32,19 @@ from facerec.gallery.index import TRAIN_SIZE, FaceIndex
 from facerec.gallery.milvus_store import MilvusStore, is_milvus
 from facerec.gallery.store import FaceRecord, GalleryStore, Person, PersonNotFoundError
 from facerec.io.atomic import atomic_open
+from facerec.io.hashing import sha256_file
 from facerec.io.images import ImageSource, load_image
 from facerec.io.text import safe_text
 from facerec.recognition.factory import parse_embedder_id
 from facerec.types import Face
 
-UNKNOWN = "unknown"
 
 
 def image_digest(src: ImageSource) -> tuple[str, Optional[str]]:
     """(SHA-256 of the encoded file or raw array, path or None) of an image source."""
     if isinstance(src, (str, os.PathLike)):
         try:
-            return hashlib.sha256(Path(src).read_bytes()).hexdigest(), safe_text(src)
+            return sha256_file(src), safe_text(src)
         except OSError:
             return "", safe_text(src)  # load_image reports the real problem
     if isinstance(src, (bytes, bytearray)):
@@ -62,47 +63,6 @@ def _embedder_meta(embedder_id: str, dim: int, threshold: Optional[float], name:
     if threshold is not None:
         meta["threshold"] = repr(float(threshold))
     return meta
-
-
-@dataclass
-class Match:
-    """A candidate person for a face."""
-
-    person_id: int
-    name: str
-    similarity: float
-
-    def to_dict(self) -> dict:
-        return {"person_id": self.person_id, "name": self.name, "similarity": round(self.similarity, 6)}
-
-
-@dataclass
-class IdentifiedFace:
-    """A face found in a query image, its best person (or ``unknown``) and the top-k candidates."""
-
-    bbox: np.ndarray
-    score: float
-    landmarks: Optional[np.ndarray]
-    name: str
-    similarity: float
-    person_id: Optional[int]
-    candidates: list[Match] = field(default_factory=list)
-    quality: Optional[float] = None
-
-    @property
-    def known(self) -> bool:
-        return self.person_id is not None
-
-    def to_dict(self) -> dict:
-        out: dict[str, Any] = {"bbox": [round(float(v), 2) for v in self.bbox], "score": round(float(self.score), 4),
-                               "name": self.name, "person_id": self.person_id,
-                               "similarity": round(float(self.similarity), 6),
-                               "candidates": [m.to_dict() for m in self.candidates]}
-        if self.landmarks is not None:
-            out["landmarks"] = [[round(float(x), 2), round(float(y), 2)] for x, y in self.landmarks]
-        if self.quality is not None:
-            out["quality"] = round(float(self.quality), 4)
-        return out
 
 
 @dataclass
@@ -376,11 +336,11 @@ class Gallery:
         for face, matches in zip(faces, results):
             top = matches[0] if matches else None
             known = top is not None and top.similarity >= thr
-            out.append(IdentifiedFace(bbox=face.bbox, score=face.score, landmarks=face.landmarks,
-                                      name=top.name if known else UNKNOWN,
-                                      similarity=top.similarity if top else 0.0,
-                                      person_id=top.person_id if known else None, candidates=matches[:k],
-                                      quality=getattr(face, "quality", None)))
+            out.append(IdentifiedFace(name=top.name if known else UNKNOWN,  # type: ignore[union-attr]
+                                      similarity=top.similarity if top else 0.0, threshold=thr, decision=known,
+                                      bbox=face.bbox, score=face.score, landmarks=face.landmarks,
+                                      person_id=top.person_id if known else None,  # type: ignore[union-attr]
+                                      candidates=matches[:k], quality=getattr(face, "quality", None)))
         return out
 
     def identify(self, image: ImageSource, k: int = 1, threshold: Optional[float] = None) -> list[IdentifiedFace]:
@@ -388,22 +348,23 @@ class Gallery:
         faces = self._need_analyzer().faces(image)
         return self.identify_faces(faces, k=k, threshold=threshold)
 
-    def verify_vector(self, name: str | int, vector: np.ndarray, threshold: Optional[float] = None) -> dict:
+    def verify_vector(self, name: str | int, vector: np.ndarray,
+                      threshold: Optional[float] = None) -> PersonVerification:
         """Is this face ``name``? Best similarity against their enrolled faces."""
         person, vecs = self.store.person_vectors(name)
         if not len(vecs):
             raise FacerecError(f"{person.name!r} has no enrolled face")
         thr = self.threshold if threshold is None else float(threshold)
         sim = float(np.max(vecs @ np.asarray(vector, np.float32)))
-        return {"person": person.to_dict(), "same": sim >= thr, "similarity": round(sim, 6),
-                "threshold": round(thr, 6), "model": self.embedder_id}
+        return PersonVerification(name=person.name, similarity=sim, threshold=thr, decision=sim >= thr,
+                                  model=self.embedder_id or "", person=person)
 
-    def verify(self, name: str | int, image: ImageSource, threshold: Optional[float] = None) -> dict:
+    def verify(self, name: str | int, image: ImageSource, threshold: Optional[float] = None) -> PersonVerification:
         """Is the largest face of ``image`` the person ``name``?"""
         self.store.person(name)  # unknown person before any inference
         face = self._need_analyzer().face(image)
         out = self.verify_vector(name, face.embedding, threshold)
-        out["face"] = face.to_dict()
+        out.face = face
         return out
 
     # -- management ----------------------------------------------------------------------------

@@ -352,13 +352,6 @@ class GalleryStore:
             gen = self._bump() if ids or not skip_enrolled else int(self._get_meta("generation") or 0)
             return pid, ids, gen, kept
 
-    def has_image(self, person: str, image_sha256: str) -> bool:
-        """Whether this image is already enrolled for this person (makes batch enrolment resumable)."""
-        with self._lock:
-            row = self._db.execute("SELECT 1 FROM faces f JOIN persons p ON p.id = f.person_id "
-                                   "WHERE p.name=? AND f.image_sha256=? LIMIT 1", (person, image_sha256)).fetchone()
-        return row is not None
-
     def enrolled_images(self) -> set[tuple[str, str]]:
         """Every (person name, image sha256) pair in the gallery."""
         with self._lock:

@@ -36,7 +36,7 @@ def _core() -> "ov.Core":
 
 
 def _sha256(path: Path) -> str:
-    from facerec.models.store import sha256_file
+    from facerec.io.hashing import sha256_file
 
     return sha256_file(path)
 

@@ -9,12 +9,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
 from facerec.errors import FacerecError, IncompatibleEmbeddingsError
 from facerec.io.atomic import atomic_path
+from facerec.io.npz import read_npz
 
 
 @dataclass
@@ -69,10 +70,14 @@ def save_embeddings(path: os.PathLike, table: EmbeddingTable) -> Path:
 def load_embeddings(path: os.PathLike) -> EmbeddingTable:
     """Read a file written by :func:`save_embeddings` (never unpickles anything)."""
     path = Path(path)
-    if not path.is_file():
-        raise FacerecError(f"{path}: no such embeddings file")
-    try:
-        if path.suffix == ".parquet":
+    if path.suffix != ".parquet":
+        meta, vectors, paths, labels = read_npz(path, "facerec embeddings file", lambda data: (
+            json.loads(str(data["meta"])), data["vectors"].astype(np.float32), [str(p) for p in data["paths"]],
+            [str(x) for x in data["labels"]] if "labels" in data.files else None), missing="embeddings file")
+    else:
+        if not path.is_file():
+            raise FacerecError(f"{path}: no such embeddings file")
+        try:
             import pyarrow.parquet as pq
 
             tbl = pq.read_table(path)
@@ -80,28 +85,8 @@ def load_embeddings(path: os.PathLike) -> EmbeddingTable:
             vectors = np.array(tbl.column("embedding").to_pylist(), dtype=np.float32).reshape(tbl.num_rows, -1)
             labels = tbl.column("label").to_pylist() if "label" in tbl.column_names else None
             paths = tbl.column("path").to_pylist()
-        else:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                vectors = data["vectors"].astype(np.float32)
-                paths = [str(p) for p in data["paths"]]
-                labels = [str(x) for x in data["labels"]] if "labels" in data.files else None
-    except FacerecError:
-        raise
-    except Exception as exc:
-        raise FacerecError(f"{path}: not a facerec embeddings file ({exc})") from None
+        except Exception as exc:  # noqa: BLE001
+            raise FacerecError(f"{path}: not a facerec embeddings file ({type(exc).__name__})") from None
     model = meta.pop("model", "")
     meta.pop("dim", None)
     return EmbeddingTable(paths=paths, vectors=vectors, model=model, labels=labels, meta=meta)
-
-
-def concat_tables(tables: Sequence[EmbeddingTable]) -> EmbeddingTable:
-    """One table from several of the same model (for sharded outputs)."""
-    if not tables:
-        raise FacerecError("no embeddings to combine")
-    model = tables[0].model
-    for t in tables:
-        t.require_model(model)
-    labels = None if any(t.labels is None for t in tables) else [l for t in tables for l in t.labels]  # type: ignore[union-attr]
-    vectors = np.concatenate([t.vectors for t in tables]) if tables else np.zeros((0, 0), np.float32)
-    return EmbeddingTable([p for t in tables for p in t.paths], vectors, model, labels, dict(tables[0].meta))

@@ -9,7 +9,7 @@ similarities chosen on LFW View 1 (``pairsDevTrain.txt``) by
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Optional, Union
 
 from facerec.errors import ModelError
@@ -70,7 +70,10 @@ class ModelSpec:
     converted_from: Optional[str] = None
     """For converted models: the registry name of the raw file the cache file is built from."""
     non_commercial: bool = False
-    extra: dict = field(default_factory=dict)
+    align_zoom: float = 1.0
+    """Face size in the aligned crop relative to the ArcFace template (< 1: more margin)."""
+    raw: bool = False
+    """A source file that is converted into another model, not runnable itself."""
 
     @property
     def cached_name(self) -> str:
@@ -171,7 +174,7 @@ _add(ModelSpec(
     description="Raw Keras h5 of FaceNet 128-D; converted to ONNX at pull time (see facenet128)",
     input_size=(160, 160),
     dim=128,
-    extra={"raw": True},
+    raw=True,
 ))
 _add(ModelSpec(
     name="facenet128",
@@ -209,7 +212,7 @@ _add(ModelSpec(
     threshold=0.4063,
     threshold_note=_EXTRA_CALIBRATION + ", fixed standardisation, zoom 1.1: DevTrain 98.27% "
                    "(prewhiten: 95.50% at best)",
-    extra={"align_zoom": 1.1},
+    align_zoom=1.1,
 ))
 _add(ModelSpec(
     name="dlib_resnet",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bz2
 import contextlib
-import hashlib
 import os
 import re
 import shutil
@@ -22,7 +21,9 @@ from typing import Callable, Iterator, Optional
 
 from facerec.errors import ChecksumError, ModelError
 from facerec.io.atomic import atomic_path, write_atomic
+from facerec.io.hashing import sha256_file
 from facerec.io.locks import file_lock, lock_path
+from facerec.io.paths import user_cache_dir
 from facerec.models.registry import ModelSpec, PyPISource, UrlSource, get_spec
 
 Converter = Callable[[Path, Path], None]
@@ -32,21 +33,9 @@ CONVERTERS: dict[str, Converter] = {}
 """Converters by the registry name of the model they produce; registered lazily on first use."""
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def default_cache_dir() -> Path:
-    """Where models are cached unless told otherwise."""
-    if os.environ.get("FACEREC_HOME"):
-        return Path(os.environ["FACEREC_HOME"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "facerec" / "models"
+    """Where models are cached unless told otherwise: ``$FACEREC_HOME``, else ``~/.cache/facerec/models``."""
+    return user_cache_dir("models", "FACEREC_HOME")
 
 
 def _env_offline() -> bool:

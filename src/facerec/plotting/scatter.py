@@ -13,7 +13,7 @@ import numpy as np
 from facerec.errors import FacerecError
 from facerec.io.embeddings import EmbeddingTable
 
-METHODS = ("pca", "tsne", "umap")
+PROJECTIONS = ("pca", "tsne", "umap")
 STATIC_SUFFIXES = (".png", ".svg", ".pdf", ".jpg")
 
 
@@ -47,7 +47,7 @@ def project_3d(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.nd
         except ImportError:
             raise FacerecError("--method umap needs the umap-learn package (pip install umap-learn)") from None
         return umap.UMAP(n_components=3, metric="cosine", random_state=seed).fit_transform(x)
-    raise FacerecError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    raise FacerecError(f"unknown method {method!r}; choose one of: {', '.join(PROJECTIONS)}")
 
 
 def plot_embeddings(table: EmbeddingTable, out: Path, method: str = "pca", top: int = 10, seed: int = 0,

@@ -7,15 +7,16 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
+from facerec.alignment.crops import crop_for
 from facerec.errors import ModelError
 from facerec.models.registry import ModelSpec
 
 
-def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    x = np.asarray(x, dtype=np.float32)
+def l2_normalize(x: np.ndarray, axis: int = -1, dtype: type = np.float32) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), as ``dtype``: the one vector normalisation."""
+    x = np.asarray(x, dtype=dtype)
     norm = np.linalg.norm(x, axis=axis, keepdims=True)
-    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
+    return (x / np.maximum(norm, 1e-12)).astype(dtype)
 
 
 def to_input_tensor(crops: Sequence[np.ndarray], spec: ModelSpec) -> np.ndarray:
@@ -56,6 +57,17 @@ class Embedder(ABC):
     input_size: tuple[int, int]
     spec: Optional[ModelSpec] = None
     flip: bool = False
+    threshold_override: Optional[float] = None
+    """The pipeline's own calibrated threshold (a profile's), used instead of the registry's."""
+
+    def __init__(self, spec: ModelSpec, flip: bool = False, threshold: Optional[float] = None) -> None:
+        """The settings every registry embedder shares: its spec, flip augmentation, threshold override."""
+        self.spec = spec
+        self.name = spec.name
+        self.dim = spec.dim
+        self.input_size = spec.input_size
+        self.flip = flip
+        self.threshold_override = threshold
 
     @property
     def id(self) -> str:
@@ -65,9 +77,8 @@ class Embedder(ABC):
     @property
     def threshold(self) -> float:
         """Default cosine-similarity threshold for 'same person'."""
-        override = getattr(self, "_threshold_override", None)
-        if override is not None:
-            return float(override)
+        if self.threshold_override is not None:
+            return float(self.threshold_override)
         if self.spec is None or self.spec.threshold is None:
             raise ModelError(f"embedder {self.name} has no calibrated threshold; pass one with --threshold")
         return float(self.spec.threshold)
@@ -78,7 +89,7 @@ class Embedder(ABC):
 
     def align(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """The aligned crop this embedder expects for a face with these 5 landmarks."""
-        return align_for(self, image, landmarks)
+        return crop_for(image, landmarks, self.input_size, self.spec)
 
     def embed_faces(self, image: np.ndarray, landmarks: Sequence[np.ndarray]) -> np.ndarray:
         """Align every face of ``image`` and embed them in one batch: (n, dim)."""
@@ -100,10 +111,3 @@ class Embedder(ABC):
             feats = l2_normalize(feats + flipped)
         return feats
 
-
-def align_for(embedder: "Embedder", image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The crop ``embedder`` wants for a face with these 5 landmarks (its size and margin)."""
-    from facerec.alignment.similarity import align_face
-
-    zoom = float(embedder.spec.extra.get("align_zoom", 1.0)) if embedder.spec is not None else 1.0
-    return align_face(image, landmarks, embedder.input_size, zoom=zoom)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
@@ -22,12 +22,8 @@ class Cv2DnnEmbedder(Embedder):
     ``embeddings`` node gives a 512-D vector; batches are run image by image.
     """
 
-    def __init__(self, spec: ModelSpec, model_path: Path, flip: bool = False) -> None:
-        self.spec = spec
-        self.name = spec.name
-        self.dim = spec.dim
-        self.input_size = spec.input_size
-        self.flip = flip
+    def __init__(self, spec: ModelSpec, model_path: Path, flip: bool = False, threshold: Optional[float] = None) -> None:
+        super().__init__(spec, flip, threshold)
         try:
             self.net = cv2.dnn.readNetFromTensorflow(str(model_path))
         except cv2.error as exc:

@@ -6,14 +6,11 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from facerec.models.dlib_support import box_from_landmarks, import_dlib, rgb, shape_predictor, to_rectangle
+from facerec.alignment.dlib_chips import DlibChipper, rgb
+from facerec.models.dlib_support import import_dlib
 from facerec.models.registry import ModelSpec
 from facerec.models.store import ModelStore
 from facerec.recognition.base import Embedder
-
-CHIP_PADDING = 0.25
-"""dlib's default padding around the face in ``get_face_chip`` (what the network was trained on)."""
-
 
 class DlibEmbedder(Embedder):
     """dlib ResNet-29 embedder. Needs the ``dlib`` extra.
@@ -24,30 +21,19 @@ class DlibEmbedder(Embedder):
     """
 
     def __init__(self, spec: ModelSpec, store: Optional[ModelStore] = None, flip: bool = False,
-                 landmarks_model: str = "dlib_shape5") -> None:
+                 threshold: Optional[float] = None, landmarks_model: str = "dlib_shape5") -> None:
         dlib = import_dlib()
         store = store or ModelStore()
-        self.spec = spec
-        self.name = spec.name
-        self.dim = spec.dim
-        self.input_size = spec.input_size
-        self.flip = flip
+        super().__init__(spec, flip, threshold)
         self.net = dlib.face_recognition_model_v1(str(store.path(spec.name)))
-        self.predictor = shape_predictor(store, landmarks_model)
-        self._dlib = dlib
-
-    def chip(self, image_rgb: np.ndarray, bbox: np.ndarray) -> np.ndarray:
-        """dlib's aligned RGB chip for the face in ``bbox`` of an RGB image."""
-        shape = self.predictor(image_rgb, to_rectangle(bbox))
-        return self._dlib.get_face_chip(image_rgb, shape, self.input_size[0], CHIP_PADDING)
+        self.chipper = DlibChipper(store, landmarks_model, self.input_size[0])
 
     def align(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        """The 150x150 BGR chip for the face with these 5 landmarks."""
-        return self.chip(rgb(image), box_from_landmarks(landmarks))[..., ::-1].copy()
+        """The 150x150 BGR chip for the face with these 5 landmarks (:mod:`facerec.alignment.dlib_chips`)."""
+        return self.chipper.chips(image, [landmarks])[0].copy()
 
     def embed_faces(self, image: np.ndarray, landmarks: Sequence[np.ndarray]) -> np.ndarray:
-        img = rgb(image)
-        return self.embed([self.chip(img, box_from_landmarks(lm))[..., ::-1] for lm in landmarks])
+        return self.embed(self.chipper.chips(image, list(landmarks)))
 
     def _forward(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         w, h = self.input_size

@@ -24,7 +24,7 @@ class EnsembleEmbedder(Embedder):
         self.name = "+".join(f"{m.name}:{w:g}" for m, w in zip(self.members, weights))
         self.dim = sum(m.dim for m in self.members)
         self.input_size = self.members[0].input_size
-        self._threshold = threshold
+        self.threshold_override = threshold
 
     @property
     def id(self) -> str:
@@ -32,8 +32,8 @@ class EnsembleEmbedder(Embedder):
 
     @property
     def threshold(self) -> float:
-        if self._threshold is not None:
-            return self._threshold
+        if self.threshold_override is not None:
+            return float(self.threshold_override)
         return float(sum(w * m.threshold for m, w in zip(self.members, self.weights)))
 
     def _combine(self, parts: list[np.ndarray]) -> np.ndarray:

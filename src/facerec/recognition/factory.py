@@ -22,7 +22,7 @@ DEFAULT_FLIP = False
 
 def embedder_names() -> list[str]:
     """Registry names usable as embedders (raw source files excluded)."""
-    return [s.name for s in list_specs("embedder") if not s.extra.get("raw")]
+    return [s.name for s in list_specs("embedder") if not s.raw]
 
 
 def parse_embedder_id(embedder_id: str) -> tuple[str, bool]:
@@ -33,27 +33,30 @@ def parse_embedder_id(embedder_id: str) -> tuple[str, bool]:
     return embedder_id.replace("+flip", ""), "+flip" in embedder_id
 
 
-def _build_single(name: str, store: ModelStore, flip: bool, threads: Optional[int] = None,
-                  backend: Optional[str] = None, device: Optional[str] = None) -> Embedder:
+def _build_single(name: str, store: ModelStore, flip: bool, threshold: Optional[float] = None,
+                  threads: Optional[int] = None, backend: Optional[str] = None,
+                  device: Optional[str] = None) -> Embedder:
     if ">" in name:  # a base model with a fine-tuned head: facerec.finetune.embedder
         from facerec.finetune.embedder import build_finetuned
 
-        return build_finetuned(name, lambda base: _build_single(base, store, flip, threads, backend, device))
+        return build_finetuned(name, lambda base: _build_single(base, store, flip, None, threads, backend, device),
+                               threshold=threshold)
     spec = get_spec(name)
-    if spec.task != "embedder" or spec.extra.get("raw"):
+    if spec.task != "embedder" or spec.raw:
         raise ModelError(f"{name!r} is not an embedder; choose one of: {', '.join(embedder_names())}")
     if spec.backend == "onnxruntime":
         from facerec.recognition.onnx_embedder import OnnxEmbedder
 
-        return OnnxEmbedder(spec, store.path(name), flip=flip, threads=threads, backend=backend, device=device)
+        return OnnxEmbedder(spec, store.path(name), flip=flip, threshold=threshold, threads=threads, backend=backend,
+                            device=device)
     if spec.backend == "cv2-dnn":
         from facerec.recognition.cv2_embedder import Cv2DnnEmbedder
 
-        return Cv2DnnEmbedder(spec, store.path(name), flip=flip)
+        return Cv2DnnEmbedder(spec, store.path(name), flip=flip, threshold=threshold)
     if spec.backend == "dlib":
         from facerec.recognition.dlib_embedder import DlibEmbedder
 
-        return DlibEmbedder(spec, store, flip=flip)
+        return DlibEmbedder(spec, store, flip=flip, threshold=threshold)
     raise ModelError(f"model {name!r} has no runnable backend")
 
 
@@ -74,10 +77,7 @@ def build_embedder(name: str = DEFAULT_EMBEDDER, store: Optional[ModelStore] = N
     if not parts:
         raise ModelError("empty model name")
     if len(parts) == 1:
-        emb = _build_single(parts[0].partition(":")[0], store, flip, threads, backend, device)
-        if threshold is not None:
-            emb._threshold_override = threshold  # type: ignore[attr-defined]
-        return emb
+        return _build_single(parts[0].partition(":")[0], store, flip, threshold, threads, backend, device)
     members, weights = [], []
     for part in parts:
         base, _, w = part.partition(":")
@@ -85,5 +85,5 @@ def build_embedder(name: str = DEFAULT_EMBEDDER, store: Optional[ModelStore] = N
             weights.append(float(w) if w else 1.0)
         except ValueError:
             raise ModelError(f"bad ensemble weight in {part!r} (expected name:number)") from None
-        members.append(_build_single(base, store, flip, threads, backend, device))
+        members.append(_build_single(base, store, flip, None, threads, backend, device))
     return EnsembleEmbedder(members, weights, threshold=threshold)

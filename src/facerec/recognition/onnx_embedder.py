@@ -15,13 +15,9 @@ from facerec.inference import open_session
 class OnnxEmbedder(Embedder):
     """Any registry embedder whose file is an ONNX graph taking NCHW float32."""
 
-    def __init__(self, spec: ModelSpec, model_path: Path, flip: bool = False, threads: Optional[int] = None,
-                 backend: Optional[str] = None, device: Optional[str] = None) -> None:
-        self.spec = spec
-        self.name = spec.name
-        self.dim = spec.dim
-        self.input_size = spec.input_size
-        self.flip = flip
+    def __init__(self, spec: ModelSpec, model_path: Path, flip: bool = False, threshold: Optional[float] = None,
+                 threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None) -> None:
+        super().__init__(spec, flip, threshold)
         width, height = spec.input_size
         self.session = open_session(model_path, backend=backend, device=device, threads=threads,
                                     input_shape=(None, 3, height, width))  # any batch where the backend can

@@ -8,9 +8,8 @@ from typing import Optional
 
 import numpy as np
 
+from facerec.decisions import UNKNOWN
 from facerec.recognition.base import l2_normalize
-
-UNKNOWN = "unknown"
 
 
 @dataclass

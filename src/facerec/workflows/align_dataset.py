@@ -9,25 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import cv2
 
 from facerec.alignment.similarity import align_face, center_crop
 from facerec.detection.factory import DEFAULT_DETECTOR
 from facerec.errors import FacerecError
+from facerec.io.atomic import remove_stale_parts, write_atomic, write_json_atomic
 from facerec.io.files import expand_paths
 from facerec.recognition.factory import DEFAULT_EMBEDDER
-from facerec.io.atomic import remove_stale_parts, write_atomic, write_json_atomic
-from facerec.workflows.reports import FailureLog, reason_of
+from facerec.types import Progress
 from facerec.workflows.parallel import parallel_map
+from facerec.workflows.reports import FailureLog, reason_of
 
 SETTINGS_FILE = "align.json"
 REPORT_FILE = "failures.tsv"
 OUTPUT_SUFFIX = ".png"
 
-Progress = Callable[[int, int], None]
-"""Called as ``progress(done, total)``: once with ``done=0`` before work starts, then per item."""
 
 
 @dataclass

@@ -13,23 +13,23 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from facerec.detection.factory import DEFAULT_DETECTOR
 from facerec.errors import FacerecError
+from facerec.io.atomic import atomic_open, remove_stale_parts, write_json_atomic
 from facerec.io.embeddings import EmbeddingTable, save_embeddings
 from facerec.io.files import dataset_items, expand_paths, is_image_name
 from facerec.io.text import safe_text
 from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP
-from facerec.io.atomic import atomic_open, remove_stale_parts, write_json_atomic
-from facerec.workflows.reports import reason_of, report_path_for, write_failure_report
+from facerec.types import Progress
 from facerec.workflows.batch import EmbeddedImage, build_analyzer, embed_image
 from facerec.workflows.parallel import parallel_map
+from facerec.workflows.reports import reason_of, report_path_for, write_failure_report
 
 DEFAULT_SHARD_SIZE = 1000
-Progress = Callable[[int, int], None]
 
 
 @dataclass

@@ -96,9 +96,9 @@ async def verify(request: Request, pool: PoolDep, gallery: GalleryDep,
         await run_in_threadpool(gallery.store.person, person_id)
         data = (p.images("image", required=False) or p.images("image_a"))[0]
         face = await pool.run(_largest, data)
-        out = await run_in_threadpool(gallery.verify_vector, person_id, face.embedding, threshold)
-        out["face"] = face.to_dict()
-        return out
+        res = await run_in_threadpool(gallery.verify_vector, person_id, face.embedding, threshold)
+        res.face = face
+        return res.to_dict()
     return await pool.run(_verify, p.image("image_a"), p.image("image_b"), threshold)
 
 
