@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from facerec.alignment.similarity import center_crop
+from facerec.decisions import VerifyResult
 from facerec.detection.base import Detector
 from facerec.detection.factory import DEFAULT_DETECTOR, build_detector
 from facerec.detection.selection import DEFAULT_PICK, Pick, pick_detection
@@ -17,7 +18,6 @@ from facerec.models.store import ModelStore
 from facerec.quality.score import face_quality
 from facerec.recognition.base import Embedder
 from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP, build_embedder
-from facerec.decisions import VerifyResult
 from facerec.types import Detection, Face
 
 

@@ -12,6 +12,7 @@ from facerec.models.registry import ModelSpec
 from facerec.models.store import ModelStore
 from facerec.recognition.base import Embedder
 
+
 class DlibEmbedder(Embedder):
     """dlib ResNet-29 embedder. Needs the ``dlib`` extra.
 
