@@ -130,3 +130,76 @@ def test_person_names_cannot_drive_the_terminal(tmp_path: Path, capsys, grace_pa
         for stream in (out, err):
             assert "\x1b" not in stream and "\x07" not in stream and "\u202e" not in stream, (argv, stream)
         assert "Red" in out + err, (argv, out, err)
+
+
+# -- the bad-input corpus through every command that reads images ---------------------------------
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, grace_bgr, astronaut_bgr) -> list[Path]:
+    from support.corpus import write_corpus
+
+    return write_corpus(tmp_path_factory.mktemp("corpus") / "files", grace_bgr, astronaut_bgr)
+
+
+@pytest.fixture()
+def reused_analyzers(monkeypatch):
+    """Each command builds its FaceAnalyzer as usual, but one real analyzer per configuration is
+    loaded for the whole module (loading the models for each of ~150 runs would take minutes)."""
+    import facerec.analyzer
+
+    real = facerec.analyzer.FaceAnalyzer
+    cache = _ANALYZERS
+
+    def shared(*args, **kwargs):
+        key = repr(args) + repr(sorted(kwargs.items()))
+        if key not in cache:
+            cache[key] = real(*args, **kwargs)
+        return cache[key]
+
+    monkeypatch.setattr(facerec.analyzer, "FaceAnalyzer", shared)
+
+
+_ANALYZERS: dict = {}
+
+
+def test_corpus_through_every_image_command(corpus: list[Path], tmp_path: Path, capsys, grace_path: Path,
+                                            astronaut_bgr: np.ndarray, reused_analyzers) -> None:
+    runs: list[tuple[list, int, str]] = []
+
+    def check(*argv) -> int:
+        code, _, err = run(capsys, *argv)
+        runs.append((list(argv), code, err))
+        assert_contract(code, err)
+        return code
+
+    files = [str(p) for p in corpus]
+    db = tmp_path / "g.db"
+    assert check("gallery", "--db", db, "enroll", "Grace", grace_path) == 0
+    for f in files:  # single-image commands: once per corpus file
+        check("detect", f, "--json")
+        check("verify", f, grace_path)
+    some = [f for f in files if Path(f).name in ("truncated.jpg", "bomb.png", "grey16.png", "dangling.jpg",
+                                                  "folder.jpg", "no_face.jpg", "tab\tnew.jpg")]
+    for f in some:  # the gallery's verify reads images the same way: a sample
+        check("gallery", "--db", db, "verify", "Grace", f)
+    assert check("embed", *files, "--out", tmp_path / "e.npz") == 0
+    assert check("gallery", "--db", db, "enroll", "Corpus", *files) == 0
+    assert check("gallery", "--db", db, "identify", *files, "--json") == 0
+    assert check("cluster", *files, "--out", tmp_path / "clusters") == 0
+    ds = tmp_path / "ds"
+    (ds / "corpus").mkdir(parents=True)
+    for p in corpus:
+        target = ds / "corpus" / p.name
+        target.symlink_to(p.resolve() if not p.is_symlink() else p.readlink(), target_is_directory=p.is_dir())
+    (ds / "Collins").mkdir()
+    for k in range(3):
+        cv2.imwrite(str(ds / "Collins" / f"{k}.jpg"), np.ascontiguousarray(np.roll(astronaut_bgr, 7 * k, axis=1)))
+    assert check("align", ds, tmp_path / "aligned", "-j", "1") == 0
+    assert check("gallery", "--db", db, "enroll-dataset", ds, "-j", "1") == 0
+    assert check("train", ds, "--out", tmp_path / "c.npz", "-j", "1", "--test-ratio", "0") == 0
+    assert check("classify", tmp_path / "c.npz", *files) == 0
+    assert check("classify", tmp_path / "c.npz", ds, "-j", "1") == 0
+    assert len(runs) == 2 * len(files) + len(some) + 10 and len(some) == 7
+    listed = [err for argv, _, err in runs if argv[0] == "embed"][0]
+    for bad in ("truncated.jpg", "empty.jpg", "bomb.png", "dangling.jpg", "text.jpg", "html.jpg"):
+        assert bad in listed, (bad, listed)
+    assert "\x1b" not in "".join(err for _, _, err in runs)

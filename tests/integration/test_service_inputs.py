@@ -68,3 +68,48 @@ def test_ids_beyond_64_bits_are_unknown_persons(server, path: str) -> None:
             assert _json_4xx(conn.getresponse())["code"] in ("unknown_person", "invalid_request"), (method, path)
     finally:
         conn.close()
+
+
+def test_corpus_through_every_image_route(tmp_path: Path, grace_bgr, astronaut_bgr) -> None:
+    """Every corpus image as an upload to every route that takes images (and as base64 JSON to two):
+    a 2xx, or a JSON 4xx error whose code is in the documented table; never a 5xx."""
+    import base64
+
+    import cv2
+    from fastapi.testclient import TestClient
+
+    from facerec.service.app import ERRORS_DOC, ServiceConfig, create_app
+    from support.corpus import corpus_bytes
+
+    corpus = corpus_bytes(grace_bgr, astronaut_bgr)
+    grace = cv2.imencode(".jpg", grace_bgr)[1].tobytes()
+    app = create_app(ServiceConfig(db=tmp_path / "g.db", workers=1, max_bytes=20_000_000))
+    seen: set[int] = set()
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        pid = c.post("/v1/persons", data={"name": "Grace"}, files={"image": ("g.jpg", grace, "image/jpeg")}).json()
+        pid = pid["person"]["id"]
+        for k, (name, data) in enumerate(corpus.items()):
+            b64 = base64.b64encode(data).decode()
+            calls = [("/v1/detect", {"image": data}, {"image": b64}),
+                     ("/v1/embed", {"image": data}, {"image": b64}),
+                     ("/v1/identify", {"image": data}, {"image": b64}),
+                     ("/v1/verify", {"image_a": data, "image_b": grace}, {"image_a": b64,
+                                                                        "image_b": base64.b64encode(grace).decode()}),
+                     ("/v1/verify", {"image": data}, {"image": b64, "person_id": pid}),
+                     ("/v1/persons", {"image": data}, {"images": [b64], "name": f"p{k}"}),
+                     (f"/v1/persons/{pid}/faces", {"image": data}, {"images": [b64]})]
+            for route, files, body in calls:
+                form = {"person_id": str(pid)} if "person_id" in body else {}
+                if route == "/v1/persons":
+                    form = {"name": f"m{k}"}
+                responses = [c.post(route, files={f: (name, v, "application/octet-stream") for f, v in files.items()},
+                                    data=form)]
+                if route in ("/v1/detect", "/v1/persons"):  # base64 JSON decodes to the same bytes
+                    responses.append(c.post(route, json=body))
+                for resp in responses:
+                    seen.add(resp.status_code)
+                    assert resp.status_code < 500, (name, route, resp.status_code, resp.text[:300])
+                    if resp.status_code >= 400:
+                        code = resp.json()["error"]["code"]
+                        assert f"`{code}`" in ERRORS_DOC, (name, route, code)
+    assert {200, 201, 400, 422} <= seen, seen

@@ -247,3 +247,41 @@ def test_inconsistent_classifier_files_are_one_error_line(kind: str, table: Embe
             code = main(["classify", str(path), str(grace_path)])
             err = capsys.readouterr().err
             assert code == 2 and err.startswith("error: ") and "Traceback" not in err, (flaw, err)
+
+
+# -- property-based: a classifier file with any header or arrays loads or is one FacerecError ------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                     max_leaves=10)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(CLASSIFIERS)), field=st.sampled_from(["version", "kind", "params", "embedder",
+                                                                       "dim", "info"]),
+       value=_JSON, drop=st.sampled_from([None, "classes", "centroids", "clf"]), cut=st.integers(0, 5))
+def test_mutated_classifier_files_load_or_raise(table: EmbeddingTable, tmp_path: Path, kind: str, field: str, value,
+                                                drop, cut: int) -> None:
+    good = _TRAINED.get(kind) or _TRAINED.setdefault(kind, train_classifier(table, kind, test_ratio=0.0).model)
+    path = good.save(tmp_path / f"{kind}.npz")
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = json.loads(str(arrays["header"]))
+    header[field] = value
+    arrays["header"] = np.array(json.dumps(header))
+    for k in list(arrays):
+        if drop and k.startswith(drop):
+            arrays[k] = arrays[k][..., :cut] if arrays[k].ndim else arrays[k]
+    np.savez(path, **arrays)
+    try:
+        clf = FaceClassifier.load(path)
+    except FacerecError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert len(clf.predict(table.vectors[:2], clf.embedder)) == 2  # what loads also works
+
+
+_TRAINED: dict = {}

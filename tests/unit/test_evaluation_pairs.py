@@ -138,3 +138,34 @@ def test_pairs_files_written_on_windows(tmp_path: Path):
     if os.name != "nt":
         with pytest.raises(PairsError, match=r"line 2: 'C:\\\\data\\\\b.jpg' is a Windows drive path"):
             parse_pairs("a.jpg\tb.jpg\t1\na.jpg\tC:\\data\\b.jpg\t0\n")
+
+
+# -- property-based: any text is parsed or refused with a PairsError, never anything else -----------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TOKENS = st.one_of(st.sampled_from(["Aaron_Peirsol", "George_W_Bush", "1", "2", "0", "-3", "10", "300", "a/b.jpg",
+                                     "../x.jpg", "C:\\img.jpg", "\t", "#", "1e9", "99999999999999999999"]),
+                    st.text(max_size=12))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(_TOKENS, max_size=5).map(" ".join), max_size=8).map("\n".join))
+def test_any_pairs_text_parses_or_is_a_pairs_error(text: str) -> None:
+    try:
+        pairs = parse_pairs(text, source="fuzz")
+    except PairsError as exc:
+        assert str(exc).startswith("fuzz") and "\n" not in str(exc).strip()
+        return
+    assert pairs and all(isinstance(p.same, bool) and 0 <= p.fold < 10 for p in pairs)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_pairs_file_bytes_read_or_refused(tmp_path_factory, data: bytes) -> None:
+    path = tmp_path_factory.mktemp("pairs") / "pairs.txt"
+    path.write_bytes(data)
+    try:
+        read_pairs(path)
+    except PairsError:
+        pass

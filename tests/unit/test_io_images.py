@@ -159,3 +159,47 @@ def test_dangling_link_is_named(tmp_path: Path) -> None:
     link.symlink_to(tmp_path / "missing.jpg")
     with pytest.raises(ImageError, match="gone.jpg: broken symbolic link"):
         load_image(link)
+
+
+# -- property-based: damaged real images decode to BGR uint8 or raise ImageError, nothing else ----
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SMALL = {}
+
+
+def _small_real(fmt: str) -> bytes:
+    """Grace Hopper at 96 px wide, encoded as ``fmt`` (cached)."""
+    if fmt not in _SMALL:
+        import matplotlib.cbook as cbook
+
+        img = cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+        img = cv2.resize(img, (96, 112))
+        _SMALL[fmt] = cv2.imencode(fmt, img)[1].tobytes()
+    return _SMALL[fmt]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fmt=st.sampled_from([".jpg", ".png", ".bmp", ".webp", ".tiff"]),
+       cut=st.floats(0.0, 1.0), flips=st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(1, 255)), max_size=6),
+       junk=st.binary(max_size=16))
+def test_damaged_real_images_decode_or_raise_image_error(fmt: str, cut: float, flips, junk: bytes) -> None:
+    data = bytearray(_small_real(fmt))
+    for where, xor in flips:
+        data[int(where * (len(data) - 1))] ^= xor
+    data = bytes(data[: max(1, int(cut * len(data)))] if cut < 0.98 else data) + junk
+    try:
+        out = load_image(data)
+    except ImageError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3 and out.flags["C_CONTIGUOUS"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=64))
+def test_any_bytes_decode_or_raise_image_error(data: bytes) -> None:
+    try:
+        load_image(data)
+    except ImageError:
+        pass

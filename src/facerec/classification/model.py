@@ -132,7 +132,7 @@ class FaceClassifier:
         if version > VERSION:
             raise FacerecError(f"{name}: classifier format {version} is newer than this facerec")
         kind = header.get("kind")
-        if kind not in CLASSIFIERS:
+        if not isinstance(kind, str) or kind not in CLASSIFIERS:
             raise FacerecError(f"{name}: unknown classifier kind {safe_text(repr(kind))}")
         try:
             return cls._checked(header, classes, centroids, arrays)
