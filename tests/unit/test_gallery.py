@@ -114,6 +114,34 @@ def test_delete_seen_by_another_process_view(tmp_path, analyzer, grace_bgr, gall
     b.close()
 
 
+def test_concurrent_writers_never_duplicate(tmp_path, analyzer, grace_bgr, gallery_backend):
+    """Racing writers (two gallery objects, eight threads): one face per (person, image), one person per name."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from facerec.gallery.gallery import face_record
+
+    db = location(gallery_backend, tmp_path)
+    a, b = Gallery(db, analyzer), Gallery(db, analyzer)
+    rec = face_record(analyzer, grace_bgr)
+
+    def enroll(k: int):
+        return (a if k % 2 else b).add_records("Grace Hopper", [rec], skip_enrolled=True)[1]
+
+    def create(k: int):
+        try:
+            return (a if k % 2 else b).add_records("Ann", [rec], new_person=True)[1]
+        except PersonExistsError:
+            return None
+
+    with ThreadPoolExecutor(8) as pool:
+        added = [ids for ids in pool.map(enroll, range(8)) if ids]
+        created = [ids for ids in pool.map(create, range(8)) if ids is not None]
+    assert len(added) == 1 and len(created) == 1
+    assert {p.name: p.faces for p in a.persons()} == {"Grace Hopper": 1, "Ann": 1}
+    a.close()
+    b.close()
+
+
 def test_refuses_other_embedder(tmp_path, analyzer, grace_bgr, gallery_backend):
     db = location(gallery_backend, tmp_path)
     from facerec import FaceAnalyzer

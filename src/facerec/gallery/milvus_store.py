@@ -8,7 +8,7 @@ Milvus itself). Nothing lives outside Milvus, so there is no second store that c
 
 :class:`MilvusStore` offers the methods :class:`~facerec.gallery.store.GalleryStore` offers,
 plus :meth:`MilvusStore.search`. Milvus has no multi-row transactions: writes of one process are
-serialised by a lock, names and (person, image) pairs are checked under it before writing, and
+serialised by a lock (shared by every store of that gallery in the process), names and (person, image) pairs are checked under it before writing, and
 a delete removes the faces before the person, so an interrupted delete leaves a person without
 faces, never faces without a person. Several writer processes on one server can still race.
 """
@@ -32,6 +32,8 @@ from facerec.gallery.store import (FaceRecord, Person, PersonExistsError, Person
 SCHEMES = ("milvus://", "http://", "https://")
 DEFAULT_NAME = "facerec"
 _PAGE = 1000
+_LOCKS: dict[tuple[str, str], threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
 
 
 def is_milvus(location: object) -> bool:
@@ -88,7 +90,8 @@ class MilvusStore:
         self.path = location
         self.uri, self.name = parse_location(location)
         self.lite = "://" not in self.uri
-        self._lock = threading.RLock()
+        with _LOCKS_GUARD:  # one writer lock per gallery in this process, however many stores open it
+            self._lock = _LOCKS.setdefault((self.uri, self.name), threading.RLock())
         self._client = _client(self.uri)
         self.c_meta, self.c_persons, self.c_faces = (f"{self.name}_meta", f"{self.name}_persons", f"{self.name}_faces")
         with self._lock:
