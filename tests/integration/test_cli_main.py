@@ -187,7 +187,13 @@ def test_corpus_through_every_image_command(corpus: list[Path], tmp_path: Path, 
     assert check("cluster", *files, "--out", tmp_path / "clusters") == 0
     ds = tmp_path / "ds"
     (ds / "corpus").mkdir(parents=True)
-    for p in corpus:
+    valid_odd = ("grey16.png", "cmyk.jpg", "exif_rotated.jpg", "four_faces.jpg")
+    broken = ("truncated.jpg", "truncated.png", "corrupt_middle.jpg", "empty.jpg", "text.jpg", "random.png",
+              "html.jpg", "bomb.png", "header_only.jpg", "tiny.png", "strip.png", "no_face.jpg", "dangling.jpg",
+              "folder.jpg")
+    for p in corpus:  # the dataset jobs: every broken form and a few odd valid ones (inference is the cost)
+        if p.name not in valid_odd + broken and p.name.isascii() and p.name.isprintable():
+            continue
         target = ds / "corpus" / p.name
         target.symlink_to(p.resolve() if not p.is_symlink() else p.readlink(), target_is_directory=p.is_dir())
     (ds / "Collins").mkdir()

@@ -91,3 +91,11 @@ def test_ten_racing_creations_of_one_person(client, grace_jpg: bytes) -> None:
     assert codes == [201] + [409] * 9, codes
     grace = next(p for p in c.get("/v1/persons").json()["persons"] if p["name"] == "Grace Hopper")
     assert grace["faces"] == 1
+
+
+def test_in_process_clients_are_not_network_requests(client) -> None:
+    """Starlette's test client calls the app in-process (server 'testserver', no IP): no socket, no
+    rebinding, so the Host rule does not apply; the Origin rule still does."""
+    c = TestClient(client.app)  # default base_url http://testserver; no lifespan: the module's app stays up
+    assert c.get("/v1/persons").status_code == 200
+    _forbidden(c.post("/v1/persons", json={"name": "Mallory"}, headers={"Origin": "http://evil.example"}))

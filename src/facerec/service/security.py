@@ -5,7 +5,9 @@ facerec.service.app:app_from_env`` all apply it:
 
 - without API keys the service answers only on loopback: a request that reached it on another
   address (``--host 0.0.0.0``) is refused, and its ``Host`` header must name a loopback address or
-  an allowed host (a DNS-rebinding page names its own domain);
+  an allowed host (a DNS-rebinding page names its own domain). Both rules concern requests that came
+  through a socket (the ASGI scope names the server's IP address); an in-process transport such as
+  Starlette's test client has no network to be reached from;
 - a write (POST, PUT, PATCH, DELETE) from a web page of another origin is refused unless that origin
   is allowed (any page a user visits could otherwise POST to a key-less loopback service).
 """
@@ -62,9 +64,10 @@ class RequestGuard:
         """Why the request is refused, or None."""
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host = headers.get("host", "")
-        if not self.keyed:
-            server = (scope.get("server") or (None,))[0]
-            if server and _is_ip(server) and not is_loopback(server):
+        server = (scope.get("server") or (None,))[0]
+        networked = bool(server) and _is_ip(server)  # a socket; in-process test transports name no address
+        if not self.keyed and networked:
+            if not is_loopback(server):
                 return ("this service has no API key and answers only on loopback "
                         "(start it with --api-key to serve other machines)")
             name = host_name(host)
