@@ -32,6 +32,9 @@ DOMAINS = {
 }
 
 
+READING = "## Reading"
+
+
 def domain_vectors(domain: str, member: str) -> dict[str, np.ndarray]:
     """Relative image path -> unit base vector."""
     if domain == "lfw":
@@ -92,13 +95,27 @@ def run_config(domain: str, member: str, config, pairs, fold_of: dict[str, int])
 
 
 def verdict(r: dict) -> str:
-    delta = r["head_mean"] - r["frozen_mean"]
-    if abs(delta) < max(r["frozen_std"], r["head_std"]) / 2:
-        return f"no change ({delta * 100:+.2f} pt, within the fold spread)"
-    return f"{'helps' if delta > 0 else 'hurts'} ({delta * 100:+.2f} pt)"
+    """Helps / hurts / no change (a difference under half the larger fold spread), for both thresholds."""
+    def one(mean: float, std: float) -> str:
+        delta = mean - r["frozen_mean"]
+        if abs(delta) < max(r["frozen_std"], std) / 2:
+            return f"no change ({delta * 100:+.2f} pt)"
+        return f"{'helps' if delta > 0 else 'hurts'} ({delta * 100:+.2f} pt)"
+
+    return f"{one(r['head_mean'], r['head_std'])}; card thr.: {one(r['head_card_mean'], r['head_card_std'])}"
 
 
-def write_report(results: list[dict], config, out: Path) -> str:
+def changed(config: dict) -> str:
+    """The settings that differ from the ``facerec finetune`` defaults, as CLI options."""
+    from facerec.finetune.train import TrainConfig
+
+    default = TrainConfig().__dict__
+    diff = [f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float) else f"--{k.replace('_', '-')} {v}"
+            for k, v in config.items() if default.get(k) != v]
+    return " ".join(diff) or "defaults"
+
+
+def write_report(results: list[dict], out: Path) -> str:
     pct = lambda m, s: f"{m * 100:.2f} +- {s * 100:.2f}"  # noqa: E731
     lines = [
         "# Fine-tuning: triplet-loss heads vs frozen models (LFW View 2, unrestricted)", "",
@@ -111,28 +128,34 @@ def write_report(results: list[dict], config, out: Path) -> str:
         "once by `facerec.workflows.embed_dataset` and cached under /work/cache (see `_finetune_data.py`).", "",
         "Domains:", "",
         *[f"- `{d}`: {text}" for d, text in DOMAINS.items()], "",
-        "| domain | model | frozen | fine-tuned | fine-tuned, card threshold | verdict | train s/fold |",
-        "|---|---|---|---|---|---|---|",
+        "| domain | model | head settings | frozen | fine-tuned | fine-tuned, card threshold | verdict | train s/fold |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         secs = np.mean([f["seconds"] for f in r["folds"]])
-        lines.append(f"| {r['domain']} | {r['model']} | {pct(r['frozen_mean'], r['frozen_std'])} | "
+        lines.append(f"| {r['domain']} | {r['model']} | {changed(r['config'])} | {pct(r['frozen_mean'], r['frozen_std'])} | "
                      f"{pct(r['head_mean'], r['head_std'])} | {pct(r['head_card_mean'], r['head_card_std'])} | "
                      f"{verdict(r)} | {secs:.1f} |")
     lines += ["", "Per fold (accuracy %, frozen -> fine-tuned; best epoch / epochs run; training images / people):", ""]
     for r in results:
-        lines.append(f"- {r['domain']} / {r['model']}" + (f" ({len(r['missing'])} pair images without a face "
+        lines.append(f"- {r['domain']} / {r['model']} / {changed(r['config'])}" + (f" ({len(r['missing'])} pair images without a face "
                                                           "score 0)" if r["missing"] else "") + ": " +
                      "; ".join(f"{f['fold']}: {f['frozen'] * 100:.2f} -> {f['accuracy'] * 100:.2f} "
                                f"(ep {f['best_epoch']}/{f['epochs_run']}, {f['train_images']}/{f['train_people']})"
                                for f in r["folds"]))
-    lines += ["", f"Head and training: `{json.dumps(config.__dict__)}` (the `facerec finetune` defaults"
-              f"{'' if config.__dict__ == type(config)().__dict__ else ', changed'}). One PyTorch thread.", "",
+    from facerec.finetune.train import TrainConfig
+
+    lines += ["", f"Head settings: the `facerec finetune` defaults `{json.dumps(TrainConfig().__dict__)}` unless the "
+              "row says otherwise (all runs are listed, none left out). One PyTorch thread. Training times were "
+              "taken on the shared 2-core machine while other jobs ran (load 20-30), so they are upper bounds.", "",
               "Commands:", "", "```",
               "flock /tmp/facerec-cpu.lock python bench/_finetune_data.py   # degraded LFW + its embeddings (once)",
-              "flock /tmp/facerec-cpu.lock python bench/bench_finetune.py --runs "
-              + ",".join(f"{r['domain']}:{r['model']}" for r in results), "```", ""]
+              *[f"flock /tmp/facerec-cpu.lock python bench/bench_finetune.py --keep --runs {r['domain']}:{r['model']} "
+                f"{'' if changed(r['config']) == 'defaults' else changed(r['config'])}".rstrip() for r in results],
+              "```", ""]
     text = "\n".join(lines)
+    if out.is_file() and READING in out.read_text():  # the hand-written reading of the figures stays
+        text += "\n" + READING + out.read_text().split(READING, 1)[1]
     out.write_text(text)
     (out.with_suffix(".json")).write_text(json.dumps(results, indent=1) + "\n")
     return text
@@ -148,25 +171,28 @@ def main() -> None:
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--patience", type=int)
     ap.add_argument("--lr", type=float)
+    ap.add_argument("--hidden", type=int)
+    ap.add_argument("--weight-decay", type=float)
     ap.add_argument("--margin", type=float)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "results/finetune.md")
-    ap.add_argument("--keep", action="store_true", help="keep the other runs of the previous results/finetune.json "
-                                                         "(same configuration) in the table")
+    ap.add_argument("--keep", action="store_true", help="keep the other runs of the previous results/finetune.json in the "
+                                                         "table (with --runs '' only rewrite the table)")
     args = ap.parse_args()
     overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
     config = TrainConfig(**overrides)
     pairs, fold_of = view2_folds()
     results = [run_config(*run.split(":"), config, pairs, fold_of) | {"config": config.__dict__}
-               for run in args.runs.split(",")]
-    done = {(r["domain"], r["model"]) for r in results}
+               for run in args.runs.split(",") if run]
+    key = lambda r: (r["domain"], r["model"], json.dumps(r["config"], sort_keys=True))  # noqa: E731
+    done = {key(r) for r in results}
     earlier = args.out.with_suffix(".json")
-    if args.keep and earlier.is_file():  # runs of an earlier invocation with the same configuration
-        results += [r for r in json.loads(earlier.read_text())
-                    if r.get("config") == config.__dict__ and (r["domain"], r["model"]) not in done]
+    if args.keep and earlier.is_file():  # the other runs of earlier invocations
+        results += [r for r in json.loads(earlier.read_text()) if key(r) not in done]
     order = list(DOMAINS)
-    results.sort(key=lambda r: (order.index(r["domain"]), r["model"]))
-    print(write_report(results, config, args.out))
+    results.sort(key=lambda r: (order.index(r["domain"]), r["model"], changed(r["config"]) != "defaults",
+                                changed(r["config"])))
+    print(write_report(results, args.out))
 
 
 if __name__ == "__main__":
