@@ -193,7 +193,7 @@ class RayEngine:
     def map(self, task, items: Sequence[Any], *, factory, factory_kwargs: Optional[dict] = None,
             jobs: Optional[int] = None) -> Iterator[Any]:
         """Yield ``task(state, item)`` for every item, in completion order, from a pool of ``jobs``
-        actors (default: one per CPU of the cluster)."""
+        actors (default, and at most: one per CPU of the cluster)."""
         if not items:
             return
         with self.session():
@@ -207,7 +207,8 @@ class RayEngine:
         ctx.execution_options.preserve_order = False
         ctx.execution_options.verbose_progress = False
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # no per-run banners, no pickled-column notes
-        size = max(1, min(int(jobs or self.cluster_cpus()), len(items)))
+        cpus = self.cluster_cpus()  # more actors than CPUs would wait for a CPU forever
+        size = max(1, min(int(jobs or cpus), cpus, len(items)))
         block = max(1, min(MAX_BLOCK_ROWS, math.ceil(len(items) / (size * 4))))
         cwd = os.getcwd()
         rows = [{"i": i, "item": Boxed(item)} for i, item in enumerate(items)]
