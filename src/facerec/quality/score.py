@@ -18,9 +18,12 @@ Each part maps to a sub-score in [0, 1] (:func:`sub_scores`):
 * detector:  the score itself, clipped to [0, 1].
 
 and the quality is their weighted geometric mean, ``prod(s_i ** w_i)`` with ``WEIGHTS`` summing to
-1, so one very bad part (a profile, a 20-pixel face) pulls the whole score down. The weights and
-``SHARPNESS_HALF`` were chosen on LFW View 1 (DevTrain); ``bench/bench_quality.py`` shows the
-error-versus-discard curve on View 2 (``results/quality.md``).
+1, so one very bad part (a profile, a 20-pixel face) pulls the whole score down. ``SHARPNESS_HALF``
+is about the median of LFW's faces. The size and sharpness weights are set a priori (LFW's crops vary
+too little in size and blur to learn them from; video does not); the pose and detector weights were
+fitted on LFW View 1 (DevTrain): pose took all of it, the detector score none once pose is in (the
+score is still measured and reported). ``bench/bench_quality.py`` shows the error-versus-discard curve
+on View 2 (``results/quality.md``).
 
 A landmark-free detection (or a centred-crop fallback) gets no pose evidence: its pose
 sub-score is 0.5.
@@ -40,7 +43,7 @@ from facerec.types import Detection
 MIN_SIDE, FULL_SIDE = 16.0, 112.0
 SHARPNESS_HALF = 150.0
 YAW_SCALE, PITCH_SCALE = 40.0, 30.0
-WEIGHTS = {"size": 0.25, "sharpness": 0.25, "pose": 0.30, "detector": 0.20}
+WEIGHTS = {"size": 1 / 6, "sharpness": 1 / 6, "pose": 2 / 3, "detector": 0.0}
 NO_POSE = 0.5
 _FLOOR = 1e-3
 _FRONTAL_PITCH_RATIO = float((ARCFACE_TEMPLATE[2, 1] - ARCFACE_TEMPLATE[:2, 1].mean())
