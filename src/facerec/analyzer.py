@@ -41,14 +41,17 @@ class FaceAnalyzer:
     def __init__(self, model: str = DEFAULT_EMBEDDER, detector: str = DEFAULT_DETECTOR, *, flip: Optional[bool] = None,
                  threshold: Optional[float] = None, fallback: bool = False,
                  store: Optional[ModelStore] = None, offline: Optional[bool] = None,
-                 threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None) -> None:
+                 threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None,
+                 min_score: Optional[float] = None, min_face: int = 0) -> None:
         """``threads``, ``backend`` (``onnxruntime``/``openvino``; None: ``FACEREC_BACKEND`` or the
         default) and ``device`` (None: CPU) are the inference settings of every ONNX model
-        (:mod:`facerec.inference`)."""
+        (:mod:`facerec.inference`); ``min_score`` and ``min_face`` the detector's cut-offs
+        (:func:`~facerec.detection.factory.build_detector`)."""
         self.store = store or ModelStore(offline=offline)
         self.backend, self.device = resolve_backend(backend), device
         runtime = {"threads": threads, "backend": self.backend, "device": device}
-        self.detector: Detector = build_detector(detector, self.store, **runtime)
+        self.detector: Detector = build_detector(detector, self.store, min_score=min_score, min_face=min_face,
+                                                 **runtime)
         self.embedder: Embedder = build_embedder(model, self.store, flip=DEFAULT_FLIP if flip is None else flip,
                                                 threshold=threshold, **runtime)
         self.fallback = fallback

@@ -69,7 +69,7 @@ def test_unknown_model_is_an_error(capsys, grace_path: Path) -> None:
 def test_detect_json_and_draw(capsys, grace_path: Path, tmp_path: Path) -> None:
     drawn = tmp_path / "boxes.jpg"
     code, out, _ = run(capsys, "detect", str(grace_path), "--json", "--draw", str(drawn))
-    result = json.loads(out)
+    (result,) = json.loads(out)  # a list, even for one image
     assert code == 0 and len(result["faces"]) == 1 and len(result["faces"][0]["landmarks"]) == 5
     assert cv2.imread(str(drawn)).shape == cv2.imread(str(grace_path)).shape
 

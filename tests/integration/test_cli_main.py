@@ -52,7 +52,7 @@ def test_names_that_are_not_utf8_work_in_every_command(latin1_tree: Path, capsys
     photo, ds = t / LATIN1, t / "ds"
     code, out, err = run(capsys, "detect", photo, "--json")
     assert_contract(code, err)
-    assert code == 0 and json.loads(out)["image"].endswith("latin1_\\xe9\\xff.jpg") and out.isascii()
+    assert code == 0 and json.loads(out)[0]["image"].endswith("latin1_\\xe9\\xff.jpg") and out.isascii()
     code, _, err = run(capsys, "detect", photo, "--draw", t / os.fsdecode(b"out\xe9.jpg"))
     assert code == 0, err
     assert cv2.imdecode(np.fromfile(t / os.fsdecode(b"out\xe9.jpg"), np.uint8), cv2.IMREAD_COLOR) is not None
@@ -209,3 +209,31 @@ def test_corpus_through_every_image_command(corpus: list[Path], tmp_path: Path, 
     for bad in ("truncated.jpg", "empty.jpg", "bomb.png", "dangling.jpg", "text.jpg", "html.jpg"):
         assert bad in listed, (bad, listed)
     assert "\x1b" not in "".join(err for _, _, err in runs)
+
+
+def test_one_cli_the_same_everywhere(capsys, monkeypatch) -> None:
+    """--version, shell completion, help of every gallery command without --db, one spelling per option."""
+    from facerec import __version__
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"facerec {__version__}"
+    code, out, _ = run(capsys, "--show-completion", "bash")
+    assert code == 0 and "_facerec_completion" in out
+    monkeypatch.delenv("FACEREC_DB", raising=False)
+    for cmd in ("enroll", "enroll-dataset", "identify", "verify", "list", "rename", "merge", "delete", "export",
+                "import", "rebuild-index"):
+        code, out, err = run(capsys, "gallery", cmd, "--help")
+        assert code == 0 and "Usage" in out and not err, (cmd, err)
+    code, _, err = run(capsys, "gallery", "list")
+    assert code == 2 and err.startswith("error:") and "--db" in err
+    for cmd in (("embed",), ("align",)):  # --fallback center|none in both
+        code, out, _ = run(capsys, *cmd, "--help")
+        assert code == 0 and "--fallback" in out
+    for cmd in (("enroll-dataset",), ):
+        code, out, _ = run(capsys, "gallery", *cmd, "--help")
+        assert "--jobs" in out
+    for cmd in (("evaluate", "lfw"), ("evaluate", "pairs"), ("embed",), ("align",), ("classify",), ("train",)):
+        code, out, _ = run(capsys, *cmd, "--help")
+        assert code == 0 and "--jobs" in out, cmd
+    code, out, _ = run(capsys, "serve", "--help")
+    assert "--threads" in out

@@ -75,3 +75,19 @@ def test_group_photo_finds_both(detector, grace_bgr: np.ndarray, astronaut_bgr: 
 def test_tiny_and_odd_sized_images(detector) -> None:
     for shape in [(1, 1, 3), (7, 300, 3), (300, 5, 3)]:
         assert detector.detect(np.zeros(shape, np.uint8)) == []
+
+
+@pytest.mark.parametrize("name", ["scrfd:320", "yunet"])
+def test_min_score_and_min_face_knobs(name: str, grace_bgr: np.ndarray, astronaut_bgr: np.ndarray) -> None:
+    both = np.hstack([astronaut_bgr, cv2.resize(grace_bgr, (astronaut_bgr.shape[0] * grace_bgr.shape[1] //
+                                                            grace_bgr.shape[0], astronaut_bgr.shape[0]))])
+    store = ModelStore()
+    faces = build_detector(name, store).detect(both)
+    sides = sorted(min(d.bbox[2] - d.bbox[0], d.bbox[3] - d.bbox[1]) for d in faces)
+    assert len(faces) == 2
+    cut = (sides[0] + sides[1]) / 2  # between the two faces' sizes: only the bigger one stays
+    kept = build_detector(name, store, min_face=int(cut)).detect(both)
+    assert len(kept) == 1 and min(kept[0].bbox[2] - kept[0].bbox[0], kept[0].bbox[3] - kept[0].bbox[1]) == sides[1]
+    assert build_detector(name, store, min_score=0.999).detect(both) == []
+    scores = sorted(d.score for d in faces)
+    assert len(build_detector(name, store, min_score=float(scores[0]) + 1e-4).detect(both)) == 1

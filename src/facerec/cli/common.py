@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from facerec.detection.factory import DEFAULT_DETECTOR
+from facerec.errors import FacerecError
 from facerec.io.text import safe_data, terminal_safe
 from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP
 
@@ -68,14 +69,20 @@ def finite(value: Optional[float]) -> Optional[float]:
     return value
 
 
+MinScoreOpt = typer.Option(None, "--min-score", min=0.0, max=1.0,
+                           help="Detection score cut-off [default: the detector's: scrfd 0.5, yunet 0.6].")
+MinFaceOpt = typer.Option(0, "--min-face", min=0, help="Ignore faces smaller than this many pixels (shorter box side).")
+
+
 def make_analyzer(model: str, detector: str, flip: Optional[bool] = None, offline: bool = False,
                   threshold: Optional[float] = None, fallback: bool = False, backend: Optional[str] = None,
-                  device: Optional[str] = None):
+                  device: Optional[str] = None, min_score: Optional[float] = None, min_face: int = 0):
     """A FaceAnalyzer from CLI options (imported lazily to keep --help fast)."""
     from facerec.analyzer import FaceAnalyzer
 
     return FaceAnalyzer(model=model, detector=detector, flip=flip, threshold=threshold, fallback=fallback,
-                        offline=True if offline else None, backend=backend, device=device)
+                        offline=True if offline else None, backend=backend, device=device, min_score=min_score,
+                        min_face=min_face)
 
 
 def print_json(obj: Any) -> None:
@@ -168,3 +175,10 @@ def aligned_zoom(paths: List[Path]) -> float:
         if settings:
             return float(settings.get("zoom", 1.0))
     return 1.0
+
+
+def parse_fallback(value: str) -> bool:
+    """``--fallback center|none`` (align and embed): whether a centred crop stands in for a missing face."""
+    if value not in ("none", "center"):
+        raise FacerecError(f"--fallback must be 'center' or 'none', not {value!r}")
+    return value == "center"

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt,
+from facerec.cli.common import (parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt,
                                 ModelOpt, OfflineOpt,
                                 batch_engine, console, finite, list_failures, min_quality_option, print_json,
                                 progress_bar, say)
@@ -32,9 +32,7 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
     """Align the largest face of every image; resumable, with a failure report."""
     from facerec.workflows.align_dataset import AlignSettings, align_dataset
 
-    if fallback not in ("none", "center"):
-        raise FacerecError(f"--fallback must be 'center' or 'none', not {fallback!r}")
-    settings = AlignSettings(size=size, zoom=zoom, detector=detector, fallback=fallback == "center",
+    settings = AlignSettings(size=size, zoom=zoom, detector=detector, fallback=parse_fallback(fallback),
                              min_quality=min_quality or None)
     with batch_engine(engine, address) as eng, progress_bar("aligning") as bar:
         report = align_dataset(dataset, out, settings=settings, jobs=jobs, offline=True if offline else None,

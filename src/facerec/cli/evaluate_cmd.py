@@ -22,7 +22,7 @@ ModelOverride = typer.Option(None, "--model", "-m", help="Embedder or ensemble '
 DetectorOverride = typer.Option(None, "--detector", "-d", help="yunet, scrfd, scrfd:320, dlib_hog "
                                 "(default: the profile's).")
 FlipOverride = typer.Option(None, "--flip/--no-flip", help="Horizontal-flip augmentation (default: the profile's).")
-WorkersOpt = typer.Option(0, "--workers", "-w", min=0,
+WorkersOpt = typer.Option(0, "--jobs", "-j", "--workers", "-w", min=0,
                           help="Worker processes, each single-threaded (0: one per CPU, at most 8, or with --engine ray one per CPU of the cluster; 1: this process).")
 CacheDirOpt = typer.Option(None, "--cache-dir", help="Embedding cache folder (default ~/.cache/facerec/embeddings).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Compute everything again; read and write no cache.")

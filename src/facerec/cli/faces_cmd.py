@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import typer
 
-from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JsonOpt,
+from facerec.cli.common import (MinFaceOpt, MinScoreOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JsonOpt,
                                 ModelOpt, OfflineOpt,
                                 aligned_zoom, batch_engine, console, finite, list_failures, make_analyzer,
                                 min_quality_option, print_json, print_verification,
@@ -21,15 +21,17 @@ def detect(images: List[Path] = typer.Argument(..., help="Image files."),
            draw: Optional[Path] = typer.Option(None, "--draw", help="Write the image with boxes and landmarks here "
                                                                   "(with several images: a folder)."),
            largest: bool = typer.Option(False, "--largest", help="Only the largest face of each image."),
-           detector: str = DetectorOpt, offline: bool = OfflineOpt, json_out: bool = JsonOpt,
+           detector: str = DetectorOpt, min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
+           offline: bool = OfflineOpt, json_out: bool = JsonOpt,
            backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
-    """Find every face (or the largest): box, score and 5 landmarks."""
+    """Find every face (or the largest): box, score and 5 landmarks. --json: a list, one entry per image."""
     from facerec.detection.factory import build_detector
     from facerec.io.images import load_image
     from facerec.models.store import ModelStore
     from facerec.quality.score import detection_dicts
 
-    det = build_detector(detector, ModelStore(offline=True if offline else None), backend=backend, device=device)
+    det = build_detector(detector, ModelStore(offline=True if offline else None), backend=backend, device=device,
+                         min_score=min_score, min_face=min_face)
     results = []
     for path in images:
         img = load_image(path)
@@ -44,7 +46,7 @@ def detect(images: List[Path] = typer.Argument(..., help="Image files."),
                 x1, y1, x2, y2 = f.bbox
                 console.print(f"  #{i} box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}) score={f.score:.3f}")
     if json_out:
-        print_json(results[0] if len(results) == 1 else results)
+        print_json(results)  # always a list, one entry per image, however many images
 
 
 def write_image(path: Path, img: np.ndarray) -> None:
@@ -79,7 +81,10 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
                                                        "folder-per-person dataset."),
           out: Path = typer.Option(..., "--out", "-o", help="Output file: .npz, or .parquet (needs pyarrow)."),
           model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, offline: bool = OfflineOpt,
-          fallback: bool = typer.Option(False, "--fallback-center", help="Use a centred crop when no face is found."),
+          fallback_mode: str = typer.Option("none", "--fallback", help="'center': embed a centred crop when no face "
+                                            "is found (as align --fallback)."),
+          fallback_center: bool = typer.Option(False, "--fallback-center", hidden=True, help="Old spelling of "
+                                               "--fallback center."),
           labels: Optional[bool] = typer.Option(None, "--labels/--no-labels",
                                                 help="Label rows by folder name [default: when PATH is one "
                                                      "folder-per-person dataset]."),
@@ -100,6 +105,7 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
         raise FacerecError("no images found in the given paths")
     if aligned and min_quality:
         raise FacerecError("--min-quality needs detection; it does not apply to --aligned crops")
+    fallback = fallback_center or parse_fallback(fallback_mode)
     options = EmbedOptions(model=model, detector=detector, flip=flip, fallback=fallback, aligned=aligned,
                            align_zoom=aligned_zoom(paths) if aligned else 1.0, offline=True if offline else None,
                            min_quality=min_quality or None, backend=backend, device=device)
@@ -119,9 +125,11 @@ def verify(image_a: Path = typer.Argument(..., help="First image."), image_b: Pa
            model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, offline: bool = OfflineOpt,
            threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
                                                       help="Override the model's threshold."),
+           min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
            json_out: bool = JsonOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Are the largest faces of two images the same person? Exit code 0 whatever the answer."""
-    fa = make_analyzer(model, detector, flip, offline, threshold=threshold, backend=backend, device=device)
+    fa = make_analyzer(model, detector, flip, offline, threshold=threshold, backend=backend, device=device,
+                       min_score=min_score, min_face=min_face)
     print_verification(fa.verify(image_a, image_b), json_out)
 
 

@@ -20,7 +20,7 @@ gallery_app = typer.Typer(help="A gallery of known persons: enroll, identify, ve
 
 
 class _Opts:
-    db: Path | str
+    db: Optional[Path | str] = None
     model: Optional[str] = None
     detector: Optional[str] = None
     flip: Optional[bool] = None
@@ -34,9 +34,11 @@ _opts = _Opts()
 
 
 @gallery_app.callback()
-def _gallery(db: str = typer.Option(..., "--db", help="Gallery: an SQLite file (created when missing), or "
+def _gallery(db: Optional[str] = typer.Option(None, "--db", envvar="FACEREC_DB",
+                                             help="Gallery: an SQLite file (created when missing), or "
                                      "milvus:///path/file.db (Milvus Lite), milvus://host:19530[/name] or "
-                                     "http(s)://host:port for a Milvus server (pip install 'facerec[milvus]')."),
+                                     "http(s)://host:port for a Milvus server (pip install 'facerec[milvus]') "
+                                     "[required; also FACEREC_DB]."),
              model: Optional[str] = typer.Option(None, "--model", "-m",
                                                  help="Embedder for a new gallery (an existing one keeps its own)."),
              detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
@@ -48,20 +50,29 @@ def _gallery(db: str = typer.Option(..., "--db", help="Gallery: an SQLite file (
     """Every subcommand works on the gallery in --db."""
     from facerec.gallery.milvus_store import gallery_location
 
-    _opts.db, _opts.model, _opts.detector, _opts.flip = gallery_location(db), model, detector, flip
+    _opts.db = None if db is None else gallery_location(db)
+    _opts.model, _opts.detector, _opts.flip = model, detector, flip
     _opts.threshold, _opts.offline, _opts.backend, _opts.device = threshold, offline, backend, device
+
+
+def _db() -> Path | str:
+    """The gallery file (checked here, not by the option, so that 'gallery CMD --help' needs no --db)."""
+    if _opts.db is None:
+        raise FacerecError("gallery needs --db FILE (or FACEREC_DB): the gallery database to work on")
+    return _opts.db
 
 
 def _open(load_models: bool = True):
     from facerec.gallery import Gallery
 
-    return Gallery.open(_opts.db, model=_opts.model, detector=_opts.detector, flip=_opts.flip,
+    return Gallery.open(_db(), model=_opts.model, detector=_opts.detector, flip=_opts.flip,
                         threshold=_opts.threshold, offline=True if _opts.offline else None, load_models=load_models,
                         backend=_opts.backend, device=_opts.device)
 
 
 def _existing(load_models: bool = False):
-    if isinstance(_opts.db, Path) and not _opts.db.is_file():
+    db = _db()
+    if isinstance(db, Path) and not db.is_file():
         raise FacerecError(f"{_opts.db}: no such gallery")
     return _open(load_models)
 

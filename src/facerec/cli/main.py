@@ -27,7 +27,25 @@ _NO_ARGS = tuple(c for c in (getattr(click.exceptions, "NoArgsIsHelpError", None
 from facerec.errors import FacerecError
 
 app = typer.Typer(name="facerec", help="Face recognition: detect, align, embed, verify, identify, cluster, evaluate.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from facerec import __version__
+
+        typer.echo(f"facerec {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", "-V", callback=_show_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Face recognition: detect, align, embed, verify, identify, cluster, evaluate.
+
+    Every command exits 0 on success and 2 with one 'error:' line on bad input; --json prints a
+    stable JSON shape on stdout. Shell completion: facerec --install-completion.
+    """
 
 
 def _register() -> None:
@@ -79,6 +97,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         code = 130
     except _CLICK as exc:
         code = _error(exc.format_message())
+    except SystemExit as exc:  # click's own exits (--show-completion / --install-completion)
+        code = exc.code if isinstance(exc.code, int) else 0
     except BrokenPipeError:
         code = 0
     except (OSError, MemoryError) as exc:

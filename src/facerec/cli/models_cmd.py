@@ -9,7 +9,7 @@ from rich.table import Table
 from facerec.cli.common import console, print_json, JsonOpt
 from facerec.errors import ModelError
 from facerec.models.registry import REGISTRY, get_spec
-from facerec.models.store import ModelStore
+from facerec.models.store import ModelStore, default_models
 
 app = typer.Typer(help="List and fetch pretrained models.", no_args_is_help=True)
 
@@ -40,16 +40,6 @@ def list_models(json_out: bool = JsonOpt) -> None:
                       "[green]yes[/green]" if r["cached"] else "no")
     console.print(table)
     console.print("InsightFace buffalo_s weights (scrfd_500m, arcface_mbf) are for non-commercial research only.")
-
-
-def default_models() -> list[str]:
-    """Registry names the default FaceAnalyzer needs."""
-    from facerec.detection.factory import DEFAULT_DETECTOR, DETECTOR_MODELS
-    from facerec.recognition.factory import DEFAULT_EMBEDDER
-
-    detector = DETECTOR_MODELS[DEFAULT_DETECTOR.partition(":")[0]]
-    embedders = [p.partition(":")[0] for p in DEFAULT_EMBEDDER.split("+")]
-    return [detector, *embedders]
 
 
 @app.command("pull")

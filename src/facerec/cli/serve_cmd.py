@@ -18,7 +18,9 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
           detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
           api_key: List[str] = typer.Option([], "--api-key", help="Accepted API key (repeatable; also FACEREC_API_KEYS, "
                                                                   "comma-separated). Required off loopback."),
-          workers: int = typer.Option(2, "--workers", help="Inference threads, each with its own models."),
+          workers: int = typer.Option(2, "--threads", "--workers", min=1,
+                                      help="Inference threads, each with its own copy of the models (--workers: "
+                                           "old name)."),
           max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Request size limit."),
           allow_host: List[str] = typer.Option([], "--allow-host", help="Host name a key-less service also answers "
                                                                         "to besides loopback (repeatable; also "

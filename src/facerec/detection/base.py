@@ -22,6 +22,23 @@ class Detector(ABC):
         """All faces, highest score first, in the image's own pixel coordinates."""
 
 
+class MinFaceSize(Detector):
+    """Another detector's faces whose box is at least ``min_face`` pixels on its shorter side."""
+
+    def __init__(self, inner: Detector, min_face: int) -> None:
+        self.inner, self.min_face = inner, int(min_face)
+        self.name = getattr(inner, "name", type(inner).__name__)
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        return [d for d in self.inner.detect(image)
+                if min(d.bbox[2] - d.bbox[0], d.bbox[3] - d.bbox[1]) >= self.min_face]
+
+    def __getattr__(self, name: str):  # the wrapped detector's settings (input_size, session, ...)
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
     """Indices kept by greedy non-maximum suppression, best first."""
     order = scores.argsort()[::-1]

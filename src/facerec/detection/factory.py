@@ -15,13 +15,28 @@ DETECTOR_MODELS = {"yunet": "yunet", "scrfd": "scrfd_500m", "dlib_hog": "dlib_sh
 
 def build_detector(name: str = DEFAULT_DETECTOR, store: Optional[ModelStore] = None, *,
                    threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None,
-                   **options) -> Detector:
+                   min_score: Optional[float] = None, min_face: int = 0, **options) -> Detector:
     """``yunet``, ``scrfd`` (SCRFD-500M; ``scrfd:320`` sets its input size) or ``dlib_hog`` (dlib extra).
 
     ``threads``, ``backend`` and ``device`` are SCRFD's inference settings (:mod:`facerec.inference`);
     YuNet runs inside OpenCV (``cv2.FaceDetectorYN``) and dlib on its own, with their process-wide
-    settings.
+    settings. ``min_score``: the detection score cut-off of SCRFD and YuNet (their defaults 0.5 and
+    0.6); ``min_face``: drop faces whose box is smaller than this many pixels on its shorter side.
     """
+    if min_score is not None:
+        if name.partition(":")[0] == "dlib_hog":
+            raise ModelError("--min-score applies to scrfd and yunet (dlib_hog has no comparable score)")
+        options["score_threshold"] = float(min_score)
+    detector = _build(name, store, threads, backend, device, options)
+    if min_face:
+        from facerec.detection.base import MinFaceSize
+
+        return MinFaceSize(detector, min_face)
+    return detector
+
+
+def _build(name: str, store: Optional[ModelStore], threads: Optional[int], backend: Optional[str],
+           device: Optional[str], options: dict) -> Detector:
     store = store or ModelStore()
     base, _, arg = name.partition(":")
     if base == "yunet":

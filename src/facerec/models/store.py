@@ -74,6 +74,11 @@ class ModelStore:
         target = self.cached_path(name)
         if not target.is_file():
             if self.offline:
+                missing = [n for n in default_models() if not self.is_cached(n)]
+                if spec.name in missing and len(missing) > 1:
+                    raise ModelError(
+                        f"models {', '.join(missing)} are not in the cache {self.cache_dir} and offline mode is on; "
+                        "run 'facerec models pull --default' with network access first")
                 raise ModelError(
                     f"model {name!r} is not in the cache {self.cache_dir} and offline mode is on; "
                     f"run 'facerec models pull {name}' with network access first"
@@ -250,3 +255,12 @@ def _extract_member(archive: Path, member: str, out: Path) -> None:
 def default_store() -> ModelStore:
     """A store built from the environment (``FACEREC_HOME``, ``FACEREC_OFFLINE``)."""
     return ModelStore()
+
+
+def default_models() -> list[str]:
+    """Registry names the default pipeline (detector and embedder) needs."""
+    from facerec.detection.factory import DEFAULT_DETECTOR, DETECTOR_MODELS
+    from facerec.recognition.factory import DEFAULT_EMBEDDER
+
+    detector = DETECTOR_MODELS[DEFAULT_DETECTOR.partition(":")[0]]
+    return [detector, *(part.partition(":")[0] for part in DEFAULT_EMBEDDER.split("+"))]
