@@ -28,8 +28,11 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
           allow_origin: List[str] = typer.Option([], "--allow-origin", help="Web origin allowed to send writes, e.g. "
                                                                             "https://app.example (repeatable; also "
                                                                             "FACEREC_ALLOWED_ORIGINS)."),
+          log_level: str = typer.Option("info", "--log-level", help="debug, info (one access line per request), "
+                                                                   "warning or error; logs go to stderr."),
           offline: bool = OfflineOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Run the REST API and web page (FastAPI + uvicorn)."""
+    level = configure_logging(log_level)
     try:
         import uvicorn
 
@@ -50,9 +53,30 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
         app = create_app(cfg)
         app.state.gallery.index_ids()  # a damaged gallery fails here, not inside the server's start-up
         console.print(f"serving on http://{host}:{port}/  (API docs: /docs)", highlight=False)
-        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+        uvicorn.Server(uvicorn.Config(app, log_level=level, access_log=False)).run(sockets=[sock])
     finally:
         sock.close()
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def configure_logging(level: str) -> str:
+    """Send the service's logs (``facerec.access``: a line per request with its id; ``facerec.service``:
+    errors) to stderr at ``level``; uvicorn's own access log stays off (ours names the request id)."""
+    import logging
+
+    level = level.lower()
+    if level not in LOG_LEVELS:
+        raise FacerecError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("facerec.access", "facerec.service"):
+        log = logging.getLogger(name)
+        log.handlers[:] = [handler]
+        log.setLevel(level.upper())
+        log.propagate = False
+    return level
 
 
 def listen(host: str, port: int) -> socket.socket:

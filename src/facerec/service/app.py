@@ -22,6 +22,8 @@ from facerec.gallery.milvus_store import gallery_location
 from facerec.service import errors
 from facerec.service import video
 from facerec.service.deps import AUTH, Services
+from facerec.service.observe import RequestContext
+from facerec.service.schemas import ERRORS
 from facerec.service.limits import BodySizeLimit
 from facerec.service.pool import InferencePool
 from facerec.service.security import RequestGuard, is_loopback
@@ -29,7 +31,8 @@ from facerec.service.routes import faces, meta, persons
 
 ERRORS_DOC = """
 
-Errors are JSON `{"error": {"code": ..., "message": ...}}`:
+Errors are JSON `{"error": {"code": ..., "message": ..., "request_id": ...}}` (the id is also the
+`X-Request-ID` header of every answer; send your own to have it used):
 
 | status | code | when |
 |---|---|---|
@@ -97,7 +100,7 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
         pool.close()
         gallery.close()
 
-    app = FastAPI(title="facerec", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="facerec", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Face detection, verification and identification against a gallery of persons. "
                               "Images go as multipart file uploads or as base64 strings in JSON. "
                               + ("Send the API key in `X-API-Key` (or `Authorization: Bearer`). "
@@ -110,11 +113,13 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_bytes)
     app.add_middleware(RequestGuard, keyed=bool(services.keys), allowed_hosts=[cfg.host, *cfg.allowed_hosts],
-                       allowed_origins=cfg.allowed_origins)  # outermost: refused before the body is read
+                       allowed_origins=cfg.allowed_origins)  # refused before the body is read
+    app.add_middleware(RequestContext)  # outermost: every answer gets its request id, every request a log line
     for router in (meta.router, faces.router, persons.router):
         app.include_router(router)
-    app.include_router(video.router, dependencies=AUTH)
+    app.include_router(video.router, dependencies=AUTH, responses=ERRORS)
     app.mount("/static", StaticFiles(directory=meta.STATIC), name="static")
+    meta.install_docs(app)
     return app
 
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Optional
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from facerec.gallery.gallery import Gallery
 from facerec.service.errors import ApiError
@@ -33,7 +34,18 @@ def get_pool(request: Request) -> InferencePool:
     return get_services(request).pool
 
 
-def require_key(request: Request) -> None:
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey",
+                       description="One of the service's API keys (when it has any).")
+BEARER = HTTPBearer(auto_error=False, scheme_name="Bearer", description="The API key as a bearer token.")
+
+
+def require_key(request: Request, _key: Optional[str] = Security(API_KEY),
+                _bearer: Optional[HTTPAuthorizationCredentials] = Security(BEARER)) -> None:
+    """The dependency that declares the two schemes in OpenAPI and checks them (:func:`check_key`)."""
+    check_key(request)
+
+
+def check_key(request: Request) -> None:
     """Refuse the request unless it carries a configured key (``X-API-Key`` or ``Authorization: Bearer``)."""
     keys = get_services(request).keys
     if not keys:

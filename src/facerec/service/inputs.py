@@ -19,11 +19,22 @@ class Payload:
 
     files: dict[str, list[bytes]] = field(default_factory=dict)
     fields: dict[str, Any] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+    """Keys the route does not take."""
+    allowed: list[str] = field(default_factory=list)
+
+    def check_fields(self) -> None:
+        """Refuse a body with keys the route does not take (a typo must not pass as an empty request)."""
+        if self.unknown:
+            raise ApiError(422, "invalid_request", f"unknown field(s) {', '.join(map(repr, self.unknown))}; "
+                                                   f"this route takes {', '.join(self.allowed) or 'no fields'}")
 
     def images(self, name: str, required: bool = True) -> list[bytes]:
         got = self.files.get(name, [])
         if not got and required:
-            raise ApiError(422, "missing_image", f"no image given: send '{name}' as a file upload or base64 in JSON")
+            also = f" (unknown field(s): {', '.join(map(repr, self.unknown))})" if self.unknown else ""
+            raise ApiError(422, "missing_image",
+                           f"no image given: send '{name}' as a file upload or base64 in JSON{also}")
         return got
 
     def image(self, name: str) -> bytes:
@@ -63,8 +74,18 @@ def decode_base64(value: Any, name: str) -> bytes:
     return data
 
 
-async def read_payload(request: Request, image_fields: tuple[str, ...]) -> Payload:
-    """Parse the body: multipart (file parts are images) or JSON (``image_fields`` hold base64)."""
+async def read_payload(request: Request, image_fields: tuple[str, ...], fields: tuple[str, ...] = ()) -> Payload:
+    """Parse the body: multipart (file parts are images) or JSON (``image_fields`` hold base64;
+    ``NAMEs`` a list of them). Any other key than those and ``fields`` is refused (422
+    ``invalid_request``) once the route has read what it needs (:meth:`Payload.check_fields`)."""
+    out = await _read(request, image_fields)
+    allowed = set(image_fields) | set(fields)
+    out.unknown = sorted({k for k in (*out.files, *out.fields) if k not in allowed})
+    out.allowed = sorted(allowed)
+    return out
+
+
+async def _read(request: Request, image_fields: tuple[str, ...]) -> Payload:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     out = Payload()
     if ctype == "multipart/form-data":
@@ -116,9 +137,13 @@ def openapi_body(images: dict[str, str], fields: dict[str, dict] | None = None, 
     fields = fields or {}
     multipart = {name: {"type": "string", "format": "binary", "description": desc} for name, desc in images.items()}
     as_json = {name: {"type": "string", "format": "byte", "description": desc + " (base64)"} for name, desc in images.items()}
+    as_json.update({name + "s": {"type": "array", "items": {"type": "string", "format": "byte"},
+                                 "description": f"Several {name} images (base64)."} for name in images if name == "image"})
     multipart.update(fields)
     as_json.update(fields)
     req = required if required is not None else list(images)
     return {"requestBody": {"required": True, "content": {
-        "multipart/form-data": {"schema": {"type": "object", "properties": multipart, "required": req}},
-        "application/json": {"schema": {"type": "object", "properties": as_json, "required": req}}}}}
+        "multipart/form-data": {"schema": {"type": "object", "properties": multipart, "required": req,
+                                           "additionalProperties": False}},
+        "application/json": {"schema": {"type": "object", "properties": as_json, "required": req,
+                                         "additionalProperties": False}}}}}

@@ -12,8 +12,9 @@ from facerec.io.images import load_image
 from facerec.service.deps import AUTH, GalleryDep, PoolDep
 from facerec.service.errors import ApiError
 from facerec.service.inputs import openapi_body, read_payload
+from facerec.service.schemas import ERRORS, DetectResponse, EmbedResponse, IdentifyResponse, VerifyResponse
 
-router = APIRouter(dependencies=AUTH)
+router = APIRouter(dependencies=AUTH, responses=ERRORS)
 ONE_IMAGE = openapi_body({"image": "The image."})
 K_QUERY = Query(1, ge=1, le=100, description="Candidates per face.")
 THRESHOLD_QUERY = Query(None, ge=-1.0, le=1.0, description="Cosine threshold (default: the embedder's calibrated one).")
@@ -70,44 +71,55 @@ def int_id(value: str | None) -> int:
         raise ApiError(422, "invalid_request", f"person id must be an integer, not {value!r}") from None
 
 
-@router.post("/v1/detect", tags=["faces"], openapi_extra=ONE_IMAGE, summary="Every face: box, score, 5 landmarks")
+@router.post("/v1/detect", tags=["faces"], openapi_extra=ONE_IMAGE, summary="Every face: box, score, 5 landmarks",
+             response_model=DetectResponse, response_model_exclude_unset=True)
 async def detect(request: Request, pool: PoolDep) -> dict:
     p = await read_payload(request, ("image",))
-    return await pool.run(_detect, p.image("image"))
+    image = p.image("image")
+    p.check_fields()
+    return await pool.run(_detect, image)
 
 
-@router.post("/v1/embed", tags=["faces"], openapi_extra=ONE_IMAGE, summary="Every face with its embedding")
+@router.post("/v1/embed", tags=["faces"], openapi_extra=ONE_IMAGE, summary="Every face with its embedding",
+             response_model=EmbedResponse, response_model_exclude_unset=True)
 async def embed(request: Request, pool: PoolDep) -> dict:
     p = await read_payload(request, ("image",))
-    return await pool.run(_embed, p.image("image"))
+    image = p.image("image")
+    p.check_fields()
+    return await pool.run(_embed, image)
 
 
 @router.post("/v1/verify", tags=["faces"], summary="Same person? Two images, or an image and a person",
              openapi_extra=openapi_body({"image_a": "First image.", "image_b": "Second image (or give person_id).",
                                          "image": "With person_id: the image to check."},
                                         {"person_id": {"type": "integer", "description": "Verify against this person."}},
-                                        required=[]))
+                                        required=[]), response_model=VerifyResponse, response_model_exclude_unset=True)
 async def verify(request: Request, pool: PoolDep, gallery: GalleryDep,
                  threshold: Optional[float] = THRESHOLD_QUERY) -> dict:
-    p = await read_payload(request, ("image_a", "image_b", "image"))
+    p = await read_payload(request, ("image_a", "image_b", "image"), ("person_id",))
     pid = p.text("person_id")
     if pid is not None:
         person_id = int_id(pid)
         await run_in_threadpool(gallery.store.person, person_id)
         data = (p.images("image", required=False) or p.images("image_a"))[0]
+        p.check_fields()
         face = await pool.run(_largest, data)
         res = await run_in_threadpool(gallery.verify_vector, person_id, face.embedding, threshold)
         res.face = face
         return res.to_dict()
-    return await pool.run(_verify, p.image("image_a"), p.image("image_b"), threshold)
+    a, b = p.image("image_a"), p.image("image_b")
+    p.check_fields()
+    return await pool.run(_verify, a, b, threshold)
 
 
 @router.post("/v1/identify", tags=["gallery"], openapi_extra=ONE_IMAGE,
-             summary="Name every face (top-k persons; 'unknown' below the threshold)")
+             summary="Name every face (top-k persons; 'unknown' below the threshold)", response_model=IdentifyResponse, response_model_exclude_unset=True)
 async def identify(request: Request, pool: PoolDep, gallery: GalleryDep, k: int = K_QUERY,
                    threshold: Optional[float] = THRESHOLD_QUERY) -> dict:
     p = await read_payload(request, ("image",))
-    width, height, faces = await pool.run(_faces, p.image("image"))
+    image = p.image("image")
+    p.check_fields()
+    width, height, faces = await pool.run(_faces, image)
     named = await run_in_threadpool(gallery.identify_faces, faces, k, threshold)
     thr = gallery.threshold if threshold is None else threshold
     return {"model": gallery.embedder_id, "threshold": thr, "width": width, "height": height,

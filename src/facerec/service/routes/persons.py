@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from facerec.errors import FacerecError
@@ -12,9 +11,10 @@ from facerec.gallery.gallery import Gallery, face_record
 from facerec.service.deps import AUTH, GalleryDep, PoolDep
 from facerec.service.errors import ApiError
 from facerec.service.inputs import Payload, openapi_body, read_payload
+from facerec.service.schemas import ERRORS, PersonCreated, PersonDeleted, PersonDetail, PersonList, PersonOnly
 from facerec.service.routes.faces import DECODE_SLOTS, int_id, load_upload
 
-router = APIRouter(prefix="/v1/persons", tags=["persons"], dependencies=AUTH)
+router = APIRouter(prefix="/v1/persons", tags=["persons"], dependencies=AUTH, responses=ERRORS)
 FACE_FIELD = {"pick": {"type": "string", "description": "Which face of an image with several: largest, center or a "
                                                        "face number (0 = largest). Without it such an image is "
                                                        "refused (422 multiple_faces, naming the boxes)."},
@@ -46,7 +46,7 @@ def _exists(gallery: Gallery, name: str) -> bool:
         return False
 
 
-@router.get("", summary="Every person with their face count")
+@router.get("", summary="Every person with their face count", response_model=PersonList, response_model_exclude_unset=True)
 async def list_persons(gallery: GalleryDep) -> dict:
     persons = await run_in_threadpool(gallery.persons)
     return {"count": len(persons), "persons": [x.to_dict() for x in persons]}
@@ -55,10 +55,12 @@ async def list_persons(gallery: GalleryDep) -> dict:
 @router.post("", status_code=201, summary="Create a person, optionally with face images",
              openapi_extra=openapi_body({"image": "Face image(s) to enroll (repeat the field; in JSON 'images' "
                                                   "takes a list)."},
-                                        {"name": {"type": "string"}, **FACE_FIELD}, required=["name"]))
-async def create_person(request: Request, gallery: GalleryDep, pool: PoolDep) -> JSONResponse:
-    p = await read_payload(request, ("image",))
+                                        {"name": {"type": "string"}, **FACE_FIELD}, required=["name"]),
+             response_model=PersonCreated, response_model_exclude_unset=True)
+async def create_person(request: Request, gallery: GalleryDep, pool: PoolDep) -> dict:
+    p = await read_payload(request, ("image",), ("name", *FACE_FIELD))
     name = p.text("name", required=True)
+    p.check_fields()
     if await run_in_threadpool(_exists, gallery, name):
         raise ApiError(409, "person_exists", f"a person named {name!r} already exists")
     records = await _records(pool, p, required=False)
@@ -67,10 +69,10 @@ async def create_person(request: Request, gallery: GalleryDep, pool: PoolDep) ->
     else:
         pid, ids = (await run_in_threadpool(gallery.create_person, name)).id, []
     person = await run_in_threadpool(gallery.person, pid)
-    return JSONResponse({"person": person.to_dict(), "added": len(ids), "face_ids": ids}, status_code=201)
+    return {"person": person.to_dict(), "added": len(ids), "face_ids": ids}
 
 
-@router.get("/{person_id}", summary="A person and their faces")
+@router.get("/{person_id}", summary="A person and their faces", response_model=PersonDetail, response_model_exclude_unset=True)
 async def get_person(person_id: int, gallery: GalleryDep) -> dict:
     person = await run_in_threadpool(gallery.person, person_id)
     faces = await run_in_threadpool(gallery.store.faces_of, person_id)
@@ -80,9 +82,11 @@ async def get_person(person_id: int, gallery: GalleryDep) -> dict:
 @router.patch("/{person_id}", summary="Rename (name) or merge into another person (merge_into)",
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
                   "type": "object", "properties": {"name": {"type": "string"},
-                                                   "merge_into": {"type": "integer"}}}}}}})
+                                                   "merge_into": {"type": "integer"}},
+                  "additionalProperties": False}}}}}, response_model=PersonOnly, response_model_exclude_unset=True)
 async def patch_person(person_id: int, request: Request, gallery: GalleryDep) -> dict:
-    p = await read_payload(request, ())
+    p = await read_payload(request, (), ("name", "merge_into"))
+    p.check_fields()
     name, into = p.text("name"), p.text("merge_into")
     if (name is None) == (into is None):
         raise ApiError(422, "invalid_request", "give exactly one of 'name' or 'merge_into'")
@@ -95,7 +99,7 @@ async def patch_person(person_id: int, request: Request, gallery: GalleryDep) ->
     return {"person": person.to_dict()}
 
 
-@router.delete("/{person_id}", summary="Delete a person and every vector of theirs")
+@router.delete("/{person_id}", summary="Delete a person and every vector of theirs", response_model=PersonDeleted, response_model_exclude_unset=True)
 async def delete_person(person_id: int, gallery: GalleryDep) -> dict:
     person = await run_in_threadpool(gallery.person, person_id)
     removed = await run_in_threadpool(gallery.delete, person_id)
@@ -104,11 +108,13 @@ async def delete_person(person_id: int, gallery: GalleryDep) -> dict:
 
 @router.post("/{person_id}/faces", status_code=201, summary="Add face images to a person",
              openapi_extra=openapi_body({"image": "Face image(s) (repeat the field; in JSON 'images' takes a list)."},
-                                        FACE_FIELD))
-async def add_faces(person_id: int, request: Request, gallery: GalleryDep, pool: PoolDep) -> JSONResponse:
+                                        FACE_FIELD), response_model=PersonCreated, response_model_exclude_unset=True)
+async def add_faces(person_id: int, request: Request, gallery: GalleryDep, pool: PoolDep) -> dict:
     await run_in_threadpool(gallery.person, person_id)
-    p = await read_payload(request, ("image",))
+    p = await read_payload(request, ("image",), tuple(FACE_FIELD))
+    p.images("image")
+    p.check_fields()
     records = await _records(pool, p, required=True)
     pid, ids = await run_in_threadpool(gallery.add_records, person_id, records, None, False)
     person = await run_in_threadpool(gallery.person, pid)
-    return JSONResponse({"person": person.to_dict(), "added": len(ids), "face_ids": ids}, status_code=201)
+    return {"person": person.to_dict(), "added": len(ids), "face_ids": ids}
