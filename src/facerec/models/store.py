@@ -76,9 +76,11 @@ class ModelStore:
             if self.offline:
                 missing = [n for n in default_models() if not self.is_cached(n)]
                 if spec.name in missing and len(missing) > 1:
+                    others = ", ".join(n for n in missing if n != spec.name)
                     raise ModelError(
-                        f"models {', '.join(missing)} are not in the cache {self.cache_dir} and offline mode is on; "
-                        "run 'facerec models pull --default' with network access first")
+                        f"model {name!r} is not in the cache {self.cache_dir} and offline mode is on, nor are {others}; "
+                        f"run 'facerec models pull --default' (or 'facerec models pull {name}') with network access "
+                        "first")
                 raise ModelError(
                     f"model {name!r} is not in the cache {self.cache_dir} and offline mode is on; "
                     f"run 'facerec models pull {name}' with network access first"
