@@ -36,7 +36,7 @@ _opts = _Opts()
 @gallery_app.callback()
 def _gallery(db: Optional[str] = typer.Option(None, "--db", envvar="FACEREC_DB",
                                              help="Gallery: an SQLite file (created when missing), or "
-                                     "milvus:///path/file.db (Milvus Lite), milvus://host:19530[/name] or "
+                                     "milvus:///path/file.db (Milvus Lite), milvus://host:19530 or milvus://host:19530/NAME or "
                                      "http(s)://host:port for a Milvus server (pip install 'facerec[milvus]') "
                                      "[required; also FACEREC_DB]."),
              model: Optional[str] = typer.Option(None, "--model", "-m",

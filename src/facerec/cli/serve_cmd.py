@@ -13,7 +13,7 @@ from facerec.errors import FacerecError
 def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
           port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port."),
           db: str = typer.Option("gallery.db", "--db", help="Gallery: an SQLite file, or milvus:///path/file.db, "
-                                 "milvus://host:19530[/name] or http(s)://host:port (Milvus)."),
+                                 "milvus://host:19530 or milvus://host:19530/NAME or http(s)://host:port (Milvus)."),
           model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder for a new gallery."),
           detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
           api_key: List[str] = typer.Option([], "--api-key", help="Accepted API key (repeatable; also FACEREC_API_KEYS, "
