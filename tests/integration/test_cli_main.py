@@ -237,3 +237,27 @@ def test_one_cli_the_same_everywhere(capsys, monkeypatch) -> None:
         assert code == 0 and "--jobs" in out, cmd
     code, out, _ = run(capsys, "serve", "--help")
     assert "--threads" in out
+
+
+def test_json_everywhere_and_profiles(capsys, grace_path) -> None:
+    """Every command but serve/video has --json; --profile sets model, detector and flip unless given."""
+    import typer
+
+    from facerec.cli.main import app
+
+    def walk(cmd, path):
+        if hasattr(cmd, "commands"):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, path + [name])
+        else:
+            yield " ".join(path), {o for p in cmd.params for o in getattr(p, "opts", [])}
+
+    missing = [name for name, opts in walk(typer.main.get_command(app), []) if "--json" not in opts
+               and name not in ("serve", "video")]
+    assert not missing, missing
+    code, out, _ = run(capsys, "verify", grace_path, grace_path, "--profile", "fast", "--json")
+    assert code == 0 and json.loads(out)["model"] == "arcface_mbf"  # the fast profile's embedder
+    code, out, _ = run(capsys, "verify", grace_path, grace_path, "--profile", "fast", "-m", "sface", "--json")
+    assert code == 0 and json.loads(out)["model"] == "sface"  # an explicit option wins
+    code, _, err = run(capsys, "verify", grace_path, grace_path, "--profile", "nope")
+    assert code == 2 and err.startswith("error:") and "unknown profile" in err

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JobsOpt, JsonOpt, OfflineOpt,
+from facerec.cli.common import (ProfileOpt, profile_flip, BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JobsOpt, JsonOpt, OfflineOpt,
                                 batch_engine, console, finite,
                                 make_analyzer, print_json, progress, report_failures)
 from facerec.errors import FacerecError
@@ -22,6 +22,7 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
                                                                "is not given (grouping needs a stricter cut than pairs)."),
             model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder."),
             detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
+            profile: Optional[str] = ProfileOpt,
             offline: bool = OfflineOpt, json_out: bool = JsonOpt, jobs: Optional[int] = JobsOpt,
             engine: str = EngineOpt, address: Optional[str] = AddressOpt,
             backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
@@ -41,7 +42,7 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
         raise FacerecError("no images found in the given paths")
     from facerec.recognition.factory import DEFAULT_FLIP
 
-    pipeline = {"model": model or DEFAULT_EMBEDDER, "detector": detector or DEFAULT_DETECTOR, "flip": DEFAULT_FLIP,
+    pipeline = {"model": model or DEFAULT_EMBEDDER, "detector": detector or DEFAULT_DETECTOR, "flip": profile_flip(profile, DEFAULT_FLIP),
                 "offline": True if offline else None, "backend": backend, "device": device}
     fa = make_analyzer(pipeline["model"], pipeline["detector"], DEFAULT_FLIP, offline=offline, backend=backend,
                        device=device)

@@ -23,6 +23,30 @@ ModelOpt = typer.Option(DEFAULT_EMBEDDER, "--model", "-m",
                         help="Embedder name, or an ensemble 'a+b' / 'a:0.6+b:0.4'.")
 DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="yunet, scrfd (scrfd:320 sets its input size) or dlib_hog.")
 FlipOpt = typer.Option(DEFAULT_FLIP, "--flip/--no-flip", help="Horizontal-flip test-time augmentation.")
+def _apply_profile(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
+    """``--profile``: the named pipeline's model, detector and flip become this command's defaults
+    (options given explicitly still win). Eager, so it runs before the options it sets."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    from facerec.recognition.profiles import get_profile
+
+    prof = get_profile(value)
+    ctx.default_map = {**(ctx.default_map or {}), "model": prof.model, "detector": prof.detector, "flip": prof.flip}
+    return value
+
+
+def profile_flip(profile: Optional[str], default: Optional[bool] = None) -> Optional[bool]:
+    """The flip setting of ``--profile`` for commands without a --flip option (``default`` without one)."""
+    if profile is None:
+        return default
+    from facerec.recognition.profiles import get_profile
+
+    return get_profile(profile).flip
+
+
+ProfileOpt = typer.Option(None, "--profile", "-p", is_eager=True, callback=_apply_profile,
+                          help="Named pipeline (default, fast, accurate: see 'facerec models list'): its model, "
+                               "detector and flip unless given.")
 OfflineOpt = typer.Option(False, "--offline", help="Never touch the network (also FACEREC_OFFLINE=1).")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 BackendOpt = typer.Option(None, "--backend", help="Inference backend of the ONNX models: onnxruntime or openvino "

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt,
+from facerec.cli.common import (ProfileOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt,
                                 ModelOpt, OfflineOpt,
                                 batch_engine, console, finite, list_failures, min_quality_option, print_json,
                                 progress_bar, say)
@@ -22,7 +22,7 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
           jobs: Optional[int] = JobsOpt,
           size: int = typer.Option(112, "--size", help="Crop size in pixels (square)."),
           zoom: float = typer.Option(1.0, "--zoom", help="Below 1 leaves more margin around the face."),
-          detector: str = DetectorOpt,
+          detector: str = DetectorOpt, profile: Optional[str] = ProfileOpt,
           fallback: str = typer.Option("none", "--fallback",
                                        help="'center': write a centred crop when no face is found."),
           min_quality: Optional[float] = min_quality_option(),
@@ -55,7 +55,8 @@ def train(data: Path = typer.Argument(..., help="A folder-per-person dataset (ra
           min_images: int = typer.Option(2, "--min-images-per-class", min=1, help="Skip people with fewer images."),
           test_ratio: float = typer.Option(0.3, "--test-ratio", help="Share of each person's images held out."),
           seed: int = typer.Option(0, "--seed", help="Seed of the split."),
-          model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, offline: bool = OfflineOpt,
+          model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, profile: Optional[str] = ProfileOpt,
+          offline: bool = OfflineOpt,
           jobs: Optional[int] = JobsOpt,
           save_embeddings: Optional[Path] = typer.Option(None, "--save-embeddings",
                                                          help="Keep the dataset's embeddings in this file."),
@@ -156,7 +157,8 @@ def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A cla
                                                 "[default: the embedder's calibrated verification threshold]."),
              closed_set: bool = typer.Option(False, "--closed-set", help="Always answer a known name (no floors "
                                              "unless given): only for faces known to be of trained people."),
-             detector: str = DetectorOpt, offline: bool = OfflineOpt, jobs: Optional[int] = JobsOpt,
+             detector: str = DetectorOpt, profile: Optional[str] = ProfileOpt, offline: bool = OfflineOpt,
+             jobs: Optional[int] = JobsOpt,
              json_out: bool = JsonOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Name every face, or 'unknown' when it resembles no trained person closely enough (open set)."""
     runtime = {"backend": backend, "device": device}
@@ -265,7 +267,8 @@ def plot(embeddings: Path = typer.Argument(..., help="A labelled embeddings file
          top: int = typer.Option(10, "--top", min=1, help="Plot the N people with the most images."),
          seed: int = typer.Option(0, "--seed", help="Seed for t-SNE/UMAP."),
          head: Optional[Path] = typer.Option(None, "--head", help="A head from 'facerec finetune' for these "
-                                                                  "embeddings' model: before and after, side by side.")) -> None:
+                                                                  "embeddings' model: before and after, side by side."),
+         json_out: bool = JsonOpt) -> None:
     """The tutorial's 3-D scatter of embeddings, coloured by identity."""
     from facerec.io.embeddings import load_embeddings
     from facerec.plotting import plot_embeddings
@@ -277,6 +280,8 @@ def plot(embeddings: Path = typer.Argument(..., help="A labelled embeddings file
 
         after = head_view(head, table)
     info = plot_embeddings(table, out, method, top, seed, after=after)
+    if json_out:
+        print_json({**info, "method": method, "out": str(out)})
     say(f"plotted {info['points']} faces of {info['identities']} people ({method}) -> {out}")
 
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import typer
 
-from facerec.cli.common import (MinFaceOpt, MinScoreOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JsonOpt,
+from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JsonOpt,
                                 ModelOpt, OfflineOpt,
                                 aligned_zoom, batch_engine, console, finite, list_failures, make_analyzer,
                                 min_quality_option, print_json, print_verification,
@@ -21,7 +21,8 @@ def detect(images: List[Path] = typer.Argument(..., help="Image files."),
            draw: Optional[Path] = typer.Option(None, "--draw", help="Write the image with boxes and landmarks here "
                                                                   "(with several images: a folder)."),
            largest: bool = typer.Option(False, "--largest", help="Only the largest face of each image."),
-           detector: str = DetectorOpt, min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
+           detector: str = DetectorOpt, profile: Optional[str] = ProfileOpt, min_score: Optional[float] = MinScoreOpt,
+           min_face: int = MinFaceOpt,
            offline: bool = OfflineOpt, json_out: bool = JsonOpt,
            backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Find every face (or the largest): box, score and 5 landmarks. --json: a list, one entry per image."""
@@ -80,7 +81,8 @@ def draw_faces(img: np.ndarray, faces, labels: Optional[List[str]] = None) -> np
 def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folders recurse), or one "
                                                        "folder-per-person dataset."),
           out: Path = typer.Option(..., "--out", "-o", help="Output file: .npz, or .parquet (needs pyarrow)."),
-          model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, offline: bool = OfflineOpt,
+          model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, profile: Optional[str] = ProfileOpt,
+          offline: bool = OfflineOpt,
           fallback_mode: str = typer.Option("none", "--fallback", help="'center': embed a centred crop when no face "
                                             "is found (as align --fallback)."),
           fallback_center: bool = typer.Option(False, "--fallback-center", hidden=True, help="Old spelling of "
@@ -96,7 +98,7 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
           shard_size: int = typer.Option(1000, "--shard-size", min=1, help="Images per resumable shard."),
           min_quality: Optional[float] = min_quality_option(),
           engine: str = EngineOpt, address: Optional[str] = AddressOpt,
-          backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
+          backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt, json_out: bool = JsonOpt) -> None:
     """Embed the largest face of every image; interrupted runs resume; failures are listed at the end."""
     from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items
 
@@ -113,6 +115,11 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
         report = embed_items(items, out, options=options, jobs=jobs, shard_size=shard_size, progress=bar,
                              engine=eng)
     table = report.table
+    if json_out:
+        print_json({"out": str(out), "rows": len(table), "dim": int(table.vectors.shape[1]) if len(table) else None,
+                    "model": table.model if len(table) else None,
+                    "people": len(set(table.labels)) if table.labels else None,
+                    "failures": [{"path": p, "reason": r} for p, r in report.failures]})
     if len(table):
         who = f" of {len(set(table.labels))} people" if table.labels else ""
         say(f"wrote {len(table)} embedding(s){who} of dimension {table.vectors.shape[1]} to {out}")
@@ -122,7 +129,8 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
 
 
 def verify(image_a: Path = typer.Argument(..., help="First image."), image_b: Path = typer.Argument(..., help="Second image."),
-           model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, offline: bool = OfflineOpt,
+           model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, profile: Optional[str] = ProfileOpt,
+          offline: bool = OfflineOpt,
            threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
                                                       help="Override the model's threshold."),
            min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine,
+from facerec.cli.common import (ProfileOpt, BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine,
                                 console, finite,
                                 min_quality_option, print_json, print_verification, progress,
                                 report_failures, say)
@@ -42,6 +42,7 @@ def _gallery(db: Optional[str] = typer.Option(None, "--db", envvar="FACEREC_DB",
              model: Optional[str] = typer.Option(None, "--model", "-m",
                                                  help="Embedder for a new gallery (an existing one keeps its own)."),
              detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
+             profile: Optional[str] = ProfileOpt,
              flip: Optional[bool] = typer.Option(None, "--flip/--no-flip", help="Flip TTA for a new gallery."),
              threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
                                                        help="Cosine threshold (default: the embedder's calibrated one)."),
@@ -84,7 +85,7 @@ def enroll(name: str = typer.Argument(..., help="The person's name (created when
                                               "center (nearest the image centre) or a face number N (0 = largest) "
                                               "[default: such a photo is refused, naming its faces' boxes]."),
            face: Optional[int] = typer.Option(None, "--face", hidden=True, help="Old spelling of --pick N."),
-           min_quality: float = min_quality_option(DEFAULT_ENROLL_MIN_QUALITY)) -> None:
+           min_quality: float = min_quality_option(DEFAULT_ENROLL_MIN_QUALITY), json_out: bool = JsonOpt) -> None:
     """Enroll a person from one or more images (the one face of each, or the one --pick says)."""
     from facerec.io.files import expand_paths
 
@@ -93,6 +94,8 @@ def enroll(name: str = typer.Argument(..., help="The person's name (created when
         raise FacerecError("no images found in the given paths")
     with _open() as g:
         res = g.enroll(name, files, pick=pick if face is None else face, min_quality=min_quality)
+        if json_out:
+            print_json(res.to_dict())
         console.print(f"enrolled {len(res.face_ids)} face(s) for {res.person.name!r} "
                       f"({res.person.faces} in total)", highlight=False, markup=False)
         report_failures(res.failures)
@@ -110,7 +113,7 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
                                             "one most like the person's other photos; with none, the one nearest "
                                             "the centre), largest, center or a face number N."),
                    min_quality: float = min_quality_option(DEFAULT_ENROLL_MIN_QUALITY),
-                   engine: str = EngineOpt, address: Optional[str] = AddressOpt) -> None:
+                   engine: str = EngineOpt, address: Optional[str] = AddressOpt, json_out: bool = JsonOpt) -> None:
     """Enroll a folder-per-person dataset: parallel, resumable (images already enrolled are skipped)."""
     from facerec.detection.selection import parse_pick
     from facerec.gallery.dataset import AUTO, enroll_dataset as enroll_items
@@ -138,6 +141,10 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
                            offline=True if _opts.offline else None,
                            on_start=start, on_step=lambda: bar.advance(task), engine=eng)
         persons, faces = g.store.count()
+    if json_out:
+        print_json({"added": res.added, "skipped": res.skipped, "persons": persons, "faces": faces,
+                    "multi_face": [{"image": p, "resolved": how} for p, how in res.multi_face],
+                    "failures": [{"image": p, "error": e} for p, e in res.failures]})
     console.print(f"enrolled {res.added} face(s); gallery now has {persons} person(s), {faces} face(s)")
     if res.multi_face:
         say(f"{len(res.multi_face)} photo(s) with several faces:")
@@ -206,52 +213,67 @@ def list_persons(json_out: bool = JsonOpt) -> None:
 
 
 @gallery_app.command("rename")
-def rename(old: str = typer.Argument(...), new: str = typer.Argument(...)) -> None:
+def rename(old: str = typer.Argument(...), new: str = typer.Argument(...), json_out: bool = JsonOpt) -> None:
     """Rename a person."""
     with _existing() as g:
         p = g.rename(old, new)
+    if json_out:
+        print_json({"person": p.to_dict()})
     console.print(f"renamed {old!r} to {p.name!r}", highlight=False, markup=False)
 
 
 @gallery_app.command("merge")
 def merge(source: str = typer.Argument(..., help="Person whose faces move (then removed)."),
-          target: str = typer.Argument(..., help="Person who receives them.")) -> None:
+          target: str = typer.Argument(..., help="Person who receives them."), json_out: bool = JsonOpt) -> None:
     """Merge SOURCE into TARGET."""
     with _existing() as g:
         p = g.merge(source, target)
+    if json_out:
+        print_json({"person": p.to_dict()})
     console.print(f"merged {source!r} into {p.name!r} ({p.faces} face(s))", highlight=False, markup=False)
 
 
 @gallery_app.command("delete")
-def delete(name: str = typer.Argument(...)) -> None:
+def delete(name: str = typer.Argument(...), json_out: bool = JsonOpt) -> None:
     """Delete a person and every vector of theirs."""
     with _existing() as g:
         n = g.delete(name)
+    if json_out:
+        print_json({"deleted": name, "faces_removed": n})
     console.print(f"deleted {name!r} and {n} face(s)", highlight=False, markup=False)
 
 
 @gallery_app.command("export")
-def export(out: Path = typer.Argument(..., help="Output .npz (arrays + JSON, no pickle).")) -> None:
+def export(out: Path = typer.Argument(..., help="Output .npz (arrays + JSON, no pickle)."),
+           json_out: bool = JsonOpt) -> None:
     """Write every person and face vector to a file."""
     with _existing() as g:
         n = g.export(out)
+    if json_out:
+        print_json({"out": str(out), "faces": n})
     console.print(f"exported {n} face(s) to {out}")
 
 
 @gallery_app.command("import")
-def import_(src: Path = typer.Argument(..., help="A file written by 'gallery export'.")) -> None:
+def import_(src: Path = typer.Argument(..., help="A file written by 'gallery export'."),
+            json_out: bool = JsonOpt) -> None:
     """Add the persons and faces of an export (same embedder only; duplicates skipped)."""
     with _open(load_models=False) as g:
         added, skipped = g.import_(src)
+    if json_out:
+        print_json({"added": added, "skipped": skipped})
     console.print(f"imported {added} face(s), {skipped} already present")
 
 
 @gallery_app.command("rebuild-index")
-def rebuild_index() -> None:
+def rebuild_index(json_out: bool = JsonOpt) -> None:
     """Rebuild the search index from the database."""
     with _existing() as g:
         g.rebuild_index()
-        console.print(f"index rebuilt: {len(g.index_ids())} face(s)")
+        n = len(g.index_ids())
+    if json_out:
+        print_json({"faces": n})
+    console.print(f"index rebuilt: {n} face(s)")
 
 
 def register(app: typer.Typer) -> None:

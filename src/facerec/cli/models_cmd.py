@@ -46,7 +46,8 @@ def list_models(json_out: bool = JsonOpt) -> None:
 def pull(names: Optional[List[str]] = typer.Argument(None, help="Model names (see 'facerec models list')."),
          all_models: bool = typer.Option(False, "--all", help="Pull every model."),
          defaults: bool = typer.Option(False, "--default", help="Pull what the default pipeline uses."),
-         force: bool = typer.Option(False, "--force", help="Fetch again even if cached.")) -> None:
+         force: bool = typer.Option(False, "--force", help="Fetch again even if cached."),
+         json_out: bool = JsonOpt) -> None:
     """Fetch models into the cache and verify their SHA-256."""
     if all_models:
         selected = [n for n in REGISTRY]
@@ -57,7 +58,11 @@ def pull(names: Optional[List[str]] = typer.Argument(None, help="Model names (se
     else:
         raise ModelError("name at least one model, or pass --default or --all")
     store = ModelStore()
+    pulled = []
     for name in selected:
         with console.status(f"pulling {name}"):
             path = store.pull(name, force=force)
+        pulled.append({"name": name, "path": str(path)})
         console.print(f"[green]ok[/green] {name} -> {path}")
+    if json_out:
+        print_json({"cache_dir": str(store.cache_dir), "pulled": pulled})

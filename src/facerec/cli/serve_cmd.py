@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import BackendOpt, DeviceOpt, OfflineOpt, console
+from facerec.cli.common import ProfileOpt, profile_flip, BackendOpt, DeviceOpt, OfflineOpt, console
 from facerec.errors import FacerecError
 
 
@@ -16,6 +16,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
                                  "milvus://host:19530 or milvus://host:19530/NAME or http(s)://host:port (Milvus)."),
           model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder for a new gallery."),
           detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
+          profile: Optional[str] = ProfileOpt,
           api_key: List[str] = typer.Option([], "--api-key", help="Accepted API key (repeatable; also FACEREC_API_KEYS, "
                                                                   "comma-separated). Required off loopback."),
           workers: int = typer.Option(2, "--threads", "--workers", min=1,
@@ -42,7 +43,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
     keys = [k for k in api_key if k] + env_list("FACEREC_API_KEYS")
     from facerec.gallery.milvus_store import gallery_location
 
-    cfg = ServiceConfig(db=gallery_location(db), model=model, detector=detector, api_keys=keys, host=host, workers=workers,
+    cfg = ServiceConfig(db=gallery_location(db), model=model, detector=detector, flip=profile_flip(profile), api_keys=keys, host=host, workers=workers,
                         max_bytes=int(max_upload_mb * 1024 * 1024), offline=True if offline else None,
                         backend=backend, device=device,
                         allowed_hosts=list(allow_host) + env_list("FACEREC_ALLOWED_HOSTS"),

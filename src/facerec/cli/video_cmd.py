@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from facerec.cli.common import BackendOpt, DeviceOpt, DetectorOpt, ModelOpt, OfflineOpt, console, min_quality_option
+from facerec.cli.common import ProfileOpt, BackendOpt, DeviceOpt, DetectorOpt, ModelOpt, OfflineOpt, console, min_quality_option
 from facerec.errors import FacerecError
 
 
@@ -27,7 +27,8 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
                                                  help="Show a live window [default: for a camera or stream, "
                                                       "where OpenCV has a GUI]."),
           max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
-          model: str = ModelOpt, detector: str = DetectorOpt, offline: bool = OfflineOpt,
+          model: str = ModelOpt, detector: str = DetectorOpt, profile: Optional[str] = ProfileOpt,
+          offline: bool = OfflineOpt,
           backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Track faces, name each track by vote against a gallery (or cluster them), print a timeline.
 

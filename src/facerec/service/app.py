@@ -61,6 +61,8 @@ class ServiceConfig:
     """An SQLite file, or a ``milvus://`` / ``http(s)://`` Milvus gallery."""
     model: Optional[str] = None
     detector: Optional[str] = None
+    flip: Optional[bool] = None
+    """Flip TTA for a new gallery (an existing one keeps its own)."""
     api_keys: list[str] = field(default_factory=list)
     host: str = "127.0.0.1"
     workers: int = 2
@@ -84,7 +86,7 @@ class ServiceConfig:
 
 def create_app(cfg: ServiceConfig) -> FastAPI:
     """Load the models and the gallery once, and build the app from the routers."""
-    pipe = gallery_pipeline(cfg.db, cfg.model, cfg.detector)
+    pipe = gallery_pipeline(cfg.db, cfg.model, cfg.detector, cfg.flip)
     pool = InferencePool(pipe.model, pipe.detector, flip=pipe.flip, workers=cfg.workers, offline=cfg.offline,
                          threshold=cfg.threshold, backend=cfg.backend, device=cfg.device)
     gallery = Gallery(cfg.db, pool.analyzer, embedder_name=pipe.model, threshold=cfg.threshold)
