@@ -140,3 +140,10 @@ def test_photos_with_several_faces_are_never_enrolled_silently(tmp_path, capsys,
     finally:
         store.close()
     assert boxes["Grace_Hopper"][0] >= astronaut_bgr.shape[1] > boxes["Eileen_Collins"][2]
+
+
+def test_bad_milvus_locations_are_one_error_line(tmp_path, capsys):
+    pytest.importorskip("pymilvus")
+    for db, needle in (("milvus://", "give a file"), ("milvus://host:19530/bad-name!", "gallery name")):
+        code, _, err = run(capsys, "gallery", "--db", db, "list")
+        assert code == 2 and err.startswith("error:") and needle in err and "Traceback" not in err, err

@@ -73,7 +73,9 @@ def _client(uri: str):
     try:
         return MilvusClient(uri)
     except Exception as exc:  # noqa: BLE001 - connection refused, bad file, ...
-        raise FacerecError(f"{uri}: cannot open the Milvus gallery ({type(exc).__name__}: {exc})") from None
+        hint = "" if "://" in uri else "; a Milvus Lite file opens in one process at a time: is another command or " \
+            "the service using it? (a Milvus server takes many)"
+        raise FacerecError(f"{uri}: cannot open the Milvus gallery ({type(exc).__name__}: {exc}{hint})") from None
 
 
 def _quote(text: str) -> str:
