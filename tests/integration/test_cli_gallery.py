@@ -147,3 +147,17 @@ def test_bad_milvus_locations_are_one_error_line(tmp_path, capsys):
     for db, needle in (("milvus://", "give a file"), ("milvus://host:19530/bad-name!", "gallery name")):
         code, _, err = run(capsys, "gallery", "--db", db, "list")
         assert code == 2 and err.startswith("error:") and needle in err and "Traceback" not in err, err
+
+
+def test_gallery_reopened_by_another_process(tmp_path, images, gallery_backend):
+    """Enroll in one process, identify in the next (Milvus Lite reopens its collections released)."""
+    import subprocess
+    import sys
+
+    g = [sys.executable, "-m", "facerec.cli.main", "gallery", "--db", str(location(gallery_backend, tmp_path))]
+    done = subprocess.run([*g, "enroll", "Grace Hopper", str(images["grace"])], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([*g, "identify", str(images["grace_flip"]), "--json"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["faces"][0]["name"] == "Grace Hopper"

@@ -101,6 +101,9 @@ class MilvusStore:
                 self._create_small(self.c_meta, key_is_text=True)
             if not self._client.has_collection(self.c_persons):
                 self._create_small(self.c_persons, key_is_text=False)
+            for name in (self.c_meta, self.c_persons, self.c_faces):  # a reopened gallery's collections start released
+                if self._client.has_collection(name):
+                    self._client.load_collection(name)
             if "gallery_id" not in self.meta():
                 self.set_meta({"gallery_id": uuid.uuid4().hex, "next_person": "1", "next_face": "1"})
             if "dim" in self.meta():
