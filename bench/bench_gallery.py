@@ -68,7 +68,7 @@ def lfw_check(workers: int, backends: list[str]) -> tuple[list[str], dict]:
         root = Path(tmp) / "enroll"
         for name, files in people.items():
             (root / name).mkdir(parents=True)
-            (root / name / files[0].name).symlink_to(files[0])
+            (root / name / files[0].name).symlink_to(files[0].resolve())
         for backend in backends:
             db = str(Path(tmp) / "lfw158.db") if backend == "sqlite" else f"milvus://{Path(tmp) / 'lfw158_milvus.db'}"
             results, t_enroll, t_ident = lfw_once(people, root, db, workers)
