@@ -164,3 +164,28 @@ def test_page_identifies_faces_from_the_camera(server, grace_bgr, tmp_path):
         browser.close()
     pid = next(p["id"] for p in httpx.get(server + "/v1/persons").json()["persons"] if p["name"] == "Grace Hopper")
     assert httpx.delete(f"{server}/v1/persons/{pid}").status_code == 200
+
+
+def test_api_docs_render_offline(server):
+    """/docs (Swagger UI) and /redoc render with every request outside the service blocked."""
+    blocked: list[str] = []
+
+    def only_local(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.route("**/*", only_local)
+        page.goto(server + "/docs")
+        page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
+        assert "facerec" in page.inner_text(".swagger-ui .info .title")
+        page.wait_for_selector(".opblock-summary-path[data-path='/v1/identify']", timeout=30_000)
+        assert [u for u in blocked if not u.startswith("data:")] == []  # nothing was even asked from the internet
+        page.goto(server + "/redoc")  # renders too (its bundle still asks a CDN for its own logo: blocked, harmless)
+        page.wait_for_selector("text=Every person with their face count", state="attached", timeout=30_000)
+        browser.close()

@@ -63,6 +63,14 @@ def _verify(analyzer, a: bytes, b: bytes, threshold: Optional[float]) -> dict:
     return analyzer.verify(load_upload(a, "image_a"), load_upload(b, "image_b"), threshold=threshold).to_dict()
 
 
+async def one_image(request: Request) -> bytes:
+    """The bytes of the body's one field, ``image`` (any other field is refused)."""
+    p = await read_payload(request, ("image",))
+    image = p.image("image")
+    p.check_fields()
+    return image
+
+
 def int_id(value: str | None) -> int:
     """A person id from a form or JSON field."""
     try:
@@ -74,19 +82,13 @@ def int_id(value: str | None) -> int:
 @router.post("/v1/detect", tags=["faces"], openapi_extra=ONE_IMAGE, summary="Every face: box, score, 5 landmarks",
              response_model=DetectResponse, response_model_exclude_unset=True)
 async def detect(request: Request, pool: PoolDep) -> dict:
-    p = await read_payload(request, ("image",))
-    image = p.image("image")
-    p.check_fields()
-    return await pool.run(_detect, image)
+    return await pool.run(_detect, await one_image(request))
 
 
 @router.post("/v1/embed", tags=["faces"], openapi_extra=ONE_IMAGE, summary="Every face with its embedding",
              response_model=EmbedResponse, response_model_exclude_unset=True)
 async def embed(request: Request, pool: PoolDep) -> dict:
-    p = await read_payload(request, ("image",))
-    image = p.image("image")
-    p.check_fields()
-    return await pool.run(_embed, image)
+    return await pool.run(_embed, await one_image(request))
 
 
 @router.post("/v1/verify", tags=["faces"], summary="Same person? Two images, or an image and a person",
@@ -116,10 +118,7 @@ async def verify(request: Request, pool: PoolDep, gallery: GalleryDep,
              summary="Name every face (top-k persons; 'unknown' below the threshold)", response_model=IdentifyResponse, response_model_exclude_unset=True)
 async def identify(request: Request, pool: PoolDep, gallery: GalleryDep, k: int = K_QUERY,
                    threshold: Optional[float] = THRESHOLD_QUERY) -> dict:
-    p = await read_payload(request, ("image",))
-    image = p.image("image")
-    p.check_fields()
-    width, height, faces = await pool.run(_faces, image)
+    width, height, faces = await pool.run(_faces, await one_image(request))
     named = await run_in_threadpool(gallery.identify_faces, faces, k, threshold)
     thr = gallery.threshold if threshold is None else threshold
     return {"model": gallery.embedder_id, "threshold": thr, "width": width, "height": height,
