@@ -86,8 +86,9 @@ def test_image_entry_command_in_clean_venv(image_venv: Path, tmp_path: Path) -> 
     assert refused.returncode == 2 and refused.stderr.startswith("error: "), refused.stderr
     assert "Traceback" not in refused.stderr
     # With a key it serves: health is open, the gallery is behind the key.
+    server_log = open(tmp_path / "serve.log", "w")  # a file, not an undrained pipe that could fill up
     proc = subprocess.Popen(cmd, env=dict(env, FACEREC_API_KEYS="s3cret"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=server_log, text=True)
     try:
         deadline = time.monotonic() + 120
         status = 0
@@ -97,12 +98,13 @@ def test_image_entry_command_in_clean_venv(image_venv: Path, tmp_path: Path) -> 
                 break
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.5)
-        assert status == 200, proc.stderr.read() if proc.poll() is not None else "no answer from /health"
+        assert status == 200, (tmp_path / "serve.log").read_text()[-2000:] or "no answer from /health"
         assert _get(f"http://127.0.0.1:{port}/v1/persons") == 401
         assert _get(f"http://127.0.0.1:{port}/v1/persons", key="s3cret") == 200
     finally:
         proc.terminate()
         proc.wait(30)
+        server_log.close()
 
 
 def _docker_available() -> bool:

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -23,15 +24,19 @@ def running_server(db: Path, *extra: str, timeout: float = 240.0) -> Iterator[st
     """Start ``facerec serve`` on 127.0.0.1 and yield its base URL; stop it afterwards."""
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The server's log goes to a file, never to a pipe nobody drains: its access log would fill the
+    # pipe's buffer and block the server's event loop in the middle of a test.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "facerec.cli.main", "serve", "--host", "127.0.0.1", "--port",
                              str(port), "--db", str(db), "--workers", "1", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.DEVNULL, stderr=log, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+                log.seek(0)
+                raise RuntimeError(f"server exited: {log.read().decode(errors='replace')[-2000:]}")
             try:
                 urllib.request.urlopen(url + "/health", timeout=2).read()
                 break
@@ -47,3 +52,4 @@ def running_server(db: Path, *extra: str, timeout: float = 240.0) -> Iterator[st
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
