@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
@@ -29,12 +30,6 @@ def _dockerfile_cmd() -> list[str]:
     match = re.search(r"^CMD \[(.+)\]$", DOCKERFILE, flags=re.M)
     assert match
     return [part.strip().strip('"') for part in match.group(1).split(",")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str, key: str | None = None) -> int:
@@ -77,7 +72,7 @@ def test_image_entry_command_in_clean_venv(image_venv: Path, tmp_path: Path) -> 
                           timeout=900)
     assert pull.returncode == 0, pull.stderr
     env["FACEREC_OFFLINE"] = "1"
-    port = _free_port()
+    port = free_port()
     cmd = [facerec, *_dockerfile_cmd()]
     cmd[cmd.index("/data/gallery.db")] = str(tmp_path / "gallery.db")
     cmd[cmd.index("8000")] = str(port)
@@ -117,7 +112,7 @@ def _docker_available() -> bool:
 def test_docker_build_and_health(tmp_path: Path) -> None:  # pragma: no cover (needs Docker)
     tag = "facerec:test"
     subprocess.run(["docker", "build", "-t", tag, str(ROOT)], check=True, timeout=3600)
-    port = _free_port()
+    port = free_port()
     name = f"facerec-test-{port}"
     subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "-p", f"127.0.0.1:{port}:8000",
                     "-e", "FACEREC_API_KEYS=s3cret", tag], check=True)
