@@ -52,7 +52,7 @@ def main() -> int:
                     "(default: flip only, as the default pipeline)")
     ap.add_argument("--skip", default="", help="comma-separated configurations not to compute, "
                     "e.g. dlib_resnet+flip (reported as skipped)")
-    ap.add_argument("--selection", action="store_true", help="also score the largest face instead of the central")
+    ap.add_argument("--selection", action="store_true", help="also score the largest face instead of the most central one")
     ap.add_argument("--main-detector", default="scrfd:320", help="detector for the per-embedder table")
     ap.add_argument("--ensemble-detectors", default="scrfd:320")
     ap.add_argument("--reference-embedder", default=DEFAULT_EMBEDDER, help="embedder for the detector table")
@@ -71,14 +71,14 @@ def main() -> int:
     scored: dict[tuple[str, str, bool, str], object] = {}
     failed: dict[str, str] = {}
 
-    def get(model: str, det: str, flip: bool, select: str = "central"):
-        key = (model, det, flip, select)
+    def get(model: str, det: str, flip: bool, pick: str = "center"):
+        key = (model, det, flip, pick)
         if key not in scored and f"{model}{'+flip' if flip else ''}" in skipped:
             failed[f"{model} / {det} / flip={flip}"] = "skipped (--skip): CPU time on this 2-core machine"
             scored[key] = None
         if key not in scored:
             try:
-                scored[key] = score_config(model, det, flip, select, workers=args.workers, lock=False)
+                scored[key] = score_config(model, det, flip, pick, workers=args.workers, lock=False)
             except Exception as exc:  # noqa: BLE001 - a detector/embedder not available here
                 failed[f"{model} / {det} / flip={flip}"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:100]}"
                 scored[key] = None
@@ -87,14 +87,14 @@ def main() -> int:
     rows: list[dict] = []
     t0 = time.time()
 
-    def single(model: str, det: str, flip: bool, kind: str, select: str = "central") -> None:
-        sc = get(model, det, flip, select)
+    def single(model: str, det: str, flip: bool, kind: str, pick: str = "center") -> None:
+        sc = get(model, det, flip, pick)
         if sc is None:
             return
         v2, dev = sc.v2, sc.dev
-        label = f"{model} / {det}{' / flip' if flip else ''}{' / largest face' if select == 'largest' else ''}"
+        label = f"{model} / {det}{' / flip' if flip else ''}{' / largest face' if pick == 'largest' else ''}"
         rows.append(row_for(label, kind, v2.scores(), v2.labels, v2.folds, dev.scores(), dev.labels,
-                            len(v2.no_face), {"model": v2.model, "detector": det, "flip": flip, "select": select,
+                            len(v2.no_face), {"model": v2.model, "detector": det, "flip": flip, "pick": pick,
                                               "seconds": sc.seconds}))
         log(f"  {label}: {rows[-1]['accuracy']:.4%} ± {rows[-1]['std']:.4%}  VAL {rows[-1]['val']:.4%}")
 
@@ -111,7 +111,7 @@ def main() -> int:
                 single(args.reference_embedder, d, flip, "detector")
         # 3. face selection
         if args.selection:
-            single(args.reference_embedder, args.main_detector, False, "selection", select="largest")
+            single(args.reference_embedder, args.main_detector, False, "selection", pick="largest")
     # 4. ensembles of members computed above (same detector and flip), weights chosen on View 1
     for det in ens_dets:
         for flip in (False, True):
@@ -134,7 +134,7 @@ def main() -> int:
                     rows.append(row_for(label, f"ensemble{k}", np.asarray(w) @ v2, lab_v2, folds_v2,
                                         np.asarray(w) @ dev, lab_dev, no_face,
                                         {"model": model, "members": list(combo), "detector": det, "flip": flip,
-                                         "select": "central", "weights": list(w), "view1_cv_acc": cv_acc,
+                                         "pick": "center", "weights": list(w), "view1_cv_acc": cv_acc,
                                          "equal_accuracy": equal.accuracy_mean, "equal_val": equal.val_mean}))
                     log(f"  {label}: {rows[-1]['accuracy']:.4%} (equal weights {equal.accuracy_mean:.4%})")
 

@@ -40,12 +40,12 @@ def runnable(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
 
 @dataclass
 class Scored:
-    """Per-member scores of one (model, detector, flip, select) configuration on View 2 and View 1."""
+    """Per-member scores of one (model, detector, flip, pick) configuration on View 2 and View 1."""
 
     model: str
     detector: str
     flip: bool
-    select: str
+    pick: str
     v2: object  # PairScores
     dev: object  # PairScores
     seconds: float
@@ -66,21 +66,21 @@ def cpu_lock(enabled: bool = True):
         yield
 
 
-def score_config(model: str, detector: str, flip: bool, select: str = "central", workers: int = 2,
+def score_config(model: str, detector: str, flip: bool, pick: str = "center", workers: int = 2,
                  lock: bool = True) -> Scored:
     """View 2 and DevTrain scores of one pipeline (computed under the CPU lock unless all cached)."""
     from facerec.evaluation.lfw import score_pairs
     from facerec.evaluation.pairs import read_pairs
     from facerec.evaluation.runner import EmbeddingRunner
 
-    runner = EmbeddingRunner(model, detector, flip=flip, pick=select, workers=workers)
+    runner = EmbeddingRunner(model, detector, flip=flip, pick=pick, workers=workers)
     with cpu_lock(lock):
         t0 = time.time()
         v2 = score_pairs(read_pairs(VIEW2), LFW, runner)
         dev = score_pairs(read_pairs(DEV_TRAIN), LFW, runner)
-    log(f"{model} / {detector} / flip={flip} / {select}: {v2.computed + dev.computed} images computed, "
+    log(f"{model} / {detector} / flip={flip} / {pick}: {v2.computed + dev.computed} images computed, "
         f"{time.time() - t0:.0f}s")
-    return Scored(model, detector, flip, select, v2, dev, time.time() - t0)
+    return Scored(model, detector, flip, pick, v2, dev, time.time() - t0)
 
 
 def choose_weights(dev_scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> tuple[tuple[float, ...], float, float]:

@@ -49,6 +49,7 @@ class FaceAnalyzer:
         (:func:`~facerec.detection.factory.build_detector`)."""
         self.store = store or ModelStore(offline=offline)
         self.backend, self.device = resolve_backend(backend), device
+        self.min_score, self.min_face = min_score, int(min_face)
         runtime = {"threads": threads, "backend": self.backend, "device": device}
         self.detector: Detector = build_detector(detector, self.store, min_score=min_score, min_face=min_face,
                                                  **runtime)

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -44,9 +46,9 @@ def fake_lfw(tmp_path_factory: pytest.TempPathFactory, grace_bgr: np.ndarray, as
     return root
 
 
-def _facerec(*args: str) -> subprocess.CompletedProcess:
+def _facerec(*args: str, env: Optional[dict] = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "facerec.cli.main", *args], capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, env=env)
 
 
 def test_evaluate_lfw_json_and_roc(fake_lfw: Path, tmp_path: Path):
@@ -68,6 +70,24 @@ def test_evaluate_lfw_json_and_roc(fake_lfw: Path, tmp_path: Path):
     assert again.returncode == 0 and json.loads(again.stdout)["computed_images"] == 0
     text = _facerec(*[a for a in args if a != "--json"])  # human-readable table
     assert text.returncode == 0 and "accuracy" in text.stdout and "fold" in text.stdout
+    floor = _facerec(*args, "--min-face", "1000")  # no face is that big: another cache entry, all fallbacks
+    assert floor.returncode == 0, floor.stderr
+    rep = json.loads(floor.stdout)
+    assert rep["computed_images"] == 9 and rep["no_face_count"] == 9 and rep["min_face"] == 1000
+    assert json.loads(_facerec(*args).stdout)["no_face_count"] == 1  # the default's entries are untouched
+
+
+def test_evaluate_with_everything_cached_does_not_start_ray(fake_lfw: Path, tmp_path: Path):
+    pytest.importorskip("ray.data", reason="the ray extra is not installed")
+    args = ["evaluate", "lfw", "--lfw", str(fake_lfw / "lfw"), "--json", "--model", "arcface_mbf",
+            "--detector", "scrfd", "--no-flip", "--workers", "1", "--cache-dir", str(tmp_path / "cache")]
+    assert _facerec(*args).returncode == 0  # fills the cache, locally
+    tmp = tmp_path / "tmp"  # where a local Ray would put its session folder (facerec-ray-UID/session_*)
+    tmp.mkdir()
+    proc = _facerec(*args, "--engine", "ray", env={**os.environ, "TMPDIR": str(tmp), "RAY_ADDRESS": ""})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["computed_images"] == 0
+    assert not list(tmp.glob("facerec-ray-*")) and "ray:" not in proc.stderr
 
 
 def test_evaluate_pairs_with_a_pairs_file(fake_lfw: Path, tmp_path: Path):

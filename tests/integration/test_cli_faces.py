@@ -131,3 +131,28 @@ def test_backend_option_runs_openvino_and_rejects_unknown_names(capsys, grace_pa
     monkeypatch.delenv("FACEREC_BACKEND")
     code, _, err = run(capsys, "detect", str(grace_path), "--device", "cuda")  # the CPU build of onnxruntime
     assert code == 2 and err.startswith("error: device 'cuda'") and len(err.strip().splitlines()) == 1
+
+
+def test_embed_detector_knobs_reach_the_workers(capsys, tmp_path: Path, grace_bgr: np.ndarray,
+                                                astronaut_bgr: np.ndarray) -> None:
+    """Grace Hopper's face is ~183 px, the astronaut's ~91 px; their scores with scrfd:320 are below
+    0.9 (also on the padded second try): the cut-offs drop them, here and in two worker processes."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "grace.jpg"), grace_bgr)
+    cv2.imwrite(str(folder / "astro.png"), astronaut_bgr)
+
+    def embed(*extra: str) -> tuple[list[str], dict[str, str]]:
+        code, out, err = run(capsys, "embed", str(folder), "--out", str(tmp_path / "e.npz"), "--json", *extra)
+        assert code == 0, err
+        rep = json.loads(out)
+        return rep["rows"], {Path(f["path"]).name: f["reason"] for f in rep["failures"]}
+
+    assert embed() == (2, {})
+    assert embed("--min-face", "120") == (1, {"astro.png": "no face found"})
+    assert embed("--min-face", "120", "-j", "2") == (1, {"astro.png": "no face found"})
+    code, out, err = run(capsys, "embed", str(folder), "--out", str(tmp_path / "e.npz"), "--json",
+                         "--min-score", "0.9", "-j", "2")
+    assert code == 2 and "all 2 image(s) failed" in err
+    assert {Path(f["path"]).name: f["reason"] for f in json.loads(out)["failures"]} == {
+        "grace.jpg": "no face found", "astro.png": "no face found"}

@@ -25,8 +25,15 @@ def run(capsys, *argv):
     return code, cap.out, cap.err
 
 
+TRACK_KEYS = {"track", "person", "similarity", "cluster", "votes", "samples", "first", "last", "first_frame",
+              "last_frame", "frames", "detections", "box", "quality", "skipped"}
+"""Every timeline line has these keys, with a gallery or without, gated by --min-quality or not."""
+
+
 def lines(text: str) -> list[dict]:
-    return [json.loads(x) for x in text.splitlines() if x.strip()]
+    rows = [json.loads(x) for x in text.splitlines() if x.strip()]
+    assert all(set(r) == TRACK_KEYS for r in rows), rows
+    return rows
 
 
 def centre_in(box, rect) -> bool:
@@ -44,10 +51,11 @@ def test_tracks_keep_their_ids_and_get_names_from_the_gallery(tmp_path, capsys, 
     assert run(capsys, "gallery", "--db", db, "enroll", "Eileen Collins", astronaut_path)[0] == 0
     timeline, annotated = tmp_path / "t.jsonl", tmp_path / "ann.mp4"
     code, out, err = run(capsys, "video", clip, "--db", db, "--every", "3", "--out", annotated,
-                         "--timeline", timeline)
+                         "--timeline", timeline, "--json")
     assert code == 0, err
     assert "frames/s" in err and "real-time factor" in err
     tracks = lines(timeline.read_text())
+    assert lines(out) == tracks  # --json: the same lines on stdout too
     assert len(tracks) == 2, tracks  # one track per face for the whole clip: ids kept while moving
     by_name = {t["person"]: t for t in tracks}
     assert set(by_name) == {"Grace Hopper", "Eileen Collins"}
@@ -68,16 +76,18 @@ def test_without_gallery_tracks_are_clustered_into_persons(tmp_path, capsys, gra
     astro_middle = Motion((380, 80), (330, 60), 0.35, 0.40, first=0.2, last=0.8)
     grace_late = Motion((60, 40), (20, 80), 0.40, 0.32, first=0.65, last=1.0)
     compose_video(clip, [grace_bgr, astronaut_bgr, grace_bgr], [grace_early, astro_middle, grace_late], frames=60)
-    code, out, err = run(capsys, "video", clip, "--every", "2")
+    code, out, err = run(capsys, "video", clip, "--every", "2", "--timeline", tmp_path / "t.jsonl")
     assert code == 0, err
-    tracks = sorted(lines(out), key=lambda t: t["first_frame"])
+    assert out == ""  # the timeline went to the file (no --json)
+    tracks = sorted(lines((tmp_path / "t.jsonl").read_text()), key=lambda t: t["first_frame"])
+    assert all(t["votes"] is None and t["skipped"] is None for t in tracks)
     assert len(tracks) == 3, tracks
     first, astro, second = tracks[0], tracks[1], tracks[2]
     assert first["person"] == second["person"] != astro["person"]
     assert first["track"] != second["track"]  # the face left the picture: a new track, the same person
     assert first["last_frame"] < second["first_frame"]
 
-    code, out, err = run(capsys, "video", clip, "--every", "2", "--min-quality", "0.99")
+    code, out, err = run(capsys, "video", clip, "--every", "2", "--min-quality", "0.99", "--json")
     assert code == 0, err
     gated = lines(out)
     assert gated and all(t["person"] == "unknown" and t["samples"] == 0 for t in gated)

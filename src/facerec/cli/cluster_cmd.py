@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (ProfileOpt, profile_flip, BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JobsOpt, JsonOpt, OfflineOpt,
+from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, profile_flip, BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JobsOpt, JsonOpt, OfflineOpt,
                                 batch_engine, console, finite,
                                 make_analyzer, print_json, progress, report_failures)
 from facerec.errors import FacerecError
@@ -23,6 +23,7 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
             model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder."),
             detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
             profile: Optional[str] = ProfileOpt,
+            min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
             offline: bool = OfflineOpt, json_out: bool = JsonOpt, jobs: Optional[int] = JobsOpt,
             engine: str = EngineOpt, address: Optional[str] = AddressOpt,
             backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
@@ -43,9 +44,10 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
     from facerec.recognition.factory import DEFAULT_FLIP
 
     pipeline = {"model": model or DEFAULT_EMBEDDER, "detector": detector or DEFAULT_DETECTOR, "flip": profile_flip(profile, DEFAULT_FLIP),
-                "offline": True if offline else None, "backend": backend, "device": device}
+                "offline": True if offline else None, "backend": backend, "device": device,
+                "min_score": min_score, "min_face": min_face}
     fa = make_analyzer(pipeline["model"], pipeline["detector"], DEFAULT_FLIP, offline=offline, backend=backend,
-                       device=device)
+                       device=device, min_score=min_score, min_face=min_face)
     thr = threshold if threshold is not None else cluster_threshold(fa.threshold, margin)
     with batch_engine(engine, address) as eng, progress() as bar:
         task = bar.add_task("embedding", total=len(files))

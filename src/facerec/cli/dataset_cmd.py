@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (ProfileOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt,
+from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt,
                                 ModelOpt, OfflineOpt,
                                 batch_engine, console, finite, list_failures, min_quality_option, print_json,
                                 progress_bar, say)
@@ -26,6 +26,7 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
           fallback: str = typer.Option("none", "--fallback",
                                        help="'center': write a centred crop when no face is found."),
           min_quality: Optional[float] = min_quality_option(),
+          min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
           offline: bool = OfflineOpt, json_out: bool = JsonOpt,
           engine: str = EngineOpt, address: Optional[str] = AddressOpt,
           backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
@@ -33,7 +34,7 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
     from facerec.workflows.align_dataset import AlignSettings, align_dataset
 
     settings = AlignSettings(size=size, zoom=zoom, detector=detector, fallback=parse_fallback(fallback),
-                             min_quality=min_quality or None)
+                             min_quality=min_quality or None, min_score=min_score, min_face=min_face)
     with batch_engine(engine, address) as eng, progress_bar("aligning") as bar:
         report = align_dataset(dataset, out, settings=settings, jobs=jobs, offline=True if offline else None,
                                progress=bar, engine=eng, backend=backend, device=device)
@@ -56,6 +57,7 @@ def train(data: Path = typer.Argument(..., help="A folder-per-person dataset (ra
           test_ratio: float = typer.Option(0.3, "--test-ratio", help="Share of each person's images held out."),
           seed: int = typer.Option(0, "--seed", help="Seed of the split."),
           model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, profile: Optional[str] = ProfileOpt,
+          min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
           offline: bool = OfflineOpt,
           jobs: Optional[int] = JobsOpt,
           save_embeddings: Optional[Path] = typer.Option(None, "--save-embeddings",
@@ -70,7 +72,7 @@ def train(data: Path = typer.Argument(..., help="A folder-per-person dataset (ra
         raise FacerecError(f"--test-ratio must be at least 0 and below 1, got {test_ratio}")
     make_classifier(classifier)  # fail fast on a bad name
     table = _labelled_embeddings(data, model, detector, flip, offline, jobs, min_images, save_embeddings,
-                                 {"backend": backend, "device": device})
+                                 {"backend": backend, "device": device, "min_score": min_score, "min_face": min_face})
     result = train_classifier(table, classifier, min_images, test_ratio, seed,
                               min_similarity=_embedder_threshold(table.model, offline))
     result.model.save(out)
@@ -158,10 +160,11 @@ def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A cla
              closed_set: bool = typer.Option(False, "--closed-set", help="Always answer a known name (no floors "
                                              "unless given): only for faces known to be of trained people."),
              detector: str = DetectorOpt, profile: Optional[str] = ProfileOpt, offline: bool = OfflineOpt,
+             min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
              jobs: Optional[int] = JobsOpt,
              json_out: bool = JsonOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Name every face, or 'unknown' when it resembles no trained person closely enough (open set)."""
-    runtime = {"backend": backend, "device": device}
+    runtime = {"backend": backend, "device": device, "min_score": min_score, "min_face": min_face}
     from facerec.classification import FaceClassifier
     from facerec.workflows.embed_dataset import looks_like_dataset
 

@@ -7,9 +7,8 @@ from typing import Optional
 
 import typer
 
-from facerec.cli.common import (BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine,
-                                console, print_json,
-                                progress, report_failures)
+from facerec.cli.common import (BackendOpt, DeviceOpt, MinFaceOpt, MinScoreOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt,
+                                console, print_json, progress, report_failures, say)
 from facerec.errors import FacerecError
 
 evaluate_app = typer.Typer(help="Verification accuracy: the LFW View 2 protocol, or your own pairs.",
@@ -58,6 +57,8 @@ class EvalSettings:
     device: Optional[str] = None
     engine: str = "local"
     address: Optional[str] = None
+    min_score: Optional[float] = None
+    min_face: int = 0
 
     @classmethod
     def from_profile(cls, profile: str, model: Optional[str], detector: Optional[str], flip: Optional[bool],
@@ -82,20 +83,26 @@ def _run(pairs, root: Path, opts: EvalSettings, title: str, extra: dict) -> None
     from facerec.evaluation.lfw import evaluate_with
     from facerec.plotting.roc import save_roc_png
     from facerec.evaluation.runner import EmbeddingRunner
+    from facerec.workflows.ray_engine import make_engine
 
-    with batch_engine(opts.engine, opts.address) as eng:
-        workers = opts.workers or (eng.cluster_cpus() if eng else min(8, os.cpu_count() or 1))
-        runner = EmbeddingRunner(opts.model, opts.detector, flip=opts.flip, pick=opts.pick, cache_dir=opts.cache_dir,
-                                 use_cache=not opts.no_cache, workers=workers, offline=True if opts.offline else None,
-                                 engine=eng, backend=opts.backend, device=opts.device)
-        with progress() as bar:
-            task = bar.add_task("embedding", total=None)
+    eng = make_engine(opts.engine, opts.address)  # Ray starts only if the cache lacks something
+    workers = opts.workers or (0 if eng else min(8, os.cpu_count() or 1))
+    runner = EmbeddingRunner(opts.model, opts.detector, flip=opts.flip, pick=opts.pick, cache_dir=opts.cache_dir,
+                             use_cache=not opts.no_cache, workers=workers, offline=True if opts.offline else None,
+                             engine=eng, backend=opts.backend, device=opts.device, min_score=opts.min_score,
+                             min_face=opts.min_face)
+    with progress() as bar:
+        task = bar.add_task("embedding", total=None)
 
-            def tick(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
 
-            rep, ev, _ = evaluate_with(runner, pairs, root, on_progress=tick)
+        rep, ev, _ = evaluate_with(runner, pairs, root, on_progress=tick)
+    if eng is not None and eng.rows_per_node:
+        say(eng.summary())
     rep.update(extra, backend=runner.backend)
+    if opts.min_score is not None or opts.min_face:
+        rep.update(min_score=opts.min_score, min_face=opts.min_face)
     if opts.roc is not None:
         save_roc_png(opts.roc, {f"{rep['model']} ({rep['accuracy_mean']:.2%})": (ev.roc_fpr, ev.roc_tpr)}, title)
         rep["roc_png"] = str(opts.roc)
@@ -139,6 +146,7 @@ def evaluate_lfw(
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="pairs.txt (default: next to --lfw)."),
     profile: str = ProfileOpt, model: Optional[str] = ModelOverride, detector: Optional[str] = DetectorOverride,
     flip: Optional[bool] = FlipOverride,
+    min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
     pick: str = typer.Option("center", "--pick", help=_pick_help("center: the LFW subject")),
     select: Optional[str] = SelectAlias,
     workers: int = WorkersOpt, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
@@ -156,7 +164,8 @@ def evaluate_lfw(
     pairs_file = pairs or _find_pairs(lfw)
     opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers,
                                      cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc,
-                                     engine=engine, address=address, backend=backend, device=device)
+                                     engine=engine, address=address, backend=backend, device=device,
+                                     min_score=min_score, min_face=min_face)
     _run(read_pairs(pairs_file), lfw, opts, f"LFW {pairs_file.name}", {"pairs_file": str(pairs_file), "profile": profile})
 
 
@@ -170,6 +179,7 @@ def evaluate_pairs(
     save_pairs: Optional[Path] = typer.Option(None, "--save-pairs", help="Write the generated pairs here."),
     profile: str = ProfileOpt, model: Optional[str] = ModelOverride, detector: Optional[str] = DetectorOverride,
     flip: Optional[bool] = FlipOverride,
+    min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
     pick: str = typer.Option("largest", "--pick", help=_pick_help("largest")),
     select: Optional[str] = SelectAlias,
     workers: int = WorkersOpt, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
@@ -191,7 +201,8 @@ def evaluate_pairs(
             write_pairs(save_pairs, plist)
     opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers,
                                      cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc,
-                                     engine=engine, address=address, backend=backend, device=device)
+                                     engine=engine, address=address, backend=backend, device=device,
+                                     min_score=min_score, min_face=min_face)
     _run(plist, dataset, opts, dataset.name, {"pairs_file": source, "profile": profile})
 
 

@@ -97,6 +97,7 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
                                                   "[default: all cores, for 64+ images]."),
           shard_size: int = typer.Option(1000, "--shard-size", min=1, help="Images per resumable shard."),
           min_quality: Optional[float] = min_quality_option(),
+          min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
           engine: str = EngineOpt, address: Optional[str] = AddressOpt,
           backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt, json_out: bool = JsonOpt) -> None:
     """Embed the largest face of every image; interrupted runs resume; failures are listed at the end."""
@@ -105,12 +106,14 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
     items = collect_items(paths, labels)
     if not items:
         raise FacerecError("no images found in the given paths")
-    if aligned and min_quality:
-        raise FacerecError("--min-quality needs detection; it does not apply to --aligned crops")
+    if aligned and (min_quality or min_score is not None or min_face):
+        raise FacerecError("--min-quality, --min-score and --min-face need detection; they do not apply to "
+                           "--aligned crops")
     fallback = fallback_center or parse_fallback(fallback_mode)
     options = EmbedOptions(model=model, detector=detector, flip=flip, fallback=fallback, aligned=aligned,
                            align_zoom=aligned_zoom(paths) if aligned else 1.0, offline=True if offline else None,
-                           min_quality=min_quality or None, backend=backend, device=device)
+                           min_quality=min_quality or None, backend=backend, device=device, min_score=min_score,
+                           min_face=min_face)
     with batch_engine(engine, address) as eng, progress_bar("embedding") as bar:
         report = embed_items(items, out, options=options, jobs=jobs, shard_size=shard_size, progress=bar,
                              engine=eng)

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (ProfileOpt, BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine,
+from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine,
                                 console, finite,
                                 min_quality_option, print_json, print_verification, progress,
                                 report_failures, say)
@@ -28,6 +28,8 @@ class _Opts:
     offline: bool = False
     backend: Optional[str] = None
     device: Optional[str] = None
+    min_score: Optional[float] = None
+    min_face: int = 0
 
 
 _opts = _Opts()
@@ -46,6 +48,7 @@ def _gallery(db: Optional[str] = typer.Option(None, "--db", envvar="FACEREC_DB",
              flip: Optional[bool] = typer.Option(None, "--flip/--no-flip", help="Flip TTA for a new gallery."),
              threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
                                                        help="Cosine threshold (default: the embedder's calibrated one)."),
+             min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
              offline: bool = OfflineOpt,
              backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Every subcommand works on the gallery in --db."""
@@ -54,6 +57,7 @@ def _gallery(db: Optional[str] = typer.Option(None, "--db", envvar="FACEREC_DB",
     _opts.db = None if db is None else gallery_location(db)
     _opts.model, _opts.detector, _opts.flip = model, detector, flip
     _opts.threshold, _opts.offline, _opts.backend, _opts.device = threshold, offline, backend, device
+    _opts.min_score, _opts.min_face = min_score, min_face
 
 
 def _db() -> Path | str:
@@ -68,7 +72,8 @@ def _open(load_models: bool = True):
 
     return Gallery.open(_db(), model=_opts.model, detector=_opts.detector, flip=_opts.flip,
                         threshold=_opts.threshold, offline=True if _opts.offline else None, load_models=load_models,
-                        backend=_opts.backend, device=_opts.device)
+                        backend=_opts.backend, device=_opts.device, min_score=_opts.min_score,
+                        min_face=_opts.min_face)
 
 
 def _existing(load_models: bool = False):

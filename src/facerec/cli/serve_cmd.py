@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import ProfileOpt, profile_flip, BackendOpt, DeviceOpt, OfflineOpt, console
+from facerec.cli.common import ProfileOpt, profile_flip, BackendOpt, DeviceOpt, MinFaceOpt, MinScoreOpt, OfflineOpt, console
 from facerec.errors import FacerecError
 
 
@@ -17,6 +17,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
           model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder for a new gallery."),
           detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
           profile: Optional[str] = ProfileOpt,
+          min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
           api_key: List[str] = typer.Option([], "--api-key", help="Accepted API key (repeatable; also FACEREC_API_KEYS, "
                                                                   "comma-separated). Required off loopback."),
           workers: int = typer.Option(2, "--threads", "--workers", min=1,
@@ -45,7 +46,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
 
     cfg = ServiceConfig(db=gallery_location(db), model=model, detector=detector, flip=profile_flip(profile), api_keys=keys, host=host, workers=workers,
                         max_bytes=int(max_upload_mb * 1024 * 1024), offline=True if offline else None,
-                        backend=backend, device=device,
+                        backend=backend, device=device, min_score=min_score, min_face=min_face,
                         allowed_hosts=list(allow_host) + env_list("FACEREC_ALLOWED_HOSTS"),
                         allowed_origins=list(allow_origin) + env_list("FACEREC_ALLOWED_ORIGINS"))
     cfg.check_exposure()

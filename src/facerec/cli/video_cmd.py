@@ -8,8 +8,10 @@ from typing import Optional
 
 import typer
 
-from facerec.cli.common import ProfileOpt, BackendOpt, DeviceOpt, DetectorOpt, ModelOpt, OfflineOpt, console, min_quality_option
+from facerec.cli.common import (ProfileOpt, BackendOpt, DeviceOpt, DetectorOpt, JsonOpt, MinFaceOpt, MinScoreOpt, ModelOpt,
+                                OfflineOpt, console, min_quality_option)
 from facerec.errors import FacerecError
+from facerec.io.text import safe_data
 
 
 def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file, a camera index (0) or a stream URL."),
@@ -23,16 +25,21 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the annotated video here (.mp4/.avi)."),
           timeline: Optional[Path] = typer.Option(None, "--timeline", help="Write the JSON Lines timeline here "
                                                                           "instead of stdout."),
+          json_out: bool = typer.Option(False, "--json", help="JSON Lines on stdout, one object per track as it "
+                                                              "ends (also with --timeline; the summary stays on "
+                                                              "stderr)."),
           display: Optional[bool] = typer.Option(None, "--display/--no-display",
                                                  help="Show a live window [default: for a camera or stream, "
                                                       "where OpenCV has a GUI]."),
           max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
           model: str = ModelOpt, detector: str = DetectorOpt, profile: Optional[str] = ProfileOpt,
+          min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
           offline: bool = OfflineOpt,
           backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Track faces, name each track by vote against a gallery (or cluster them), print a timeline.
 
-    One JSON line per track as it ends: track, person, similarity, first/last time (s), frames.
+    One JSON line per track as it ends, every line with the same keys: track, person, similarity,
+    cluster, votes, samples, first/last time (s) and frame, frames, detections, box, quality, skipped.
     Ctrl-C stops cleanly: every track so far is written and the annotated video closed.
     """
     from facerec.quality import check_min_quality
@@ -50,18 +57,22 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
             from facerec.gallery import Gallery
 
             gallery = Gallery.open(db, detector=detector, threshold=threshold, offline=True if offline else None,
-                                   backend=backend, device=device)
+                                   backend=backend, device=device, min_score=min_score, min_face=min_face)
             analyzer = gallery.analyzer
         else:
             from facerec.cli.common import make_analyzer
 
-            analyzer = make_analyzer(model, detector, offline=offline, backend=backend, device=device)
+            analyzer = make_analyzer(model, detector, offline=offline, backend=backend, device=device,
+                                     min_score=min_score, min_face=min_face)
         writer = open_writer(out, src.fps or 25.0, src.size) if out is not None else None
         stream = open(timeline, "w", encoding="utf-8") if timeline is not None else sys.stdout
+        streams = [stream] + ([sys.stdout] if json_out and stream is not sys.stdout else [])
 
         def write_line(line: dict) -> None:
-            stream.write(json.dumps(line, ensure_ascii=False) + "\n")
-            stream.flush()
+            text = json.dumps(safe_data(line), ensure_ascii=False) + "\n"
+            for s in streams:
+                s.write(text)
+                s.flush()
 
         show = _window() if (display if display is not None else src.live) else None
         report = VideoProcessor(analyzer, gallery, options).run(src, on_track=write_line, writer=writer,
@@ -77,7 +88,7 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
     console.print(f"{r['frames']} frame(s), {r['video_seconds']:.1f} s of video in {r['wall_seconds']:.1f} s: "
                   f"{r['fps']:.1f} frames/s, real-time factor {r['realtime_factor']:.2f}; "
                   f"{r['tracks']} track(s)" + (f", {named} named" if gallery is not None else "") + (f" -> {out}" if out else ""), highlight=False)
-    skipped = [t for t in report.tracks if "skipped" in t]
+    skipped = [t for t in report.tracks if t["skipped"]]
     for t in skipped:
         console.print(f"  track {t['track']}: {t['skipped']}", highlight=False, markup=False)
     if report.interrupted:

@@ -74,17 +74,26 @@ def _weights_id(name: str, store) -> str:
 
 
 def detection_config(analyzer, detector_name: str) -> dict:
-    """Everything the cached detections depend on."""
+    """Everything the cached detections depend on; the cut-offs ``min_score``/``min_face`` only when
+    set, so that the default pipeline keeps its cache."""
     from facerec.analyzer import FaceAnalyzer
+    from facerec.detection.base import MinFaceSize
 
     det = analyzer.detector
-    return {
+    inner = det.inner if isinstance(det, MinFaceSize) else det
+    config = {
         "detector": detector_name,
-        "class": type(det).__name__,
-        "settings": _public_settings(det),
-        "weights": _weights_id(det.model, analyzer.store) if det.model else "",
-        "code": _code_fingerprint(type(det), FaceAnalyzer.detect, FaceAnalyzer._detect_padded),
+        "class": type(inner).__name__,
+        "settings": _public_settings(inner),
+        "weights": _weights_id(inner.model, analyzer.store) if inner.model else "",
+        "code": _code_fingerprint(type(inner), FaceAnalyzer.detect, FaceAnalyzer._detect_padded),
     }
+    if analyzer.min_score is not None:
+        config["min_score"] = float(analyzer.min_score)
+    if analyzer.min_face:
+        config["min_face"] = int(analyzer.min_face)
+        config["min_face_code"] = _code_fingerprint(MinFaceSize)
+    return config
 
 
 def embedding_config(analyzer, member, det_digest: str, pick: Pick) -> dict:
@@ -134,12 +143,13 @@ class ImageWorker:
     """Detects, selects, aligns and embeds one image with every member embedder, through the analyzer."""
 
     def __init__(self, model: str, detector: str, flip: bool, pick: Pick, offline: Optional[bool],
-                 threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None) -> None:
+                 threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None,
+                 min_score: Optional[float] = None, min_face: int = 0) -> None:
         from facerec.analyzer import FaceAnalyzer
 
         self.pick = parse_pick(pick)
         self.analyzer = FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads,
-                                     backend=backend, device=device)
+                                     backend=backend, device=device, min_score=min_score, min_face=min_face)
         self.members = self.analyzer.members
 
     def detect(self, img: np.ndarray) -> Entry:
@@ -173,8 +183,9 @@ class ImageWorker:
 
 def _make_worker(model: str, detector: str, flip: bool, pick: Pick, offline: Optional[bool],
                  threads: Optional[int] = None, backend: Optional[str] = None,
-                 device: Optional[str] = None) -> ImageWorker:
-    return ImageWorker(model, detector, flip, pick, offline, threads=threads, backend=backend, device=device)
+                 device: Optional[str] = None, min_score: Optional[float] = None, min_face: int = 0) -> ImageWorker:
+    return ImageWorker(model, detector, flip, pick, offline, threads=threads, backend=backend, device=device,
+                       min_score=min_score, min_face=min_face)
 
 
 def _process(worker: ImageWorker, task: ImageTask) -> ImageResult:
@@ -207,14 +218,19 @@ class EmbeddingRunner:
     def __init__(self, model: str, detector: str, flip: bool = False, pick: Pick = "center",
                  cache_dir: Optional[os.PathLike] = None, use_cache: bool = True, workers: int = 1,
                  offline: Optional[bool] = None, engine=None, backend: Optional[str] = None,
-                 device: Optional[str] = None) -> None:
+                 device: Optional[str] = None, min_score: Optional[float] = None, min_face: int = 0) -> None:
         """``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` computes what the cache lacks
-        on Ray (``workers`` actors) instead of local processes. ``backend``/``device``: where the models
+        on Ray (``workers`` actors; 0: one per CPU of the cluster) instead of local processes, starting
+        Ray only when there is something to compute. ``backend``/``device``: where the models
         run (:mod:`facerec.inference`); cached vectors are shared between backends (they agree to cosine
-        0.999+), so the cache key leaves them out."""
+        0.999+), so the cache key leaves them out. ``min_score``/``min_face``: the detector's cut-offs
+        (part of the cache key when set)."""
         self.model_name, self.detector_name, self.flip, self.pick = model, detector, flip, parse_pick(pick)
-        self.offline, self.workers, self.engine = offline, max(1, int(workers)), engine
-        self.local = ImageWorker(model, detector, flip, self.pick, offline, backend=backend, device=device)
+        self.offline, self.engine = offline, engine
+        self.workers = max(0 if engine is not None else 1, int(workers))
+        self.min_score, self.min_face = min_score, int(min_face)
+        self.local = ImageWorker(model, detector, flip, self.pick, offline, backend=backend, device=device,
+                                 min_score=min_score, min_face=min_face)
         self.backend, self.device = self.local.analyzer.backend, device
         analyzer = self.local.analyzer
         self.members = self.local.members
@@ -296,8 +312,12 @@ class EmbeddingRunner:
 
     def _execute(self, tasks: list[ImageTask]) -> Iterator[ImageResult]:
         """Every task's result over the parallel map (in this process for a handful of tasks)."""
-        jobs = 1 if len(tasks) < 2 * self.workers and self.engine is None else self.workers
+        if self.engine is not None:
+            jobs: Optional[int] = self.workers or None
+        else:
+            jobs = 1 if len(tasks) < 2 * self.workers else self.workers
         kwargs = {"model": self.model_name, "detector": self.detector_name, "flip": self.flip, "pick": self.pick,
-                  "offline": self.offline, "backend": self.backend, "device": self.device}
+                  "offline": self.offline, "backend": self.backend, "device": self.device,
+                  "min_score": self.min_score, "min_face": self.min_face}
         yield from parallel_map(_process, tasks, factory=_make_worker, factory_kwargs=kwargs, jobs=jobs,
                                 chunksize=8, state=self.local, engine=self.engine)

@@ -114,11 +114,13 @@ class Gallery:
     @classmethod
     def open(cls, path: str | os.PathLike, model: Optional[str] = None, detector: Optional[str] = None,
              flip: Optional[bool] = None, threshold: Optional[float] = None, offline: Optional[bool] = None,
-             load_models: bool = True, backend: Optional[str] = None, device: Optional[str] = None) -> "Gallery":
+             load_models: bool = True, backend: Optional[str] = None, device: Optional[str] = None,
+             min_score: Optional[float] = None, min_face: int = 0) -> "Gallery":
         """Open (or create) a gallery and load the embedder it was made with.
 
         ``model`` is only needed for a new gallery (default: the package default embedder); for
         an existing one it must produce the same vector space or :class:`IncompatibleEmbeddingsError`.
+        ``min_score``/``min_face``: the detector's cut-offs for this session (not recorded).
         """
         if not load_models:
             return cls(path, None, threshold=threshold)
@@ -126,7 +128,7 @@ class Gallery:
 
         pipe = gallery_pipeline(path, model, detector, flip)
         fa = FaceAnalyzer(model=pipe.model, detector=pipe.detector, flip=pipe.flip, offline=offline, backend=backend,
-                          device=device)
+                          device=device, min_score=min_score, min_face=min_face)
         gallery = cls(path, fa, embedder_name=pipe.model, threshold=threshold)
         pipe.record(gallery)
         return gallery

@@ -72,6 +72,9 @@ class ServiceConfig:
     backend: Optional[str] = None
     """Inference backend and device of the models (:mod:`facerec.inference`)."""
     device: Optional[str] = None
+    min_score: Optional[float] = None
+    """The detector's score cut-off (None: the detector's own) and size floor in pixels."""
+    min_face: int = 0
     allowed_hosts: list[str] = field(default_factory=list)
     """Host names besides loopback that a key-less service answers to (``--allow-host``)."""
     allowed_origins: list[str] = field(default_factory=list)
@@ -88,7 +91,8 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
     """Load the models and the gallery once, and build the app from the routers."""
     pipe = gallery_pipeline(cfg.db, cfg.model, cfg.detector, cfg.flip)
     pool = InferencePool(pipe.model, pipe.detector, flip=pipe.flip, workers=cfg.workers, offline=cfg.offline,
-                         threshold=cfg.threshold, backend=cfg.backend, device=cfg.device)
+                         threshold=cfg.threshold, backend=cfg.backend, device=cfg.device, min_score=cfg.min_score,
+                         min_face=cfg.min_face)
     gallery = Gallery(cfg.db, pool.analyzer, embedder_name=pipe.model, threshold=cfg.threshold)
     pipe.record(gallery)
     services = Services(gallery, pool, [k.encode() for k in cfg.api_keys if k])

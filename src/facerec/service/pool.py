@@ -19,13 +19,14 @@ class InferencePool:
 
     def __init__(self, model: str, detector: str, flip: bool = False, workers: int = 2,
                  offline: Optional[bool] = None, threshold: Optional[float] = None, backend: Optional[str] = None,
-                 device: Optional[str] = None) -> None:
+                 device: Optional[str] = None, min_score: Optional[float] = None, min_face: int = 0) -> None:
         from facerec.analyzer import FaceAnalyzer
 
         self.workers = max(1, int(workers))
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         self.analyzers = [FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline,
-                                       threshold=threshold, threads=threads, backend=backend, device=device)
+                                       threshold=threshold, threads=threads, backend=backend, device=device,
+                                       min_score=min_score, min_face=min_face)
                           for _ in range(self.workers)]
         self._free: "queue.Queue[Any]" = queue.Queue()
         for a in self.analyzers:

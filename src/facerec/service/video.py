@@ -62,7 +62,7 @@ class VideoJobs:
             m, cfg = self.state.models, self.state.config
             self._analyzer = FaceAnalyzer(model=m["model"], detector=m["detector"], flip=m["flip"],
                                           threshold=cfg.threshold, offline=cfg.offline, backend=cfg.backend,
-                                          device=cfg.device)
+                                          device=cfg.device, min_score=cfg.min_score, min_face=cfg.min_face)
         return self._analyzer
 
     def submit(self, path: Path, options) -> VideoJob:

@@ -174,7 +174,9 @@ class VideoProcessor:
             states[t.id].identity.add(vec, vote)
 
     def _finish(self, track: Track, st: _State) -> Optional[dict]:
-        """The timeline line of an ended track (None for a track too short to trust)."""
+        """The timeline line of an ended track (None for a track too short to trust); every line has
+        the same keys (``votes``: None without a gallery, ``skipped``: None unless every face was
+        below ``min_quality``)."""
         if track.hits < self.options.min_detections:
             return None
         ident = st.identity
@@ -184,7 +186,8 @@ class VideoProcessor:
         if mean is not None and (self.gallery is None or name == UNKNOWN):
             cluster = self.clusters.label(mean)
         if self.gallery is None:
-            line: dict = {"track": track.id, "person": cluster or UNKNOWN, "similarity": None, "cluster": cluster}
+            line: dict = {"track": track.id, "person": cluster or UNKNOWN, "similarity": None, "cluster": cluster,
+                          "votes": None}
         else:
             line = {"track": track.id, "person": name, "similarity": round(sim, 4), "cluster": cluster,
                     "votes": counts}
@@ -193,7 +196,7 @@ class VideoProcessor:
                  "first_frame": track.first_frame, "last_frame": track.last_frame,
                  "frames": track.last_frame - track.first_frame + 1, "detections": track.hits,
                  "box": [round(float(v), 1) for v in track.last_box],
-                 "quality": round(max((v.quality for v in ident.votes), default=0.0), 4)}
+                 "quality": round(max((v.quality for v in ident.votes), default=0.0), 4), "skipped": None}
         if not ident.vectors and ident.skipped:
             line["skipped"] = f"{ident.skipped} face(s) below --min-quality; best: {st.best_skipped[1]}"
         return line

@@ -39,10 +39,14 @@ class AlignSettings:
     fallback: bool = False
     min_quality: Optional[float] = None
     """Faces below this quality are failures with the reason (:mod:`facerec.quality`)."""
+    min_score: Optional[float] = None
+    """The detector's score cut-off (None: the detector's own) and size floor in pixels."""
+    min_face: int = 0
 
     def to_dict(self) -> dict:
         return {"template": "arcface", "size": self.size, "zoom": self.zoom, "detector": self.detector,
-                "fallback": "center" if self.fallback else None, "min_quality": self.min_quality}
+                "fallback": "center" if self.fallback else None, "min_quality": self.min_quality,
+                "min_score": self.min_score, "min_face": self.min_face}
 
 
 @dataclass
@@ -93,11 +97,12 @@ def _check_settings(out: Path, settings: AlignSettings) -> None:
 
 # -- worker side ---------------------------------------------------------------------------------
 def _make_worker(model: str, detector: str, offline: Optional[bool], settings: dict, threads: Optional[int] = None,
-                 backend: Optional[str] = None, device: Optional[str] = None):
+                 backend: Optional[str] = None, device: Optional[str] = None, min_score: Optional[float] = None,
+                 min_face: int = 0):
     from facerec.analyzer import FaceAnalyzer
 
     return FaceAnalyzer(model=model, detector=detector, offline=offline, threads=threads, backend=backend,
-                        device=device), settings
+                        device=device, min_score=min_score, min_face=min_face), settings
 
 
 def _align_one(state, item: tuple[str, str]) -> tuple[str, str, str]:
@@ -172,6 +177,7 @@ def align_dataset(dataset: Path, out: Path, *, settings: Optional[AlignSettings]
     if progress:
         progress(done, len(files))
     kwargs = {"model": model, "detector": settings.detector, "offline": offline, "backend": backend, "device": device,
+              "min_score": settings.min_score, "min_face": settings.min_face,
               "settings": {"size": settings.size, "zoom": settings.zoom, "fallback": settings.fallback,
                            "min_quality": settings.min_quality}}
     try:

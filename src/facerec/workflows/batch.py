@@ -54,12 +54,14 @@ class Candidate:
 
 
 def build_analyzer(model: str, detector: str, flip: bool = False, offline: Optional[bool] = None,
-                   threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None):
-    """A worker's state: the FaceAnalyzer of this pipeline (the parallel map's factory)."""
+                   threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None,
+                   min_score: Optional[float] = None, min_face: int = 0):
+    """A worker's state: the FaceAnalyzer of this pipeline (the parallel map's factory); ``min_score``
+    and ``min_face`` are the detector's cut-offs."""
     from facerec.analyzer import FaceAnalyzer
 
     return FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads,
-                        backend=backend, device=device)
+                        backend=backend, device=device, min_score=min_score, min_face=min_face)
 
 
 def embed_image(analyzer, path: str, key: Hashable = None, pick: Pick = DEFAULT_PICK,
@@ -112,19 +114,24 @@ def embed_images(items: Iterable[tuple[Path | str, Hashable]], *, model: str, de
                  pick: Pick = DEFAULT_PICK, fallback: bool = False, min_quality: Optional[float] = None,
                  jobs: Optional[int] = 1, analyzer=None,
                  offline: Optional[bool] = None, chunksize: int = 4, engine=None, backend: Optional[str] = None,
-                 device: Optional[str] = None, keep_others: bool = False) -> Iterator[EmbeddedImage]:
+                 device: Optional[str] = None, keep_others: bool = False, min_score: Optional[float] = None,
+                 min_face: int = 0) -> Iterator[EmbeddedImage]:
     """One :class:`EmbeddedImage` per ``(path, key)`` item, in completion order.
 
     ``jobs``: worker processes as in :func:`parallel_map` (1: this process, on ``analyzer`` when given);
     ``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` to run on Ray (None: here);
     ``backend``/``device``: where the workers' models run (:mod:`facerec.inference`), by default those
-    of ``analyzer`` when given; ``keep_others``: see :func:`embed_image`.
+    of ``analyzer`` when given; ``min_score``/``min_face``: the workers' detector cut-offs, by default
+    those of ``analyzer`` when given; ``keep_others``: see :func:`embed_image`.
     """
     if analyzer is not None:
         backend, device = backend or analyzer.backend, device or analyzer.device
+        min_score = analyzer.min_score if min_score is None else min_score
+        min_face = min_face or analyzer.min_face
     pick = parse_pick(pick)
     work = [(str(p), k, pick, fallback, min_quality, keep_others) for p, k in items]
     yield from parallel_map(_task, work, factory=build_analyzer,
                             factory_kwargs={"model": model, "detector": detector, "flip": flip, "offline": offline,
-                                            "backend": backend, "device": device},
+                                            "backend": backend, "device": device, "min_score": min_score,
+                                            "min_face": min_face},
                             jobs=jobs, chunksize=chunksize, state=analyzer if jobs == 1 else None, engine=engine)

@@ -49,11 +49,17 @@ class EmbedOptions:
     backend: Optional[str] = None
     """Inference backend and device (:mod:`facerec.inference`); not part of :meth:`key`: the vectors agree."""
     device: Optional[str] = None
+    min_score: Optional[float] = None
+    """The detector's score cut-off (None: the detector's own) and size floor in pixels."""
+    min_face: int = 0
 
     def key(self) -> dict:
-        return {"model": self.model, "detector": None if self.aligned else self.detector, "flip": self.flip,
-                "fallback": self.fallback, "aligned": self.aligned, "align_zoom": self.align_zoom,
-                "min_quality": self.min_quality}
+        key = {"model": self.model, "detector": None if self.aligned else self.detector, "flip": self.flip,
+               "fallback": self.fallback, "aligned": self.aligned, "align_zoom": self.align_zoom,
+               "min_quality": self.min_quality}
+        if not self.aligned:  # the detector's cut-offs, only when set (earlier runs' shards stay valid)
+            key |= {k: v for k, v in (("min_score", self.min_score), ("min_face", self.min_face)) if v}
+        return key
 
 
 @dataclass
@@ -104,7 +110,7 @@ def _make_worker(options: dict, threads: Optional[int] = None):
         return build_embedder(options["model"], ModelStore(offline=options["offline"]), flip=options["flip"],
                               threads=threads, backend=options["backend"], device=options["device"]), options
     return build_analyzer(options["model"], options["detector"], options["flip"], options["offline"], threads,
-                          options["backend"], options["device"]), options
+                          options["backend"], options["device"], options["min_score"], options["min_face"]), options
 
 
 def _embed_one(state, item: tuple[int, str]) -> EmbeddedImage:

@@ -32,10 +32,10 @@ class FailureLog:
         self._fh.flush()  # type: ignore[attr-defined]
 
     def add(self, path: str, reason: str) -> None:
-        path, reason = safe_text(path), safe_text(" ".join(reason.split()))
+        path, reason = _entry(path, reason)
         self.entries.append((path, reason))
         if self._fh is not None:
-            self._fh.write(f"{_clean(path)}\t{reason}\n")  # type: ignore[attr-defined]
+            self._fh.write(_row(path, reason))  # type: ignore[attr-defined]
             self._fh.flush()  # type: ignore[attr-defined]
 
     def close(self) -> None:
@@ -48,8 +48,8 @@ class FailureLog:
 
 def write_failure_report(path: Path, entries: list[tuple[str, str]]) -> None:
     """Write a ``path<TAB>reason`` report, sorted by path, atomically."""
-    rows = sorted((safe_text(p), safe_text(" ".join(r.split()))) for p, r in entries)
-    write_atomic(path, (REPORT_HEADER + "".join(f"{_clean(p)}\t{r}\n" for p, r in rows)).encode())
+    rows = sorted(_entry(p, r) for p, r in entries)
+    write_atomic(path, (REPORT_HEADER + "".join(_row(p, r) for p, r in rows)).encode())
 
 
 def report_path_for(output: Path) -> Path:
@@ -57,8 +57,15 @@ def report_path_for(output: Path) -> Path:
     return output.with_name(output.name + ".failures.tsv")
 
 
-def _clean(path: str) -> str:
-    return path.replace("\t", " ").replace("\n", " ")
+def _entry(path: str, reason: str) -> tuple[str, str]:
+    """A failure as the report keeps it: printable text, the reason on one line."""
+    return safe_text(path), safe_text(" ".join(reason.split()))
+
+
+def _row(path: str, reason: str) -> str:
+    """One report line of an :func:`_entry` (tabs and newlines in the path become spaces)."""
+    clean = path.replace("\t", " ").replace("\n", " ")
+    return f"{clean}\t{reason}\n"
 
 
 def read_failure_report(path: Path) -> list[tuple[str, str]]:
