@@ -81,6 +81,20 @@ def test_align_reports_exactly_the_bad_files_and_aligns_the_rest(bad_dataset, tm
     assert not (out / "zz_bad").exists() or not any((out / "zz_bad").iterdir())
 
 
+def test_align_min_face_reaches_both_workers(small_dataset: Path, tmp_path: Path, capsys) -> None:
+    """The astronaut's face (~91 px) is below --min-face 120 in every variant; Grace Hopper's full-size
+    photo (~183 px) is above it. Two worker processes build their detectors with the cut-off."""
+    out = tmp_path / "aligned"
+    code = main(["align", str(small_dataset), str(out), "-j", "2", "--json", "--min-face", "120"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    failed = {Path(f["path"]).name: f["reason"] for f in report["failures"]}
+    assert {f"astronaut_{k:04d}.jpg" for k in range(1, 5)} <= set(failed)
+    assert all(reason == "no face found" for reason in failed.values())
+    assert "grace_0001.jpg" not in failed and (out / "grace" / "grace_0001.png").is_file()
+    assert json.loads((out / "align.json").read_text())["min_face"] == 120
+
+
 def test_aligned_crop_is_a_face_of_the_same_person(analyzer, small_dataset: Path, tmp_path: Path, grace_bgr) -> None:
     out = tmp_path / "al"
     report = align_dataset(small_dataset, out, settings=AlignSettings(size=112), jobs=1)

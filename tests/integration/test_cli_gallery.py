@@ -161,3 +161,24 @@ def test_gallery_reopened_by_another_process(tmp_path, images, gallery_backend):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["faces"][0]["name"] == "Grace Hopper"
+
+
+def test_gallery_detector_knobs_apply_to_enroll_and_identify(tmp_path, capsys, grace_bgr, astronaut_bgr):
+    """A group photo of Grace Hopper's face (~183 px) beside the astronaut's (~91 px): --min-face 120
+    on the gallery drops the small face from identify and refuses to enroll a photo of it alone."""
+    import numpy as np
+
+    astro = tmp_path / "astro.jpg"
+    cv2.imwrite(str(astro), astronaut_bgr)
+    group = tmp_path / "group.jpg"
+    h = astronaut_bgr.shape[0]
+    cv2.imwrite(str(group), np.hstack([astronaut_bgr, cv2.resize(grace_bgr, (grace_bgr.shape[1] * h // grace_bgr.shape[0], h))]))
+    db = tmp_path / "g.db"
+    assert run(capsys, "gallery", "--db", db, "enroll", "Eileen Collins", astro)[0] == 0
+    code, out, _ = run(capsys, "gallery", "--db", db, "identify", group, "--json")
+    assert code == 0 and len(json.loads(out)[0]["faces"]) == 2
+    code, out, _ = run(capsys, "gallery", "--db", db, "--min-face", "120", "identify", group, "--json")
+    faces = json.loads(out)[0]["faces"]
+    assert code == 0 and len(faces) == 1 and faces[0]["name"] == "unknown"  # only Grace Hopper's face left
+    code, _, err = run(capsys, "gallery", "--db", db, "--min-face", "120", "enroll", "Eileen Collins", astro)
+    assert "no face" in err
