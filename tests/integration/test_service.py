@@ -210,3 +210,18 @@ def test_api_keys(tmp_path, photos):
         _err(c.post("/v1/identify", files={"image": photos["grace"]}), 401, "unauthorized")
         assert c.get("/v1/persons", headers={"X-API-Key": "s3cret"}).status_code == 200
         assert c.get("/v1/persons", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_detector_settings_apply_to_the_routes_and_the_video_worker(tmp_path, photos, astronaut_bgr):
+    """``serve --min-face 120``: the astronaut's face (~91 px) is ignored, Grace Hopper's (~183 px) is not,
+    by the inference pool and by the video jobs' own analyzer alike; /v1/health says so."""
+    from facerec.service.video import VideoJobs
+
+    app = create_app(ServiceConfig(db=tmp_path / "m.db", workers=1, min_face=120))
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        assert c.post("/v1/detect", files={"image": photos["astro"]}).json()["faces"] == []
+        assert len(c.post("/v1/detect", files={"image": photos["grace"]}).json()["faces"]) == 1
+        _err(c.post("/v1/persons", data={"name": "Eileen"}, files={"image": photos["astro"]}), 422, "no_face")
+        models = c.get("/v1/health").json()["models"]
+        assert models["min_face"] == 120 and models["min_score"] is None
+        assert VideoJobs(app.state).analyzer().detector.detect(astronaut_bgr) == []

@@ -12,9 +12,11 @@ import pytest
 pytest.importorskip("fastapi", reason="the service needs fastapi (pip install 'facerec[service]')")
 pytest.importorskip("httpx", reason="TestClient needs httpx")
 pytest.importorskip("faiss", reason="the gallery needs faiss-cpu")
-jsonschema = pytest.importorskip("jsonschema")
+pytest.importorskip("jsonschema")
 
 from fastapi.testclient import TestClient  # noqa: E402
+
+from support.contract import Contract  # noqa: E402
 
 from facerec.service.app import ServiceConfig, create_app  # noqa: E402
 
@@ -30,26 +32,6 @@ def client(tmp_path_factory):
     app = create_app(ServiceConfig(db=tmp_path_factory.mktemp("contract") / "g.db", workers=1, api_keys=["k3y"]))
     with TestClient(app, base_url="http://127.0.0.1", headers={"X-API-Key": "k3y"}) as c:
         yield c
-
-
-class Contract:
-    """Checks responses against the published OpenAPI document."""
-
-    def __init__(self, spec: dict) -> None:
-        self.spec = spec
-        self.checked: set[tuple[str, str, str]] = set()
-
-    def __call__(self, resp, path: str, method: str) -> dict:
-        op = self.spec["paths"][path][method]
-        status = str(resp.status_code)
-        assert status in op["responses"], f"{method.upper()} {path} answered {status}, not in its OpenAPI responses"
-        media = op["responses"][status].get("content", {}).get("application/json")
-        assert media is not None, f"{method.upper()} {path} {status}: no JSON schema documented"
-        body = resp.json()
-        schema = {**media["schema"], "components": self.spec["components"]}
-        jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
-        self.checked.add((path, method, status))
-        return body
 
 
 def test_every_response_matches_the_openapi_document(client, grace_bgr, astronaut_bgr):
@@ -88,7 +70,7 @@ def test_every_response_matches_the_openapi_document(client, grace_bgr, astronau
         assert 400 <= resp.status_code < 500, resp.text
         body = check(resp, path, method)
         assert body["error"]["request_id"] == resp.headers["x-request-id"]
-    assert {(p, m) for p, m, _ in check.checked} >= {
+    assert {(p, m) for p, m, _ in check.checked} >= {  # the video jobs: test_service_video.py
         (p, m) for p, ops in spec["paths"].items() for m in ops if not p.startswith("/v1/video")}
 
 
@@ -109,6 +91,14 @@ def test_unknown_fields_request_ids_and_offline_docs(client, grace_bgr):
     grace = _jpg(grace_bgr)
     r = client.post("/v1/persons", data={"name": "Typo"}, files={"images": grace})  # 'image' is the field
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request" and "'images'" in r.text
+    r = client.post("/v1/persons", data={"name": "Typo", "pikc": "largest"}, files={"image": grace})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request" and "'pikc'" in r.text
+    r = client.post("/v1/persons", json={"name": "Typo", "face": "first"})
+    assert r.status_code == 422 and "field 'face'" in r.json()["error"]["message"]
+    r = client.post("/v1/persons", data={"pick": "largest"}, files={"image": grace})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "missing_field" and "'name'" in r.text
+    r = client.patch("/v1/persons/1", json={"name": "x", "merge_into": 2, "extra": 1})
+    assert r.status_code == 422 and "'extra'" in r.text
     assert client.get("/v1/persons").json()["count"] == 0  # nothing created
     r = client.get("/v1/persons/999", headers={"X-Request-ID": "trace-42"})
     assert r.headers["x-request-id"] == "trace-42" and r.json()["error"]["request_id"] == "trace-42"

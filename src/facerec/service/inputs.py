@@ -5,12 +5,16 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional, TypeVar
 
 from fastapi import Request
+from pydantic import ValidationError
 
 from facerec.errors import ImageError
 from facerec.service.errors import ApiError
+from facerec.service.schemas import FormFields
+
+F = TypeVar("F", bound=FormFields)
 
 
 @dataclass
@@ -22,6 +26,20 @@ class Payload:
     unknown: list[str] = field(default_factory=list)
     """Keys the route does not take."""
     allowed: list[str] = field(default_factory=list)
+
+    def form(self, model: type[F]) -> F:
+        """The fields as the route's :class:`~facerec.service.schemas.FormFields` model (null, empty and
+        blank values count as absent); any other field, or one of the wrong type, is a 422."""
+        self.check_fields()
+        given = {k: v for k, v in self.fields.items() if v is not None and not (isinstance(v, str) and not v.strip())}
+        try:
+            return model.model_validate(given)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            name = ".".join(str(x) for x in err["loc"])
+            if err["type"] == "missing":
+                raise ApiError(422, "missing_field", f"field '{name}' is required") from None
+            raise ApiError(422, "invalid_request", f"field '{name}': {err['msg']}") from None
 
     def check_fields(self) -> None:
         """Refuse a body with keys the route does not take (a typo must not pass as an empty request)."""
@@ -40,25 +58,6 @@ class Payload:
     def image(self, name: str) -> bytes:
         return self.images(name)[0]
 
-    def text(self, name: str, required: bool = False) -> str | None:
-        value = self.fields.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                raise ApiError(422, "missing_field", f"field '{name}' is required")
-            return None
-        if not isinstance(value, (str, int, float)):
-            raise ApiError(422, "invalid_request", f"field '{name}' must be a string")
-        return str(value)
-
-    def integer(self, name: str, default: int) -> int:
-        value = self.fields.get(name)
-        if value is None or value == "":
-            return default
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ApiError(422, "invalid_request", f"field '{name}' must be an integer") from None
-
 
 def decode_base64(value: Any, name: str) -> bytes:
     """Bytes of a base64 string, with or without a ``data:...;base64,`` prefix."""
@@ -74,12 +73,14 @@ def decode_base64(value: Any, name: str) -> bytes:
     return data
 
 
-async def read_payload(request: Request, image_fields: tuple[str, ...], fields: tuple[str, ...] = ()) -> Payload:
+async def read_payload(request: Request, image_fields: tuple[str, ...],
+                       form: Optional[type[FormFields]] = None) -> Payload:
     """Parse the body: multipart (file parts are images) or JSON (``image_fields`` hold base64;
-    ``NAMEs`` a list of them). Any other key than those and ``fields`` is refused (422
-    ``invalid_request``) once the route has read what it needs (:meth:`Payload.check_fields`)."""
+    ``NAMEs`` a list of them). Any other key than those and the fields of ``form`` is refused (422
+    ``invalid_request``) once the route has read what it needs (:meth:`Payload.check_fields`, also
+    done by :meth:`Payload.form`)."""
     out = await _read(request, image_fields)
-    allowed = set(image_fields) | set(fields)
+    allowed = set(image_fields) | set(form.model_fields if form is not None else ())
     out.unknown = sorted({k for k in (*out.files, *out.fields) if k not in allowed})
     out.allowed = sorted(allowed)
     return out
@@ -132,18 +133,22 @@ async def _read(request: Request, image_fields: tuple[str, ...]) -> Payload:
                    f"content type {ctype!r} is not supported: send multipart/form-data or application/json")
 
 
-def openapi_body(images: dict[str, str], fields: dict[str, dict] | None = None, required: list[str] | None = None) -> dict:
-    """``openapi_extra`` documenting both body forms of an endpoint."""
-    fields = fields or {}
-    multipart = {name: {"type": "string", "format": "binary", "description": desc} for name, desc in images.items()}
+def openapi_body(images: dict[str, str], form: Optional[type[FormFields]] = None,
+                 required: list[str] | None = None, multipart: bool = True) -> dict:
+    """``openapi_extra`` documenting both body forms of an endpoint (``multipart=False``: JSON only):
+    the images, and the fields of ``form`` (its JSON schema)."""
+    schema = form.model_json_schema() if form is not None else {}
+    fields = schema.get("properties", {})
+    required = (required if required is not None else list(images)) + schema.get("required", [])
+    parts = {name: {"type": "string", "format": "binary", "description": desc} for name, desc in images.items()}
     as_json = {name: {"type": "string", "format": "byte", "description": desc + " (base64)"} for name, desc in images.items()}
     as_json.update({name + "s": {"type": "array", "items": {"type": "string", "format": "byte"},
                                  "description": f"Several {name} images (base64)."} for name in images if name == "image"})
-    multipart.update(fields)
+    parts.update(fields)
     as_json.update(fields)
-    req = required if required is not None else list(images)
-    return {"requestBody": {"required": True, "content": {
-        "multipart/form-data": {"schema": {"type": "object", "properties": multipart, "required": req,
-                                           "additionalProperties": False}},
-        "application/json": {"schema": {"type": "object", "properties": as_json, "required": req,
-                                         "additionalProperties": False}}}}}
+    content = {"application/json": {"schema": {"type": "object", "properties": as_json, "required": required,
+                                                "additionalProperties": False}}}
+    if multipart:
+        content["multipart/form-data"] = {"schema": {"type": "object", "properties": parts, "required": required,
+                                                     "additionalProperties": False}}
+    return {"requestBody": {"required": True, "content": content}}

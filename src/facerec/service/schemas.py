@@ -1,10 +1,11 @@
-"""The service contract: a typed model for every response body (and the error body), so the
-OpenAPI document describes exactly what the routes send and clients can be generated from it."""
+"""The service contract: a typed model for every response body (and the error body) and for the
+fields of every request body, so the OpenAPI document describes exactly what the routes take and
+send and clients can be generated from it."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Box = list[float]
 """``[x1, y1, x2, y2]`` in image pixels."""
@@ -143,6 +144,8 @@ class LoadedModels(BaseModel):
     flip: bool
     backend: Optional[str] = Field(None, description="Inference backend (onnxruntime, openvino).")
     device: Optional[str] = None
+    min_score: Optional[float] = Field(None, description="The detector's score cut-off (None: the detector's own).")
+    min_face: int = Field(0, description="Faces smaller than this many pixels (shorter box side) are ignored.")
     threads: int = Field(description="Inference threads, each with its own copy of the models.")
 
 
@@ -155,6 +158,87 @@ class ServiceHealth(BaseModel):
     persons: int
     faces: int
     auth: bool
+
+
+# -- request bodies: the fields besides the images (multipart form fields or JSON keys) ---------------
+class FormFields(BaseModel):
+    """A route's fields besides its images; no other field is taken (422 ``invalid_request``)."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+class VerifyFields(FormFields):
+    person_id: Optional[int] = Field(None, description="Verify the image against this person.")
+
+
+class PickFields(FormFields):
+    pick: Optional[str] = Field(None, description="Which face of an image with several: largest, center or a face "
+                                                  "number (0 = largest). Without it such an image is refused (422 "
+                                                  "multiple_faces, naming the boxes).")
+    face: Optional[int] = Field(None, description="Old spelling of a face number for pick.",
+                                json_schema_extra={"deprecated": True})
+
+
+class PersonFields(PickFields):
+    name: str = Field(description="The person's name.")
+
+
+class PersonPatch(FormFields):
+    """Exactly one of ``name`` and ``merge_into``."""
+
+    name: Optional[str] = Field(None, description="The new name.")
+    merge_into: Optional[int] = Field(None, description="Move this person's faces to that person, then delete it.")
+
+
+# -- video jobs -----------------------------------------------------------------------------------------
+class VideoJobStarted(BaseModel):
+    job: str = Field(description="The job's id.")
+    status: Literal["queued", "running", "done", "failed"]
+    poll: str = Field(description="Where to GET the job's progress and timeline.")
+
+
+class VideoTrack(BaseModel):
+    """One line of the timeline: a track, written when it ends."""
+
+    track: int
+    person: str = Field(description="The gallery's name, 'unknown', or person-N / unknown-N of the clustering.")
+    similarity: Optional[float] = Field(description="Mean similarity of the winning votes (None without a gallery).")
+    cluster: Optional[str] = Field(description="The cluster of a track no gallery person matched.")
+    votes: Optional[dict[str, int]] = Field(description="Votes per name (None without a gallery).")
+    samples: int = Field(description="Faces of the track embedded for the vote.")
+    first: float = Field(description="Seconds into the video.")
+    last: float
+    first_frame: int
+    last_frame: int
+    frames: int
+    detections: int = Field(description="Frames where the detector found this face.")
+    box: Box = Field(description="The last box.")
+    quality: float = Field(description="Best face quality of the track, in [0, 1].")
+    skipped: Optional[str] = Field(description="Why no face of the track voted (all below min_quality), else None.")
+
+
+class VideoSummary(BaseModel):
+    source: str
+    frames: int
+    detected_frames: int
+    video_seconds: float
+    wall_seconds: float
+    fps: float
+    realtime_factor: float = Field(description="Video seconds per wall-clock second.")
+    tracks: int
+    dropped_tracks: int = Field(description="Tracks too short to trust.")
+    interrupted: bool
+
+
+class VideoJob(BaseModel):
+    job: str
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float = Field(description="Share of the frames done, in [0, 1].")
+    frames: int
+    total_frames: int = Field(description="Frames in the video (0 when unknown).")
+    timeline: list[VideoTrack] = Field(description="Every track ended so far.")
+    summary: Optional[VideoSummary] = Field(description="When done: the run's speed and counts.")
+    error: Optional[str] = Field(description="When failed: why.")
 
 
 ERRORS = {status: {"model": ErrorBody, "description": text} for status, text in (

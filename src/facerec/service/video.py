@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from facerec.errors import FacerecError
 from facerec.service.errors import ApiError
 from facerec.service.inputs import openapi_body, read_payload
+from facerec.service.schemas import VideoJob as VideoJobBody, VideoJobStarted
 
 MAX_JOBS = 32
 """Finished jobs kept for polling; the oldest finished ones go first."""
@@ -115,7 +116,8 @@ def _jobs(request: Request) -> VideoJobs:
 
 
 @router.post("/v1/video", status_code=202, summary="Start a video job: track, name (gallery) or cluster faces",
-             openapi_extra=openapi_body({"video": "The video file (any format OpenCV reads)."}))
+             openapi_extra=openapi_body({"video": "The video file (any format OpenCV reads)."}),
+             response_model=VideoJobStarted)
 async def start_video(request: Request,
                       every: int = Query(3, ge=1, le=100, description="Detect on every N-th frame."),
                       samples: int = Query(5, ge=1, le=50, description="Embeddings per track for the vote."),
@@ -127,6 +129,7 @@ async def start_video(request: Request,
 
     p = await read_payload(request, ("video",))
     data = p.images("video")[0]
+    p.check_fields()
     fd, name = tempfile.mkstemp(prefix="facerec-video-", suffix=".bin")
     path = Path(name)
     with open(fd, "wb") as fh:
@@ -144,6 +147,7 @@ async def start_video(request: Request,
     return {"job": job.id, "status": job.status, "poll": f"/v1/video/{job.id}"}
 
 
-@router.get("/v1/video/{job_id}", summary="A video job: status, progress, timeline so far, speed when done")
+@router.get("/v1/video/{job_id}", summary="A video job: status, progress, timeline so far, speed when done",
+            response_model=VideoJobBody)
 async def video_job(request: Request, job_id: str) -> dict:
     return _jobs(request).get(job_id).to_dict()

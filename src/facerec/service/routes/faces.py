@@ -12,7 +12,7 @@ from facerec.io.images import load_image
 from facerec.service.deps import AUTH, GalleryDep, PoolDep
 from facerec.service.errors import ApiError
 from facerec.service.inputs import openapi_body, read_payload
-from facerec.service.schemas import ERRORS, DetectResponse, EmbedResponse, IdentifyResponse, VerifyResponse
+from facerec.service.schemas import ERRORS, DetectResponse, EmbedResponse, IdentifyResponse, VerifyFields, VerifyResponse
 
 router = APIRouter(dependencies=AUTH, responses=ERRORS)
 ONE_IMAGE = openapi_body({"image": "The image."})
@@ -71,14 +71,6 @@ async def one_image(request: Request) -> bytes:
     return image
 
 
-def int_id(value: str | None) -> int:
-    """A person id from a form or JSON field."""
-    try:
-        return int(str(value))
-    except ValueError:
-        raise ApiError(422, "invalid_request", f"person id must be an integer, not {value!r}") from None
-
-
 @router.post("/v1/detect", tags=["faces"], openapi_extra=ONE_IMAGE, summary="Every face: box, score, 5 landmarks",
              response_model=DetectResponse, response_model_exclude_unset=True)
 async def detect(request: Request, pool: PoolDep) -> dict:
@@ -94,17 +86,15 @@ async def embed(request: Request, pool: PoolDep) -> dict:
 @router.post("/v1/verify", tags=["faces"], summary="Same person? Two images, or an image and a person",
              openapi_extra=openapi_body({"image_a": "First image.", "image_b": "Second image (or give person_id).",
                                          "image": "With person_id: the image to check."},
-                                        {"person_id": {"type": "integer", "description": "Verify against this person."}},
-                                        required=[]), response_model=VerifyResponse, response_model_exclude_unset=True)
+                                        VerifyFields, required=[]), response_model=VerifyResponse,
+             response_model_exclude_unset=True)
 async def verify(request: Request, pool: PoolDep, gallery: GalleryDep,
                  threshold: Optional[float] = THRESHOLD_QUERY) -> dict:
-    p = await read_payload(request, ("image_a", "image_b", "image"), ("person_id",))
-    pid = p.text("person_id")
-    if pid is not None:
-        person_id = int_id(pid)
+    p = await read_payload(request, ("image_a", "image_b", "image"), VerifyFields)
+    person_id = p.form(VerifyFields).person_id
+    if person_id is not None:
         await run_in_threadpool(gallery.store.person, person_id)
         data = (p.images("image", required=False) or p.images("image_a"))[0]
-        p.check_fields()
         face = await pool.run(_largest, data)
         res = await run_in_threadpool(gallery.verify_vector, person_id, face.embedding, threshold)
         res.face = face

@@ -11,14 +11,11 @@ from facerec.gallery.gallery import Gallery, face_record
 from facerec.service.deps import AUTH, GalleryDep, PoolDep
 from facerec.service.errors import ApiError
 from facerec.service.inputs import Payload, openapi_body, read_payload
-from facerec.service.schemas import ERRORS, PersonCreated, PersonDeleted, PersonDetail, PersonList, PersonOnly
-from facerec.service.routes.faces import DECODE_SLOTS, int_id, load_upload
+from facerec.service.schemas import (ERRORS, PersonCreated, PersonDeleted, PersonDetail, PersonFields, PersonList,
+                                     PersonOnly, PersonPatch, PickFields)
+from facerec.service.routes.faces import DECODE_SLOTS, load_upload
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"], dependencies=AUTH, responses=ERRORS)
-FACE_FIELD = {"pick": {"type": "string", "description": "Which face of an image with several: largest, center or a "
-                                                       "face number (0 = largest). Without it such an image is "
-                                                       "refused (422 multiple_faces, naming the boxes)."},
-              "face": {"type": "integer", "description": "Old spelling of a face number for pick."}}
 
 
 def _record(analyzer, data: bytes, pick):
@@ -27,12 +24,11 @@ def _record(analyzer, data: bytes, pick):
         return face_record(analyzer, data, pick)
 
 
-async def _records(pool, p: Payload, required: bool) -> list:
+async def _records(pool, p: Payload, fields: PickFields, required: bool) -> list:
     from facerec.detection.selection import parse_pick
 
-    pick, face = p.text("pick"), p.text("face")
     try:
-        chosen = parse_pick(pick) if pick is not None else (p.integer("face", 0) if face is not None else None)
+        chosen = parse_pick(fields.pick) if fields.pick is not None else fields.face
     except FacerecError as exc:
         raise ApiError(422, "invalid_request", str(exc)) from None
     return [await pool.run(_record, data, chosen) for data in p.images("image", required=required)]
@@ -55,15 +51,15 @@ async def list_persons(gallery: GalleryDep) -> dict:
 @router.post("", status_code=201, summary="Create a person, optionally with face images",
              openapi_extra=openapi_body({"image": "Face image(s) to enroll (repeat the field; in JSON 'images' "
                                                   "takes a list)."},
-                                        {"name": {"type": "string"}, **FACE_FIELD}, required=["name"]),
+                                        PersonFields, required=[]),
              response_model=PersonCreated, response_model_exclude_unset=True)
 async def create_person(request: Request, gallery: GalleryDep, pool: PoolDep) -> dict:
-    p = await read_payload(request, ("image",), ("name", *FACE_FIELD))
-    name = p.text("name", required=True)
-    p.check_fields()
+    p = await read_payload(request, ("image",), PersonFields)
+    fields = p.form(PersonFields)
+    name = fields.name
     if await run_in_threadpool(_exists, gallery, name):
         raise ApiError(409, "person_exists", f"a person named {name!r} already exists")
-    records = await _records(pool, p, required=False)
+    records = await _records(pool, p, fields, required=False)
     if records:  # the existence check again, inside the write transaction (concurrent requests)
         pid, ids = await run_in_threadpool(functools.partial(gallery.add_records, name, records, new_person=True))
     else:
@@ -80,22 +76,19 @@ async def get_person(person_id: int, gallery: GalleryDep) -> dict:
 
 
 @router.patch("/{person_id}", summary="Rename (name) or merge into another person (merge_into)",
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
-                  "type": "object", "properties": {"name": {"type": "string"},
-                                                   "merge_into": {"type": "integer"}},
-                  "additionalProperties": False}}}}}, response_model=PersonOnly, response_model_exclude_unset=True)
+              openapi_extra=openapi_body({}, PersonPatch, multipart=False), response_model=PersonOnly,
+              response_model_exclude_unset=True)
 async def patch_person(person_id: int, request: Request, gallery: GalleryDep) -> dict:
-    p = await read_payload(request, (), ("name", "merge_into"))
-    p.check_fields()
-    name, into = p.text("name"), p.text("merge_into")
+    p = await read_payload(request, (), PersonPatch)
+    fields = p.form(PersonPatch)
+    name, into = fields.name, fields.merge_into
     if (name is None) == (into is None):
         raise ApiError(422, "invalid_request", "give exactly one of 'name' or 'merge_into'")
     if name is not None:
         person = await run_in_threadpool(gallery.rename, person_id, name)
     else:
-        target = int_id(into)
-        await run_in_threadpool(gallery.person, target)
-        person = await run_in_threadpool(gallery.merge, person_id, target)
+        await run_in_threadpool(gallery.person, into)
+        person = await run_in_threadpool(gallery.merge, person_id, into)
     return {"person": person.to_dict()}
 
 
@@ -108,13 +101,12 @@ async def delete_person(person_id: int, gallery: GalleryDep) -> dict:
 
 @router.post("/{person_id}/faces", status_code=201, summary="Add face images to a person",
              openapi_extra=openapi_body({"image": "Face image(s) (repeat the field; in JSON 'images' takes a list)."},
-                                        FACE_FIELD), response_model=PersonCreated, response_model_exclude_unset=True)
+                                        PickFields), response_model=PersonCreated, response_model_exclude_unset=True)
 async def add_faces(person_id: int, request: Request, gallery: GalleryDep, pool: PoolDep) -> dict:
     await run_in_threadpool(gallery.person, person_id)
-    p = await read_payload(request, ("image",), tuple(FACE_FIELD))
+    p = await read_payload(request, ("image",), PickFields)
     p.images("image")
-    p.check_fields()
-    records = await _records(pool, p, required=True)
+    records = await _records(pool, p, p.form(PickFields), required=True)
     pid, ids = await run_in_threadpool(gallery.add_records, person_id, records, None, False)
     person = await run_in_threadpool(gallery.person, pid)
     return {"person": person.to_dict(), "added": len(ids), "face_ids": ids}
