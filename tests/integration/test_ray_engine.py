@@ -111,6 +111,17 @@ def test_embed_on_two_node_cluster_matches_local(faces_dir: Path, tmp_path: Path
     assert len(_failures(local.stderr)) == 3 and "not an image file" in " ".join(_failures(local.stderr))
 
 
+def test_detector_cut_off_reaches_the_ray_actors(faces_dir: Path, tmp_path: Path, env: dict, cluster) -> None:
+    """--min-face 120 is above the astronaut's face (~91 px, smaller still when halved) in every variant,
+    below Grace Hopper's full-size one (~183 px): the actors' detectors drop exactly those faces."""
+    remote = _embed(str(faces_dir), "--out", str(tmp_path / "ray.parquet"), "--engine", "ray",
+                    "--address", cluster.address, "--min-face", "120", env=env)
+    assert remote.returncode == 0, remote.stderr
+    no_face = {Path(line.split(":")[0]).name for line in _failures(remote.stderr) if line.endswith("no face found")}
+    assert {f"astronaut_{k:04d}.jpg" for k in range(1, 5)} <= no_face and "grace_0001.jpg" not in no_face
+    assert "grace/grace_0001.jpg" in " ".join(load_embeddings(tmp_path / "ray.parquet").paths)
+
+
 class _Stop(Exception):
     """Stands for a kill in the middle of a run."""
 

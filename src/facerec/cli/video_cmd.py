@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from facerec.cli.common import (ProfileOpt, BackendOpt, DeviceOpt, DetectorOpt, JsonOpt, MinFaceOpt, MinScoreOpt, ModelOpt,
+from facerec.cli.common import (ProfileOpt, BackendOpt, DeviceOpt, DetectorOpt, MinFaceOpt, MinScoreOpt, ModelOpt,
                                 OfflineOpt, console, min_quality_option)
 from facerec.errors import FacerecError
 from facerec.io.text import safe_data

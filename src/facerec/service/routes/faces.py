@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 from facerec.errors import ImageError
 from facerec.io.images import load_image
 from facerec.service.deps import AUTH, GalleryDep, PoolDep
-from facerec.service.errors import ApiError
 from facerec.service.inputs import openapi_body, read_payload
 from facerec.service.schemas import ERRORS, DetectResponse, EmbedResponse, IdentifyResponse, VerifyFields, VerifyResponse
 
