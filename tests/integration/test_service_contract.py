@@ -42,6 +42,8 @@ def test_every_response_matches_the_openapi_document(client, grace_bgr, astronau
     check(client.get("/health"), "/health", "get")
     health = check(client.get("/v1/health"), "/v1/health", "get")
     assert health["models"]["embedder"] and health["models"]["detector"] and health["models"]["threads"] == 1
+    runtimes = health["models"]["runtimes"]  # which library runs each loaded model
+    assert runtimes and set(runtimes.values()) <= {"onnxruntime", "openvino", "cv2-yunet", "cv2-dnn", "dlib"}
     check(client.post("/v1/detect", files={"image": grace}), "/v1/detect", "post")
     check(client.post("/v1/embed", json={"image": base64.b64encode(astro).decode()}), "/v1/embed", "post")
     check(client.post("/v1/verify", files={"image_a": grace, "image_b": astro}), "/v1/verify", "post")

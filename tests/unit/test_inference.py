@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from facerec.errors import ModelError
-from facerec.inference import BACKENDS, open_session, resolve_backend
+from facerec.inference import BACKENDS, open_session, resolve_backend, session_backend
 from facerec.models.store import ModelStore
 from support.transforms import same_person_variants
 
@@ -49,12 +49,20 @@ def test_openvino_batches_sface_exported_with_batch_one(analyzers, grace_bgr, as
 
 def test_backend_from_argument_and_environment(monkeypatch):
     monkeypatch.delenv("FACEREC_BACKEND", raising=False)
-    assert resolve_backend(None) == "onnxruntime"
+    assert resolve_backend(None) == "auto"
     assert resolve_backend("OpenVINO") == "openvino"
-    monkeypatch.setenv("FACEREC_BACKEND", "openvino")
-    assert resolve_backend(None) == "openvino"
+    from facerec.detection.factory import build_detector
     from facerec.recognition.factory import build_embedder
 
+    # auto: each model on its fastest CPU backend (the registry's cpu_backend, measured in results/speed.md)
+    assert build_embedder("arcface_mbf", threads=1).session.backend == "openvino"
+    assert build_detector("scrfd:320", threads=1).session.backend == "onnxruntime"
+    assert session_backend("auto", "cpu", "openvino") == "openvino"
+    assert session_backend("auto", "cuda", "openvino") == "onnxruntime"  # other devices: onnxruntime's providers
+    assert session_backend(None, None, "onnxruntime") == "onnxruntime"
+    monkeypatch.setenv("FACEREC_BACKEND", "openvino")
+    assert resolve_backend(None) == "openvino"
+    assert build_detector("scrfd:320", threads=1).session.backend == "openvino"
     assert build_embedder("arcface_mbf", threads=1).session.backend == "openvino"
     assert build_embedder("arcface_mbf", threads=1, backend="onnxruntime").session.backend == "onnxruntime"
 
@@ -62,7 +70,7 @@ def test_backend_from_argument_and_environment(monkeypatch):
 def test_unknown_backend_and_device_are_one_line_errors(monkeypatch):
     from facerec import FaceAnalyzer
 
-    with pytest.raises(ModelError, match=r"unknown inference backend 'tensorrt'; choose one of: onnxruntime, openvino") as e:
+    with pytest.raises(ModelError, match=r"unknown inference backend 'tensorrt'; choose one of: auto, onnxruntime, openvino") as e:
         FaceAnalyzer(backend="tensorrt")
     assert "\n" not in str(e.value)
     monkeypatch.setenv("FACEREC_BACKEND", "tflite")
@@ -77,18 +85,21 @@ def test_unknown_backend_and_device_are_one_line_errors(monkeypatch):
 
 
 def test_openvino_preparation_is_cached_and_checked(tmp_path, astronaut_bgr):
+    from facerec.inference import openvino_session
     from facerec.inference.openvino_session import ir_paths
 
     source = tmp_path / "scrfd.onnx"
     shutil.copy(ModelStore().path("scrfd_500m"), source)
-    xml, bin_, manifest = ir_paths(source)
+    xml, bin_, manifest = ir_paths(source, (1, 3, 320, 320))
     first = open_session(source, backend="openvino", threads=1, input_shape=(1, 3, 320, 320))
     record = json.loads(manifest.read_text())
     assert record["source_sha256"] and record["initializer_inputs_removed"] == 0 and bin_.is_file()
+    assert record["input_shape"] == [1, 3, 320, 320] and xml.name == "scrfd.onnx.openvino-1x3x320x320.xml"
+    cache = openvino_session.compiled_cache_dir(xml)  # the compiled model, kept for the next process
+    assert cache.parent == tmp_path / "openvino-cache" and cache.name.startswith(record["xml_sha256"][:16])
+    assert any(cache.iterdir())
     blob = np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)
     expected = first.run(blob)
-    from facerec.inference import openvino_session
-
     openvino_session._VERIFIED.clear()
     bin_.write_bytes(b"\0" * bin_.stat().st_size)  # a damaged IR is rebuilt, never used
     again = open_session(source, backend="openvino", threads=1, input_shape=(1, 3, 320, 320))

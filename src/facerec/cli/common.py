@@ -49,8 +49,9 @@ ProfileOpt = typer.Option(None, "--profile", "-p", is_eager=True, callback=_appl
                                "detector and flip unless given.")
 OfflineOpt = typer.Option(False, "--offline", help="Never touch the network (also FACEREC_OFFLINE=1).")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
-BackendOpt = typer.Option(None, "--backend", help="Inference backend of the ONNX models: onnxruntime or openvino "
-                                                  "[default: $FACEREC_BACKEND, else onnxruntime].")
+BackendOpt = typer.Option(None, "--backend", help="Inference backend of the ONNX models: auto (each model on its "
+                                                  "fastest CPU backend), onnxruntime or openvino "
+                                                  "[default: $FACEREC_BACKEND, else auto].")
 DeviceOpt = typer.Option(None, "--device", help="Where the ONNX models run: cpu [default]; onnxruntime: cuda, cuda:1, "
                                                 "tensorrt, dml, ... (with a build that has them); openvino: GPU, "
                                                 "NPU, AUTO, ...")

@@ -69,6 +69,7 @@ class DlibHogDetector(Detector):
     """
 
     name = "dlib_hog"
+    runtime = "dlib"
 
     def __init__(self, store: Optional[ModelStore] = None, upsample: int = 1,
                  landmarks: LandmarkModel = "5", adjust_threshold: float = 0.0) -> None:

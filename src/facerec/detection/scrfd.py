@@ -9,6 +9,7 @@ import numpy as np
 
 from facerec.detection.base import Detector, nms
 from facerec.inference import open_session
+from facerec.models.registry import get_spec
 from facerec.types import Detection
 
 
@@ -27,7 +28,8 @@ class SCRFDDetector(Detector):
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.session = open_session(model_path, backend=backend, device=device, threads=threads,
-                                    input_shape=(1, 3, input_size, input_size))
+                                    input_shape=(1, 3, input_size, input_size),
+                                    preferred=get_spec(self.model).cpu_backend)
         self._centers: dict[tuple[int, int, int], np.ndarray] = {}
 
     def _anchor_centers(self, height: int, width: int, stride: int) -> np.ndarray:

@@ -4,8 +4,11 @@ Detectors and embedders ask :func:`open_session` for a :class:`Session` and run 
 tensors through it; which library runs them (``backend``), on what (``device``), with how many
 threads and at what precision is decided here.
 
-- ``backend``: ``onnxruntime`` (base install) or ``openvino`` (the ``openvino`` extra); None means
-  ``FACEREC_BACKEND`` or :data:`DEFAULT_BACKEND`.
+- ``backend``: ``auto`` (the default), ``onnxruntime`` or ``openvino``; None means
+  ``FACEREC_BACKEND`` or :data:`DEFAULT_BACKEND`. ``auto`` runs each model on the CPU backend the
+  benchmark measured fastest for it (``ModelSpec.cpu_backend`` in the registry, passed here as
+  ``preferred``: OpenVINO for the ArcFace-MBF and SFace embedders, onnxruntime for the detectors;
+  results/speed.md), and on onnxruntime for any device other than the CPU.
 - ``device``: ``cpu`` (default). onnxruntime: ``cuda``, ``cuda:1``, ``tensorrt``, ``dml``,
   ``coreml``, ... or a full execution-provider name, when the installed onnxruntime build has it
   (the CPU provider stays as fallback). OpenVINO: any device its ``Core`` lists (``GPU``,
@@ -19,6 +22,7 @@ models (results/speed.md).
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Optional, Protocol, Sequence
@@ -28,8 +32,10 @@ import numpy as np
 from facerec.errors import ModelError
 from facerec.runtime import resolve_threads
 
-BACKENDS = ("onnxruntime", "openvino")
-DEFAULT_BACKEND = "onnxruntime"
+BACKENDS = ("auto", "onnxruntime", "openvino")
+DEFAULT_BACKEND = "auto"
+SESSION_BACKENDS = ("onnxruntime", "openvino")
+"""The libraries a session can actually run on (``auto`` picks one of them per model)."""
 DEFAULT_DEVICE = "cpu"
 
 
@@ -65,15 +71,28 @@ def resolve_backend(backend: Optional[str]) -> str:
     return name
 
 
+def session_backend(backend: Optional[str], device: Optional[str] = None, preferred: str = "onnxruntime") -> str:
+    """The library that runs a model: ``backend`` resolved, ``auto`` turned into ``preferred`` on the CPU
+    (onnxruntime elsewhere)."""
+    name = resolve_backend(backend)
+    if name != "auto":
+        return name
+    on_cpu = (device or DEFAULT_DEVICE).strip().lower() == DEFAULT_DEVICE
+    if on_cpu and preferred == "openvino" and importlib.util.find_spec("openvino") is not None:
+        return "openvino"
+    return "onnxruntime"
+
+
 def open_session(path: Path, *, backend: Optional[str] = None, device: Optional[str] = None,
-                 threads: Optional[int] = None, input_shape: Optional[Sequence[Optional[int]]] = None) -> Session:
-    """A ready session for the ONNX file ``path``.
+                 threads: Optional[int] = None, input_shape: Optional[Sequence[Optional[int]]] = None,
+                 preferred: str = "onnxruntime") -> Session:
+    """A ready session for the ONNX file ``path``; ``preferred``: the model's fastest CPU backend, used by ``auto``.
 
     ``input_shape`` (None for a dynamic dimension) lets backends that can reshape a model do so:
     OpenVINO compiles e.g. a batch-1 export for any batch size, or a detector for one fixed input
     size; onnxruntime runs the graph as exported.
     """
-    name = resolve_backend(backend)
+    name = session_backend(backend, device, preferred)
     n = resolve_threads(threads)
     dev = (device or DEFAULT_DEVICE).strip()
     if name == "openvino":

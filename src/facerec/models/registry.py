@@ -65,6 +65,10 @@ class ModelSpec:
     """arcface: (x-127.5)/127.5; prewhiten: per-image mean/std; fixed: FaceNet 2018 (x-127.5)/128."""
     dim: int = 0
     backend: Literal["onnxruntime", "cv2-yunet", "cv2-dnn", "dlib"] = "onnxruntime"
+    cpu_backend: Literal["onnxruntime", "openvino"] = "onnxruntime"
+    """For ONNX models: the inference library the ``auto`` backend runs it on, on a CPU (the one
+    ``bench/bench_speed.py --models`` measured fastest for it, same outputs: ``cpu_backend_note``)."""
+    cpu_backend_note: str = ""
     threshold: Optional[float] = None
     threshold_note: str = ""
     converted_from: Optional[str] = None
@@ -85,6 +89,8 @@ _BUFFALO_S = "https://github.com/deepinsight/insightface/releases/download/v0.7/
 _DLIB = "http://dlib.net/files"
 _EXTRA_CALIBRATION = ("best accuracy threshold on LFW View 1 pairsDevTrain.txt, SCRFD-640 most central faces "
                       "(bench/calibrate_extra_models.py, results/calibration_extra.md)")
+_OPENVINO_NOTE = ("OpenVINO fp32 runs it faster than onnxruntime on one CPU thread with the same vectors (cosine 1.0000), "
+                 "and the pipeline's LFW View 2 accuracy is the same on both (results/speed.md, results/accuracy.md)")
 _CALIBRATION = "best accuracy threshold on LFW View 1 pairsDevTrain.txt (bench/calibrate_thresholds.py)"
 
 REGISTRY: dict[str, ModelSpec] = {}
@@ -141,6 +147,8 @@ _add(ModelSpec(
     threshold=0.2324,
     threshold_note=_CALIBRATION + ", SCRFD-640 faces: DevTrain 99.77%, DevTest 99.40% (results/calibration.md)",
     non_commercial=True,
+    cpu_backend="openvino",
+    cpu_backend_note=_OPENVINO_NOTE,
 ))
 _add(ModelSpec(
     name="sface",
@@ -161,6 +169,8 @@ _add(ModelSpec(
     dim=128,
     threshold=0.3514,
     threshold_note=_CALIBRATION + ", SCRFD-640 faces: DevTrain 99.64%, DevTest 99.10% (OpenCV Zoo publishes 0.363)",
+    cpu_backend="openvino",
+    cpu_backend_note=_OPENVINO_NOTE,
 ))
 _add(ModelSpec(
     name="facenet_keras_h5",

@@ -20,7 +20,8 @@ class OnnxEmbedder(Embedder):
         super().__init__(spec, flip, threshold)
         width, height = spec.input_size
         self.session = open_session(model_path, backend=backend, device=device, threads=threads,
-                                    input_shape=(None, 3, height, width))  # any batch where the backend can
+                                    input_shape=(None, 3, height, width),  # any batch where the backend can
+                                    preferred=spec.cpu_backend)
         self._fixed_batch = self.session.input_shape[0] == 1  # SFace's export, under onnxruntime
 
     def _forward(self, crops: Sequence[np.ndarray]) -> np.ndarray:

@@ -142,7 +142,9 @@ class LoadedModels(BaseModel):
     threshold: float
     detector: str
     flip: bool
-    backend: Optional[str] = Field(None, description="Inference backend (onnxruntime, openvino).")
+    backend: Optional[str] = Field(None, description="Inference backend asked for (auto, onnxruntime, openvino).")
+    runtimes: dict[str, str] = Field(default_factory=dict, description="The library each model runs on, by model "
+                                     "name (auto picks per model), e.g. {\"scrfd_500m\": \"onnxruntime\"}.")
     device: Optional[str] = None
     min_score: Optional[float] = Field(None, description="The detector's score cut-off (None: the detector's own).")
     min_face: int = Field(0, description="Faces smaller than this many pixels (shorter box side) are ignored.")

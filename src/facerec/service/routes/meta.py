@@ -47,7 +47,8 @@ async def service_health(request: Request, services: Services = Depends(get_serv
             "models": {"embedder": analyzer.model, "dim": analyzer.embedder.dim, "threshold": gallery.threshold,
                        "detector": loaded["detector"], "flip": loaded["flip"],
                        "backend": getattr(analyzer, "backend", None), "device": getattr(analyzer, "device", None),
-                       "min_score": analyzer.min_score, "min_face": analyzer.min_face, "threads": pool.workers}}
+                       "min_score": analyzer.min_score, "min_face": analyzer.min_face, "runtimes": analyzer.runtimes,
+                       "threads": pool.workers}}
 
 
 def install_docs(app: FastAPI) -> None:
