@@ -54,7 +54,8 @@ def _service_reference() -> str:
             summary = (op.get("summary") or op.get("description") or "").strip().splitlines()
             text = summary[0] if summary else ""
             lines.append(f"| `{method.upper()}` | `{path}` | {text.replace('|', '/')} |")
-    lines += ["", "Errors are JSON: `{\"error\": \"...\"}` with a 4xx status for bad input."]
+    lines += ["", "Errors are JSON, `{\"error\": {\"code\": ..., \"message\": ..., \"request_id\": ...}}`, with a 4xx "
+              "status for bad input; the request id is also the `X-Request-ID` response header."]
     return "\n".join(lines) + "\n"
 
 

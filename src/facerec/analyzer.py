@@ -43,7 +43,7 @@ class FaceAnalyzer:
                  store: Optional[ModelStore] = None, offline: Optional[bool] = None,
                  threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None,
                  min_score: Optional[float] = None, min_face: int = 0) -> None:
-        """``threads``, ``backend`` (``onnxruntime``/``openvino``; None: ``FACEREC_BACKEND`` or the
+        """``threads``, ``backend`` (``auto``/``onnxruntime``/``openvino``; None: ``FACEREC_BACKEND`` or the
         default) and ``device`` (None: CPU) are the inference settings of every ONNX model
         (:mod:`facerec.inference`); ``min_score`` and ``min_face`` the detector's cut-offs
         (:func:`~facerec.detection.factory.build_detector`)."""

@@ -117,14 +117,14 @@ def test_backend_option_runs_openvino_and_rejects_unknown_names(capsys, grace_pa
                                                                 monkeypatch) -> None:
     pytest.importorskip("openvino")
     sims = {}
-    for backend in ("onnxruntime", "openvino"):
+    for backend in ("auto", "onnxruntime", "openvino"):
         code, out, _ = run(capsys, "verify", str(grace_path), str(astronaut_path), "--json", "--backend", backend)
         assert code == 0
         sims[backend] = json.loads(out)["similarity"]
-    assert abs(sims["onnxruntime"] - sims["openvino"]) < 1e-3
+    assert abs(sims["onnxruntime"] - sims["openvino"]) < 1e-3 and abs(sims["auto"] - sims["openvino"]) < 1e-3
     code, out, err = run(capsys, "detect", str(grace_path), "--backend", "tensorflow")
     assert code == 2 and out == ""
-    assert err.strip() == "error: unknown inference backend 'tensorflow'; choose one of: onnxruntime, openvino"
+    assert err.strip() == "error: unknown inference backend 'tensorflow'; choose one of: auto, onnxruntime, openvino"
     monkeypatch.setenv("FACEREC_BACKEND", "tflite")
     code, _, err = run(capsys, "verify", str(grace_path), str(astronaut_path))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "FACEREC_BACKEND" in err

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +115,46 @@ def test_sface_initializer_inputs_removed_for_openvino():
     source = ModelStore().path("sface")
     prepared_model(source)
     assert json.loads(ir_paths(source)[2].read_text())["initializer_inputs_removed"] == 174
+
+
+def test_read_only_model_folder_prepares_in_the_user_cache(tmp_path, monkeypatch, grace_bgr):
+    """A model cache nobody may write to (baked into an image): the IR and compiled model go to the
+    user's cache instead, and the vectors are the same."""
+    from facerec.inference import openvino_session
+
+    models = tmp_path / "models"
+    models.mkdir()
+    source = models / "w600k_mbf.onnx"
+    shutil.copy(ModelStore().path("arcface_mbf"), source)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+    monkeypatch.setattr(openvino_session, "_writable", lambda folder: Path(folder) != models)  # root may write anywhere
+    session = open_session(source, backend="openvino", threads=1, input_shape=(None, 3, 112, 112))
+    assert sorted(p.name for p in models.iterdir()) == ["w600k_mbf.onnx"]  # nothing written beside the weights
+    user = tmp_path / "home-cache" / "facerec" / "openvino"
+    assert (user / "w600k_mbf.onnx.openvino-1x3x112x112.xml").is_file() and any((user / "openvino-cache").iterdir())
+    x = np.random.default_rng(0).random((2, 3, 112, 112), dtype=np.float32)
+    reference = open_session(ModelStore().path("arcface_mbf"), backend="onnxruntime", threads=1).run(x)[0]
+    got = session.run(x)[0]
+    cos = (got * reference).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(reference, axis=1)
+    assert got.shape == (2, 512) and cos.min() > 0.9999
+
+
+def test_models_pull_prepares_the_embedders_for_openvino(tmp_path, monkeypatch):
+    """`facerec models pull` leaves nothing for the first use to write: the embedders' IR is there."""
+    from typer.testing import CliRunner
+
+    from facerec.cli.main import app
+
+    home = tmp_path / "models"
+    home.mkdir()
+    for name in ("arcface_mbf", "sface"):
+        src = ModelStore().path(name)
+        shutil.copy(src, home / src.name)
+    monkeypatch.setenv("FACEREC_HOME", str(home))  # both files present: the pull is a SHA-256 check, no network
+    monkeypatch.delenv("FACEREC_OFFLINE", raising=False)
+    result = CliRunner().invoke(app, ["models", "pull", "arcface_mbf", "sface", "--json"])
+    assert result.exit_code == 0, result.output
+    pulled = {p["name"]: p for p in json.loads(result.output[result.output.index("{"):])["pulled"]}
+    for name in ("arcface_mbf", "sface"):
+        xml = Path(pulled[name]["openvino_ir"])
+        assert xml.parent == home and xml.is_file() and xml.name.endswith(".openvino-1x3x112x112.xml")

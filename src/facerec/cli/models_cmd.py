@@ -9,6 +9,7 @@ from rich.table import Table
 from facerec.cli.common import console, print_json, JsonOpt
 from facerec.errors import ModelError
 from facerec.models.registry import REGISTRY, get_spec
+from facerec.inference import prepare
 from facerec.models.store import ModelStore, default_models
 
 app = typer.Typer(help="List and fetch pretrained models.", no_args_is_help=True)
@@ -62,7 +63,10 @@ def pull(names: Optional[List[str]] = typer.Argument(None, help="Model names (se
     for name in selected:
         with console.status(f"pulling {name}"):
             path = store.pull(name, force=force)
-        pulled.append({"name": name, "path": str(path)})
+            spec = get_spec(name)
+            prepared = prepare(path, spec.cpu_backend, (None, 3, spec.input_size[1], spec.input_size[0])) \
+                if spec.task == "embedder" and path.suffix == ".onnx" else None
+        pulled.append({"name": name, "path": str(path), **({"openvino_ir": str(prepared)} if prepared else {})})
         console.print(f"[green]ok[/green] {name} -> {path}")
     if json_out:
         print_json({"cache_dir": str(store.cache_dir), "pulled": pulled})

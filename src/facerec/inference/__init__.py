@@ -102,3 +102,14 @@ def open_session(path: Path, *, backend: Optional[str] = None, device: Optional[
     from facerec.inference.onnxruntime_session import OrtSession
 
     return OrtSession(Path(path), device=dev, threads=n)
+
+
+def prepare(path: Path, preferred: str, input_shape: Optional[Sequence[Optional[int]]]) -> Optional[Path]:
+    """Prepare the ONNX file ``path`` now for the backend ``auto`` runs it on, as a session would at first
+    use (``facerec models pull`` calls this, so that a read-only model cache, e.g. one baked into an
+    image, needs no writes later); the OpenVINO IR's path, or None when nothing needs preparing."""
+    if session_backend("auto", None, preferred) != "openvino":
+        return None
+    from facerec.inference.openvino_session import cpu_shape, prepared_model
+
+    return prepared_model(Path(path), cpu_shape(input_shape))

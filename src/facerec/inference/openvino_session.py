@@ -66,9 +66,33 @@ def _shape_tag(input_shape: Shape) -> str:
     return "-" + "x".join("d" if d is None else str(int(d)) for d in input_shape)
 
 
-def ir_paths(source: Path, input_shape: Shape = None) -> tuple[Path, Path, Path]:
-    """Where the prepared IR of ``source`` for ``input_shape`` lives: (xml, bin, manifest), beside the weights."""
-    stem = source.with_name(source.name + ".openvino" + _shape_tag(input_shape))
+def cpu_shape(input_shape: Shape) -> Shape:
+    """The shape a CPU session compiles for ``input_shape``: a dynamic batch becomes 1 (see :class:`OpenVinoSession`)."""
+    if input_shape is None or input_shape[0] is not None:
+        return input_shape
+    return (1, *input_shape[1:])
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK)
+
+
+def _prepared_folder(source: Path) -> Path:
+    """Where the prepared files of ``source`` go: beside the weights, or, when that folder is read-only
+    (a model cache baked into an image, a shared install), the user's own cache."""
+    if _writable(source.parent):
+        return source.parent
+    from facerec.io.paths import user_cache_dir
+
+    folder = user_cache_dir("openvino", "")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def ir_paths(source: Path, input_shape: Shape = None, folder: Optional[Path] = None) -> tuple[Path, Path, Path]:
+    """Where the prepared IR of ``source`` for ``input_shape`` lives: (xml, bin, manifest), beside the
+    weights unless ``folder`` says otherwise."""
+    stem = (folder or source.parent) / (source.name + ".openvino" + _shape_tag(input_shape))
     return stem.with_name(stem.name + ".xml"), stem.with_name(stem.name + ".bin"), stem.with_name(stem.name + ".json")
 
 
@@ -130,8 +154,8 @@ def _valid(source: Path, xml: Path, bin_: Path, manifest: Path) -> bool:
             and record.get("bin_sha256") == _sha256(bin_))
 
 
-def _lock_path(source: Path) -> Path:
-    return source.with_name(f".{source.name}.openvino.lock")
+def _lock_path(prepared: Path) -> Path:
+    return prepared.with_name(f".{prepared.name}.lock")
 
 
 def prepared_model(source: Path, input_shape: Shape = None) -> Path:
@@ -141,8 +165,12 @@ def prepared_model(source: Path, input_shape: Shape = None) -> Path:
     xml, bin_, manifest = ir_paths(source, input_shape)
     if xml in _VERIFIED:
         return xml
+    if not _valid(source, xml, bin_, manifest) and not _writable(source.parent):
+        xml, bin_, manifest = ir_paths(source, input_shape, _prepared_folder(source))
+        if xml in _VERIFIED:
+            return xml
     if not _valid(source, xml, bin_, manifest):
-        with file_lock(_lock_path(source)):
+        with file_lock(_lock_path(xml)):
             if not _valid(source, xml, bin_, manifest):
                 _build_ir(source, xml, manifest, input_shape)
                 if not _valid(source, xml, bin_, manifest):
@@ -155,7 +183,8 @@ def compiled_cache_dir(xml: Path) -> Path:
     """OpenVINO's compiled-model cache for the IR ``xml``: named after the IR's SHA-256 and OpenVINO's version."""
     record = json.loads(xml.with_suffix(".json").read_text())
     version = ov.__version__.split("-")[0]  # '2026.4.1-22982-e213a14-releases/2026/4' -> '2026.4.1'
-    return xml.parent / "openvino-cache" / f"{record['xml_sha256'][:16]}-{version}"
+    folder = xml.parent if _writable(xml.parent) else _prepared_folder(xml)
+    return folder / "openvino-cache" / f"{record['xml_sha256'][:16]}-{version}"
 
 
 def _device_name(core, device: str) -> str:
@@ -177,12 +206,11 @@ class OpenVinoSession:
                  input_shape: Optional[Sequence[Optional[int]]] = None) -> None:
         core = _core()
         self.device = _device_name(core, device)
-        shape = list(input_shape) if input_shape is not None else None
         # On the CPU a dynamic batch costs about 10 MB more per batch size met (kernels and buffers per
         # shape) and gains nothing on one thread (results/speed.md): compile batch 1, run rows one by one.
-        self._one_by_one = bool(shape) and shape[0] is None and self.device.startswith("CPU")
-        if self._one_by_one:
-            shape[0] = 1
+        on_cpu = self.device.startswith("CPU")
+        shape = cpu_shape(input_shape) if on_cpu else input_shape
+        self._one_by_one = on_cpu and shape != input_shape
         xml = prepared_model(path, shape)
         cache = compiled_cache_dir(xml)
         config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1", "INFERENCE_PRECISION_HINT": "f32",
@@ -193,7 +221,7 @@ class OpenVinoSession:
             if cache.is_dir() and any(cache.iterdir()):
                 self.compiled = core.compile_model(str(xml), self.device, config)
             else:  # the first compile writes the cache: one process at a time
-                with file_lock(_lock_path(path)):
+                with file_lock(_lock_path(xml)):
                     self.compiled = core.compile_model(str(xml), self.device, config)
         except RuntimeError as exc:
             raise ModelError(f"OpenVINO cannot compile {path.name} for {self.device}: "
