@@ -180,8 +180,13 @@ def plain(index):
     return search
 
 
+INDEX_KINDS = ("flat", "pq", "ivf", "hnsw")
+"""The row groups of the index benchmark (``--indexes``)."""
+
+
 def index_benchmark(npz: Path, sizes: list[int], hnsw_up_to: int, compressed_up_to: int,
-                    max_queries: int = 100_000) -> list[str]:
+                    max_queries: int = 100_000, kinds: tuple[str, ...] = INDEX_KINDS,
+                    hnsw_threads: int = 1) -> list[str]:
     """Flat, IVF-Flat, IVF-SQ8 / IVF-PQ + re-rank, the gallery's PQ scan + re-rank and HNSW: build, RAM, latency, recall."""
     import faiss
 
@@ -223,17 +228,8 @@ def index_benchmark(npz: Path, sizes: list[int], hnsw_up_to: int, compressed_up_
         faiss.omp_set_num_threads(1)
         return out
 
-    for n in sizes:
-        base = with_distractors(lfw, gallery, n)
-        ids = np.arange(n, dtype=np.int64)
-        sample = base[np.sort(np.random.default_rng(1).choice(n, min(n, TRAIN_SIZE), replace=False))]
-        faiss.omp_set_num_threads(1)
-        truth = exact_top1(base, queries)
-        flat, secs, ram = build(lambda: faiss.IndexIDMap(faiss.IndexFlatIP(dim)), base, sample, ids)
-        top, ms = time_queries(plain(flat), queries, limit=max(20, int(2e7 / n)))
-        row(n, "flat (exact)", secs, ram, top, ms, truth)
-        del flat
-        # The gallery's index: every face's PQ codes scanned, shortlist re-ranked exactly.
+    def pq_rows(n: int, base: np.ndarray, sample: np.ndarray, ids: np.ndarray, truth: np.ndarray) -> None:
+        """The gallery's index (every face's PQ codes scanned, shortlist re-ranked exactly) and a half-size code."""
         r0, t = rss_gb(), time.perf_counter()
         faiss.omp_set_num_threads(1)
         pq = FaceIndex(dim, kind="pq")
@@ -251,8 +247,9 @@ def index_benchmark(npz: Path, sizes: list[int], hnsw_up_to: int, compressed_up_
                                 base, sample, ids)
         top, ms = time_queries(reranked(half, base, SHORTLIST), queries, limit=len(queries))
         row(n, f"IVF1,PQ{m // 2}x4fs + re-rank {SHORTLIST}", secs, ram, top, ms, truth)
-        del half
-        # Inverted lists: about sqrt(n) cells, probing up to a quarter of them.
+
+    def ivf_rows(n: int, base: np.ndarray, sample: np.ndarray, ids: np.ndarray, truth: np.ndarray) -> None:
+        """Inverted lists: about sqrt(n) cells, probing up to a quarter of them."""
         nlist = 2 ** round(np.log2(np.sqrt(n)))
         variants = [("Flat", lambda: faiss.index_factory(dim, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT), 0)]
         if n <= compressed_up_to:
@@ -268,19 +265,39 @@ def index_benchmark(npz: Path, sizes: list[int], hnsw_up_to: int, compressed_up_
                 rerank = f" + re-rank {shortlist}" if shortlist else ""
                 row(n, f"IVF{nlist},{code} nprobe={max(1, nprobe)}{rerank}", secs, ram, top, ms, truth)
             del ivf
-        # HNSW (the index this replaces: M=32, efConstruction=80, efSearch=128).
-        if n <= hnsw_up_to:
-            faiss.omp_set_num_threads(1)
-            r0, t = rss_gb(), time.perf_counter()
-            hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-            hnsw.hnsw.efConstruction = 80
-            hnsw.add(base)
-            secs, ram = time.perf_counter() - t, rss_gb() - r0
-            hnsw.hnsw.efSearch = 128
-            faiss.omp_set_num_threads(1)
-            top, ms = time_queries(plain(hnsw), queries, limit=len(queries))
-            row(n, "HNSW32 efSearch=128", secs, ram, top, ms, truth)
-            del hnsw
+
+    def hnsw_row(n: int, base: np.ndarray, truth: np.ndarray) -> None:
+        """HNSW (the index the PQ scan replaced: M=32, efConstruction=80, efSearch=128); built on
+        ``hnsw_threads`` threads, queried on one."""
+        faiss.omp_set_num_threads(hnsw_threads)
+        r0, t = rss_gb(), time.perf_counter()
+        hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 80
+        hnsw.add(base)
+        secs, ram = time.perf_counter() - t, rss_gb() - r0
+        hnsw.hnsw.efSearch = 128
+        faiss.omp_set_num_threads(1)
+        top, ms = time_queries(plain(hnsw), queries, limit=len(queries) if n < 500_000 else 500)
+        built = f", built on {hnsw_threads} threads" if hnsw_threads > 1 else ""
+        row(n, f"HNSW32 efSearch=128{built}", secs, ram, top, ms, truth)
+
+    for n in sizes:
+        base = with_distractors(lfw, gallery, n)
+        ids = np.arange(n, dtype=np.int64)
+        sample = base[np.sort(np.random.default_rng(1).choice(n, min(n, TRAIN_SIZE), replace=False))]
+        faiss.omp_set_num_threads(1)
+        truth = exact_top1(base, queries)
+        if "flat" in kinds:
+            flat, secs, ram = build(lambda: faiss.IndexIDMap(faiss.IndexFlatIP(dim)), base, sample, ids)
+            top, ms = time_queries(plain(flat), queries, limit=max(20, int(2e7 / n)))
+            row(n, "flat (exact)", secs, ram, top, ms, truth)
+            del flat
+        if "pq" in kinds:
+            pq_rows(n, base, sample, ids, truth)
+        if "ivf" in kinds:
+            ivf_rows(n, base, sample, ids, truth)
+        if "hnsw" in kinds and n <= hnsw_up_to:
+            hnsw_row(n, base, truth)
         del base, sample
     lines.append("")
     return lines
@@ -312,13 +329,15 @@ def main() -> None:
     ap.add_argument("--skip-lfw", action="store_true", help="keep the LFW identification section of --out as it is")
     ap.add_argument("--backends", default="sqlite,milvus", help="gallery backends of the LFW identification")
     ap.add_argument("--skip-index", action="store_true")
+    ap.add_argument("--indexes", default=",".join(INDEX_KINDS), help=f"row groups to run, of: {', '.join(INDEX_KINDS)}")
+    ap.add_argument("--hnsw-threads", type=int, default=1, help="threads that build HNSW (queries use one)")
     ap.add_argument("--out", type=Path, default=Path("results/gallery.md"))
     args = ap.parse_args()
     lfw_title = "LFW: enroll the first image"
     lines = keep_sections(args.out, [lfw_title]) if args.skip_lfw else lfw_check(args.workers, args.backends.split(","))[0]
     if not args.skip_index:
         lines += index_benchmark(args.lfw_vectors, [int(s) for s in args.sizes.split(",")], args.hnsw_up_to,
-                                 args.compressed_up_to, args.queries)
+                                 args.compressed_up_to, args.queries, tuple(args.indexes.split(",")), args.hnsw_threads)
     else:
         lines += keep_sections(args.out, ["Search index at scale"])
     from facerec.gallery.index import EXACT_UP_TO
