@@ -92,8 +92,8 @@ def write(path: Path, command: str, rows: list[dict], same_rows: bool, min_cos: 
                             text=True).stdout.strip() or "unknown"
     lines = ["# Batch embedding: local engine vs Ray engine (one machine)", "",
              f"Command: `{command}` (code at commit {commit}, Ray {_ray_version()})", "",
-             f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), shared with other "
-             f"jobs during the session; both engines measured in the same run, one after the other. "
+             f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), load average "
+             f"{os.getloadavg()[0]:.1f} at the end of the run; both engines measured in the same run, one after the other. "
              f"Default pipeline, {local['images']} LFW images spread over the sorted list, read in place.", "",
              "| engine | workers | images | failed | wall s | img/s end to end | x local | first image after s "
              "| img/s steady | x local |",
