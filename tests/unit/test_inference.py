@@ -158,3 +158,12 @@ def test_models_pull_prepares_the_embedders_for_openvino(tmp_path, monkeypatch):
     for name in ("arcface_mbf", "sface"):
         xml = Path(pulled[name]["openvino_ir"])
         assert xml.parent == home and xml.is_file() and xml.name.endswith(".openvino-1x3x112x112.xml")
+
+
+def test_openvino_cpu_sessions_do_not_pin_threads():
+    """Pinned, every process's OpenVINO thread took the same first core: the two workers of
+    `embed -j 2` shared one (results/scale.md). Unpinned, the OS spreads them."""
+    session = open_session(ModelStore().path("arcface_mbf"), backend="openvino", threads=1,
+                           input_shape=(None, 3, 112, 112))
+    assert session.compiled.get_property("ENABLE_CPU_PINNING") is False
+    assert int(session.compiled.get_property("INFERENCE_NUM_THREADS")) == 1

@@ -215,7 +215,12 @@ class OpenVinoSession:
         cache = compiled_cache_dir(xml)
         config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1", "INFERENCE_PRECISION_HINT": "f32",
                   "CACHE_DIR": str(cache)}
-        if threads and self.device.startswith("CPU"):
+        if on_cpu:
+            # OpenVINO pins its inference threads to cores by default, the same first cores in every
+            # process: two single-threaded workers of a batch job then shared one core (`embed -j 2` ran
+            # at one worker's speed). The OS scheduler spreads unpinned processes.
+            config["ENABLE_CPU_PINNING"] = False
+        if threads and on_cpu:
             config["INFERENCE_NUM_THREADS"] = str(threads)
         try:
             if cache.is_dir() and any(cache.iterdir()):
