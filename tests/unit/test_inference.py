@@ -167,3 +167,25 @@ def test_openvino_cpu_sessions_do_not_pin_threads():
                            input_shape=(None, 3, 112, 112))
     assert session.compiled.get_property("ENABLE_CPU_PINNING") is False
     assert int(session.compiled.get_property("INFERENCE_NUM_THREADS")) == 1
+
+
+def test_prepared_read_only_model_folder_compiles_into_the_user_cache(tmp_path, monkeypatch):
+    """The image's case: `models pull` prepared the IR beside the weights as root, then the service's user
+    may not write there; the IR is used where it is and only the compiled model goes to the user's cache."""
+    from facerec.inference import openvino_session, prepare
+
+    models = tmp_path / "models"
+    models.mkdir()
+    source = models / "w600k_mbf.onnx"
+    shutil.copy(ModelStore().path("arcface_mbf"), source)
+    xml = prepare(source, "openvino", (None, 3, 112, 112))
+    assert xml is not None and xml.parent == models
+    before = sorted(p.name for p in models.rglob("*"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+    monkeypatch.setattr(openvino_session, "_writable", lambda folder: Path(folder) != models)
+    openvino_session._VERIFIED.clear()
+    session = open_session(source, backend="openvino", threads=1, input_shape=(None, 3, 112, 112))
+    assert sorted(p.name for p in models.rglob("*")) == before  # nothing written beside the weights
+    cache = openvino_session.compiled_cache_dir(xml)
+    assert cache.is_relative_to(tmp_path / "home-cache") and any(cache.iterdir())
+    assert session.run(np.zeros((1, 3, 112, 112), np.float32))[0].shape == (1, 512)

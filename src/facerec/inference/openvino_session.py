@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from facerec.errors import ModelError
-from facerec.io.locks import file_lock
+from facerec.io.locks import file_lock, lock_path
 
 try:
     import openvino as ov
@@ -85,7 +85,12 @@ def _prepared_folder(source: Path) -> Path:
     from facerec.io.paths import user_cache_dir
 
     folder = user_cache_dir("openvino", "")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f"cannot prepare {source.name} for OpenVINO: {source.parent} is read-only and {folder} "
+                         f"cannot be made ({exc.strerror}); run 'facerec models pull' where the models folder is "
+                         "writable, or use --backend onnxruntime") from None
     return folder
 
 
@@ -155,7 +160,8 @@ def _valid(source: Path, xml: Path, bin_: Path, manifest: Path) -> bool:
 
 
 def _lock_path(prepared: Path) -> Path:
-    return prepared.with_name(f".{prepared.name}.lock")
+    """The lock guarding the writing of ``prepared`` (in the ``.locks`` folder beside it)."""
+    return lock_path(prepared.parent, prepared.name)
 
 
 def prepared_model(source: Path, input_shape: Shape = None) -> Path:
@@ -179,11 +185,15 @@ def prepared_model(source: Path, input_shape: Shape = None) -> Path:
     return xml
 
 
-def compiled_cache_dir(xml: Path) -> Path:
-    """OpenVINO's compiled-model cache for the IR ``xml``: named after the IR's SHA-256 and OpenVINO's version."""
+def compiled_cache_dir(xml: Path) -> Optional[Path]:
+    """OpenVINO's compiled-model cache for the IR ``xml``: named after the IR's SHA-256 and OpenVINO's
+    version, beside the IR or in the user's cache; None when neither can be written (no cache then)."""
     record = json.loads(xml.with_suffix(".json").read_text())
     version = ov.__version__.split("-")[0]  # '2026.4.1-22982-e213a14-releases/2026/4' -> '2026.4.1'
-    folder = xml.parent if _writable(xml.parent) else _prepared_folder(xml)
+    try:
+        folder = xml.parent if _writable(xml.parent) else _prepared_folder(xml)
+    except ModelError:
+        return None
     return folder / "openvino-cache" / f"{record['xml_sha256'][:16]}-{version}"
 
 
@@ -213,8 +223,9 @@ class OpenVinoSession:
         self._one_by_one = on_cpu and shape != input_shape
         xml = prepared_model(path, shape)
         cache = compiled_cache_dir(xml)
-        config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1", "INFERENCE_PRECISION_HINT": "f32",
-                  "CACHE_DIR": str(cache)}
+        config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1", "INFERENCE_PRECISION_HINT": "f32"}
+        if cache is not None:
+            config["CACHE_DIR"] = str(cache)
         if on_cpu:
             # OpenVINO pins its inference threads to cores by default, the same first cores in every
             # process: two single-threaded workers of a batch job then shared one core (`embed -j 2` ran
@@ -223,10 +234,10 @@ class OpenVinoSession:
         if threads and on_cpu:
             config["INFERENCE_NUM_THREADS"] = str(threads)
         try:
-            if cache.is_dir() and any(cache.iterdir()):
+            if cache is None or (cache.is_dir() and any(cache.iterdir())):
                 self.compiled = core.compile_model(str(xml), self.device, config)
             else:  # the first compile writes the cache: one process at a time
-                with file_lock(_lock_path(xml)):
+                with file_lock(_lock_path(cache)):
                     self.compiled = core.compile_model(str(xml), self.device, config)
         except RuntimeError as exc:
             raise ModelError(f"OpenVINO cannot compile {path.name} for {self.device}: "
