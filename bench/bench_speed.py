@@ -130,20 +130,11 @@ def model_worker(list_file: str) -> None:
     from facerec.models.registry import get_spec
     from facerec.recognition.base import to_input_tensor
 
-    import cv2
-
     paths = [p for p in Path(list_file).read_text().split("\n") if p][:60]
     fa = FaceAnalyzer("arcface_mbf+sface", "scrfd:320", threads=1, backend="onnxruntime")
     imgs = [load_image(p) for p in paths]
     faces = [(img, d) for img in imgs for d in fa.detect(img)[:1]]
-    det_inputs = []
-    for img in imgs:  # the detector's own letterboxing (scrfd.py)
-        h, w = img.shape[:2]
-        scale = min(320 / h, 320 / w)
-        canvas = np.zeros((320, 320, 3), np.uint8)
-        nh, nw = int(round(h * scale)), int(round(w * scale))
-        canvas[:nh, :nw] = cv2.resize(img, (nw, nh))
-        det_inputs.append(cv2.dnn.blobFromImage(canvas, 1 / 128, (320, 320), (127.5,) * 3, swapRB=True))
+    det_inputs = [fa.detector.input_blob(img)[0] for img in imgs]  # the detector's own letterboxing
     store = fa.store
     rows = []
     for name, shape in (("scrfd_500m", (1, 3, 320, 320)), ("arcface_mbf", (None, 3, 112, 112)),

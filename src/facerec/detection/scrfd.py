@@ -40,14 +40,20 @@ class SCRFDDetector(Detector):
             self._centers[key] = np.repeat(centers, self.anchors_per_cell, axis=0)
         return self._centers[key]
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def input_blob(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """The network's input for a BGR image (letterboxed into ``input_size``, top-left anchored,
+        normalised, NCHW RGB) and the scale from image to input pixels."""
         h, w = image.shape[:2]
         size = self.input_size
         scale = min(size / h, size / w)
         nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
         canvas = np.zeros((size, size, 3), dtype=np.uint8)
         canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        blob = cv2.dnn.blobFromImage(canvas, 1.0 / 128, (size, size), (127.5, 127.5, 127.5), swapRB=True)
+        return cv2.dnn.blobFromImage(canvas, 1.0 / 128, (size, size), (127.5, 127.5, 127.5), swapRB=True), scale
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        size = self.input_size
+        blob, scale = self.input_blob(image)
         outputs = self.session.run(blob)
         n = len(self.strides)
         boxes, scores, kpss = [], [], []
