@@ -171,11 +171,13 @@ def prepared_model(source: Path, input_shape: Shape = None) -> Path:
     xml, bin_, manifest = ir_paths(source, input_shape)
     if xml in _VERIFIED:
         return xml
-    if not _valid(source, xml, bin_, manifest) and not _writable(source.parent):
+    valid = _valid(source, xml, bin_, manifest)  # hashes source and IR: once per check
+    if not valid and not _writable(source.parent):
         xml, bin_, manifest = ir_paths(source, input_shape, _prepared_folder(source))
         if xml in _VERIFIED:
             return xml
-    if not _valid(source, xml, bin_, manifest):
+        valid = _valid(source, xml, bin_, manifest)
+    if not valid:
         with file_lock(_lock_path(xml)):
             if not _valid(source, xml, bin_, manifest):
                 _build_ir(source, xml, manifest, input_shape)
@@ -191,7 +193,7 @@ def compiled_cache_dir(xml: Path) -> Optional[Path]:
     record = json.loads(xml.with_suffix(".json").read_text())
     version = ov.__version__.split("-")[0]  # '2026.4.1-22982-e213a14-releases/2026/4' -> '2026.4.1'
     try:
-        folder = xml.parent if _writable(xml.parent) else _prepared_folder(xml)
+        folder = _prepared_folder(xml)
     except ModelError:
         return None
     return folder / "openvino-cache" / f"{record['xml_sha256'][:16]}-{version}"
