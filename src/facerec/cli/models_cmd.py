@@ -9,7 +9,6 @@ from rich.table import Table
 from facerec.cli.common import console, print_json, JsonOpt
 from facerec.errors import ModelError
 from facerec.models.registry import REGISTRY, get_spec
-from facerec.inference import prepare
 from facerec.models.store import ModelStore, default_models
 
 app = typer.Typer(help="List and fetch pretrained models.", no_args_is_help=True)
@@ -58,13 +57,16 @@ def pull(names: Optional[List[str]] = typer.Argument(None, help="Model names (se
         selected = [get_spec(n).name for n in names]
     else:
         raise ModelError("name at least one model, or pass --default or --all")
+    from facerec.inference import prepare
+    from facerec.recognition.onnx_embedder import session_shape
+
     store = ModelStore()
     pulled = []
     for name in selected:
         with console.status(f"pulling {name}"):
             path = store.pull(name, force=force)
             spec = get_spec(name)
-            prepared = prepare(path, spec.cpu_backend, (None, 3, spec.input_size[1], spec.input_size[0])) \
+            prepared = prepare(path, spec.cpu_backend, session_shape(spec)) \
                 if spec.task == "embedder" and path.suffix == ".onnx" else None
         pulled.append({"name": name, "path": str(path), **({"openvino_ir": str(prepared)} if prepared else {})})
         console.print(f"[green]ok[/green] {name} -> {path}")

@@ -12,15 +12,20 @@ from facerec.recognition.base import Embedder, to_input_tensor
 from facerec.inference import open_session
 
 
+def session_shape(spec: ModelSpec) -> tuple[Optional[int], int, int, int]:
+    """The input shape an embedder's session is opened for: any batch of ``spec.input_size`` crops."""
+    width, height = spec.input_size
+    return (None, 3, height, width)
+
+
 class OnnxEmbedder(Embedder):
     """Any registry embedder whose file is an ONNX graph taking NCHW float32."""
 
     def __init__(self, spec: ModelSpec, model_path: Path, flip: bool = False, threshold: Optional[float] = None,
                  threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None) -> None:
         super().__init__(spec, flip, threshold)
-        width, height = spec.input_size
         self.session = open_session(model_path, backend=backend, device=device, threads=threads,
-                                    input_shape=(None, 3, height, width),  # any batch where the backend can
+                                    input_shape=session_shape(spec),  # any batch where the backend can
                                     preferred=spec.cpu_backend)
         self._fixed_batch = self.session.input_shape[0] == 1  # SFace's export, under onnxruntime
 
