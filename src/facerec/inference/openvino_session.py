@@ -10,7 +10,7 @@ later use checks them and rebuilds the IR when the source changed.
 Sessions compile the IR from its file with OpenVINO's model cache (``CACHE_DIR``) in a folder named
 after the IR's SHA-256 and the OpenVINO version, beside the weights: later processes import the
 compiled model instead of compiling it again, which loads the default pipeline about 3x faster and
-lowers its peak memory by about 40 MB (results/speed.md). A changed IR gets a new folder, so a stale
+lowers its peak memory (results/speed.md). A changed IR gets a new folder, so a stale
 compiled model is never used; the first compile of an IR runs under the preparation lock.
 """
 from __future__ import annotations
