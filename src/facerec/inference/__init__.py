@@ -17,8 +17,8 @@ threads and at what precision is decided here.
 
 Precision is fp32 on every backend and device: OpenVINO is told ``f32`` explicitly, so that it
 never switches to bf16 (CPUs with AMX/AVX-512 BF16) or fp16 (GPUs) on its own. Lower precisions
-are not offered: none has been shown to keep LFW View 2 accuracy within 0.05 points for these
-models (results/speed.md).
+are not offered: none keeps LFW View 2 accuracy reliably within 0.05 points of fp32 for these
+models (OpenVINO int8 by NNCF: results/int8.md; onnxruntime int8 and bf16: results/speed.md).
 """
 from __future__ import annotations
 
