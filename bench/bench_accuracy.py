@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lfw_common import ROOT, choose_weights, cpu_lock, log, runnable, score_config  # noqa: E402
+from lfw_common import ROOT, choose_weights, cpu_lock, log, runnable, score_config, write_keeping_notes  # noqa: E402
 
 
 def row_for(label: str, kind: str, v2_scores, v2_labels, v2_folds, dev_scores, dev_labels, no_face: int,
@@ -195,14 +195,8 @@ def write(args, rows: list[dict], not_runnable: dict, failed: dict, seconds: flo
     if not_runnable or failed:
         text += ["## Not measured", ""]
         text += [f"- {k}: {v}" for k, v in {**not_runnable, **failed}.items()] + [""]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    body = "\n".join(text)
-    marker = "<!-- notes below are kept when the tables are regenerated -->"
-    if args.out.is_file() and marker in args.out.read_text():
-        body += "\n" + marker + args.out.read_text().split(marker, 1)[1]
-    else:
-        body += "\n" + marker + "\n"
-    args.out.write_text(body)
+    body = write_keeping_notes(args.out, "\n".join(text),
+                               marker="<!-- notes below are kept when the tables are regenerated -->")
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     print(body)
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lfw_common import LFW, ROOT, VIEW2, log
+from lfw_common import LFW, ROOT, VIEW2, log, model_inputs, row_cosines, write_keeping_notes
 
 SHAPES = {"scrfd_500m": (1, 3, 320, 320), "arcface_mbf": (1, 3, 112, 112), "sface": (1, 3, 112, 112)}
 DEFAULT_CONFIGS = ("default:,default:sface,default:sface+scrfd_500m,default:sface+scrfd_500m#1,"
@@ -77,18 +77,6 @@ def _shipped_images() -> tuple[list[str], list[str]]:
     faces = [str(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)), str(sk / "astronaut.png"),
              str(ins / "t1.jpg"), str(ins / "Tom_Hanks_54745.png")]
     return faces, [str(sk / n) for n in ("coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")]
-
-
-def model_inputs(fa, images: list[np.ndarray], every_face: bool, extra_det: list[np.ndarray] = ()) -> dict:
-    """The real inputs of each model: the detector's letterboxed images, the embedders' aligned crops."""
-    from facerec.models.registry import get_spec
-    from facerec.recognition.base import to_input_tensor
-
-    faces = [(img, d) for img in images for d in (fa.detect(img) if every_face else fa.detect(img)[:1])]
-    out = {"scrfd_500m": [fa.detector.input_blob(img)[0] for img in [*images, *extra_det]]}
-    for m in fa.members:
-        out[m.name] = [to_input_tensor([m.align(img, d.landmarks)], get_spec(m.name)) for img, d in faces]
-    return out
 
 
 def quantize(names: list[str], calibration: dict, folder: Path) -> dict[str, Path]:
@@ -145,8 +133,7 @@ def forward_rows(int8: dict[str, Path], tests: dict) -> list[dict]:
                     for x in tests[name]:
                         r.infer({0: x})
                     times[p].append((time.perf_counter() - t) / len(tests[name]) * 1000)
-            a, b = outs["fp32"], outs["int8"]
-            cos = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+            cos = row_cosines(outs["fp32"], outs["int8"])
             rows.append({"model": name, "inputs": len(tests[name]),
                          "fp32_ms": float(np.median(times["fp32"])), "int8_ms": float(np.median(times["int8"])),
                          "min_cosine": float(cos.min()), "mean_cosine": float(cos.mean())})
@@ -191,10 +178,9 @@ def main() -> int:
         profile, _, rest = c.partition(":")
         ms, _, seed = rest.partition("#")
         configs.append((profile, [m for m in ms.split("+") if m], int(seed or 0)))
-    names = sorted({m for _, ms, _ in configs for m in ms}, key=list(SHAPES).index)
-    unknown = set(names) - set(SHAPES)
-    if unknown:
+    if {m for _, ms, _ in configs for m in ms} - set(SHAPES):
         ap.error(f"int8 models: choose from {', '.join(SHAPES)}")
+    names = sorted({m for _, ms, _ in configs for m in ms}, key=list(SHAPES).index)
     fa = FaceAnalyzer("arcface_mbf+sface", "scrfd:320", threads=1, backend="onnxruntime")
     faces, others = _shipped_images()
     log("calibration inputs")
@@ -281,11 +267,7 @@ def write(args, rows: list[dict], evals: list[dict]) -> None:
         order = "—" if not e["int8"] else (f"shuffled {e['seed']}" if e["seed"] else "given")
         text.append(f"| {e['profile']} | {' + '.join(e['int8']) or 'none (fp32)'} | {order} | {100 * e['accuracy']:.2f}% ± "
                     f"{100 * e['std']:.2f} | {delta:+.2f} | {100 * e['val']:.2f}% | {ok} |")
-    body = "\n".join(text) + "\n"
-    marker = "<!-- notes below are kept when the table is regenerated -->"
-    old = args.out.read_text() if args.out.is_file() else ""
-    body += "\n" + marker + (old.split(marker, 1)[1] if marker in old else "\n")
-    args.out.write_text(body)
+    body = write_keeping_notes(args.out, "\n".join(text) + "\n")
     args.out.with_suffix(".json").write_text(json.dumps({"models": rows, "lfw": evals}, indent=1) + "\n")
     print(body)
 

@@ -128,23 +128,17 @@ def model_worker(list_file: str) -> None:
     from facerec.inference import SESSION_BACKENDS, open_session
     from facerec.io.images import load_image
     from facerec.models.registry import get_spec
-    from facerec.recognition.base import to_input_tensor
+    from lfw_common import model_inputs, row_cosines
 
     paths = [p for p in Path(list_file).read_text().split("\n") if p][:60]
     fa = FaceAnalyzer("arcface_mbf+sface", "scrfd:320", threads=1, backend="onnxruntime")
-    imgs = [load_image(p) for p in paths]
-    faces = [(img, d) for img in imgs for d in fa.detect(img)[:1]]
-    det_inputs = [fa.detector.input_blob(img)[0] for img in imgs]  # the detector's own letterboxing
+    all_inputs = model_inputs(fa, [load_image(p) for p in paths])  # the detector's own letterboxing, aligned crops
     store = fa.store
     rows = []
     for name, shape in (("scrfd_500m", (1, 3, 320, 320)), ("arcface_mbf", (None, 3, 112, 112)),
                         ("sface", (None, 3, 112, 112))):
         spec = get_spec(name)
-        if name == "scrfd_500m":
-            inputs = det_inputs
-        else:
-            emb = next(m for m in fa.members if m.name == name)
-            inputs = [to_input_tensor([emb.align(img, d.landmarks)], spec) for img, d in faces]
+        inputs = all_inputs[name]
         sessions = {b: open_session(store.path(name), backend=b, threads=1, input_shape=shape) for b in SESSION_BACKENDS}
         times: dict = {b: [] for b in sessions}
         outs: dict = {b: [] for b in sessions}
@@ -158,8 +152,7 @@ def model_worker(list_file: str) -> None:
                     if round_ == 0:
                         outs[b].append(np.concatenate([o.ravel() for o in out]))
                 times[b].append((time.perf_counter() - t) / len(inputs) * 1000)
-        a, c = np.stack(outs["onnxruntime"]), np.stack(outs["openvino"])
-        cos = (a * c).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(c, axis=1), 1e-12)
+        cos = row_cosines(np.stack(outs["onnxruntime"]), np.stack(outs["openvino"]))
         rows.append({"model": name, "inputs": len(inputs), "cpu_backend": spec.cpu_backend,
                      **{f"{b}_ms": float(np.median(v)) for b, v in times.items()}, "min_cosine": float(cos.min())})
     print(json.dumps(rows))
@@ -347,14 +340,9 @@ def write(args, rows: list[dict], failed: dict, n: int, modes: list[str], models
         text += ["", "Not measured:", ""] + [f"- {k}: {v}" for k, v in failed.items()]
     if models:
         text += model_lines(models)
-    body = "\n".join(text) + "\n"
-    marker = "<!-- notes below are kept when the table is regenerated -->"
-    if args.out.is_file() and marker in args.out.read_text():
-        body += "\n" + marker + args.out.read_text().split(marker, 1)[1]
-    else:
-        body += "\n" + marker + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(body)
+    from lfw_common import write_keeping_notes
+
+    body = write_keeping_notes(args.out, "\n".join(text) + "\n")
     args.out.with_suffix(".json").write_text(json.dumps({"pipelines": rows, "models": models}, indent=1))
     print(body)
 

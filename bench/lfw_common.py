@@ -1,4 +1,5 @@
-"""Shared by the LFW benchmarks: scoring configurations through the cached pipeline, weight search."""
+"""Shared by the LFW benchmarks: scoring configurations through the cached pipeline, weight search,
+real per-model inputs, results files that keep their notes."""
 from __future__ import annotations
 
 import contextlib
@@ -21,6 +22,39 @@ DEV_TEST = lfw_protocol_file("pairsDevTest.txt", LFW, must_exist=False)
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+NOTES_MARKER = "<!-- notes below are kept when the table is regenerated -->"
+
+
+def write_keeping_notes(out: Path, body: str, marker: str = NOTES_MARKER) -> str:
+    """Write ``body`` to the results file ``out``, followed by ``marker`` and the notes that stood below
+    it in the file before (hand-written, kept across runs); the text written."""
+    old = out.read_text() if out.is_file() else ""
+    text = body + "\n" + marker + (old.split(marker, 1)[1] if marker in old else "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    return text
+
+
+def model_inputs(fa, images: Sequence[np.ndarray], every_face: bool = False,
+                 extra_det: Sequence[np.ndarray] = ()) -> dict[str, list[np.ndarray]]:
+    """The real inputs of each model of the FaceAnalyzer ``fa``, by registry name: the detector's own
+    letterboxed input of ``images`` and ``extra_det``, each embedder's aligned crops of their largest
+    faces (of every face when ``every_face``)."""
+    from facerec.models.registry import get_spec
+    from facerec.recognition.base import to_input_tensor
+
+    faces = [(img, d) for img in images for d in (fa.detect(img) if every_face else fa.detect(img)[:1])]
+    out = {fa.detector.model: [fa.detector.input_blob(img)[0] for img in [*images, *extra_det]]}
+    for m in fa.members:
+        out[m.name] = [to_input_tensor([m.align(img, d.landmarks)], get_spec(m.name)) for img, d in faces]
+    return out
+
+
+def row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The cosine between each row of ``a`` and the same row of ``b``."""
+    return (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
 
 
 def runnable(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
