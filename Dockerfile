@@ -8,12 +8,12 @@
 #   docker run --rm -v "$PWD/photos:/photos" facerec verify /photos/a.jpg /photos/b.jpg
 #
 # More models in the image: docker build --build-arg MODELS="yunet facenet128" -t facerec .
-# The dataset workflow's Parquet output and classifiers need the train extra:
-#   docker build --build-arg EXTRAS="service,gallery,train" -t facerec:train .
+# Dependencies come from the lock (requirements/image.txt: the service and gallery extras, every
+# version and hash pinned; bash tools/lock.sh refreshes it).
 FROM python:3.11-slim
 
 ARG MODELS=""
-ARG EXTRAS="service,gallery"
+ARG EXTRAS="service,gallery"  # what requirements/image.txt locks
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -27,8 +27,10 @@ RUN apt-get update \
 
 WORKDIR /opt/facerec/src
 COPY pyproject.toml README.md LICENSE ./
+COPY requirements/image.txt ./requirements/
+RUN pip install -r requirements/image.txt
 COPY src ./src
-RUN pip install ".[${EXTRAS}]"
+RUN pip install --no-deps .
 
 # Pull the default detector + embedder (each file checked against its pinned SHA-256), plus any
 # MODELS; readable by any user. A later offline listing proves they are all present.

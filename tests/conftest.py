@@ -50,3 +50,12 @@ def analyzer():
 def gallery_backend(request) -> str:
     """A gallery backend: tests that take it run on SQLite + FAISS and on Milvus Lite (support.galleries.location)."""
     return request.param
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Whatever a test started is gone when the session ends, even after a failure or a timeout."""
+    import sys
+
+    clusters = sys.modules.get("support.ray_cluster")
+    if clusters is not None:
+        clusters.stop_all()

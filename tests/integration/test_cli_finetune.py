@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-pytest.importorskip("torch")
+pytest.importorskip("torch", reason="PyTorch is not installed (the test lock leaves it out): pip install torch --index-url https://download.pytorch.org/whl/cpu")
 
 from facerec.cli.main import main  # noqa: E402
 from support.finetune_data import labelled_faces  # noqa: E402

@@ -1,14 +1,18 @@
 """``--engine ray`` on a real two-node Ray cluster on loopback: ``facerec embed --engine ray
 --address`` spreads the rows over both nodes and gives the local engine's vectors and failure
-report; a Ray run stopped half-way leaves Parquet shards that the next run resumes from; SIGTERM
-of a CLI that started its own local Ray stops every process of that Ray."""
+report; a Ray run killed half-way takes its own Ray along and leaves Parquet shards that the next run
+resumes from; SIGTERM of a CLI that started its own local Ray stops every process of that Ray; two runs
+that start their own Ray at once, beside a Ray on the default ports, never meet. No Ray driver runs in
+the pytest process: every run is a `facerec` subprocess."""
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,13 +22,11 @@ import pytest
 
 pytest.importorskip("ray.data", reason="the ray extra is not installed")
 
-from support.ray_cluster import LoopbackCluster, alive, descendants  # noqa: E402
+from support.ray_cluster import LoopbackCluster, alive, descendants, processes_under  # noqa: E402
 from support.transforms import same_person_variants  # noqa: E402
 
 import facerec  # noqa: E402
 from facerec.io.embeddings import load_embeddings  # noqa: E402
-from facerec.workflows.embed_dataset import collect_items, embed_items  # noqa: E402
-from facerec.workflows.ray_engine import RayEngine  # noqa: E402
 
 
 def _env() -> dict:
@@ -122,37 +124,101 @@ def test_detector_cut_off_reaches_the_ray_actors(faces_dir: Path, tmp_path: Path
     assert "grace/grace_0001.jpg" in " ".join(load_embeddings(tmp_path / "ray.parquet").paths)
 
 
-class _Stop(Exception):
-    """Stands for a kill in the middle of a run."""
+def _wait_for_shard(proc: subprocess.Popen, shards: Path, timeout_s: float = 300) -> None:
+    """Until the run has written a first shard (Ray and its actors are all up), or it ended."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None and not list(shards.glob("shard-*.parquet")):
+        time.sleep(0.3)
 
 
-def test_stopped_ray_run_leaves_parquet_shards_and_resumes(faces_dir: Path, tmp_path: Path, cluster, local_run,
-                                                           monkeypatch) -> None:
+def test_killed_ray_run_takes_its_ray_along_and_resumes_locally(faces_dir: Path, tmp_path: Path, env: dict,
+                                                                 local_run) -> None:
+    """SIGKILL of a CLI that started its own Ray mid-run: no process of that Ray survives it, the
+    Parquet shards already written stay, and the local engine resumes from them with the same vectors."""
     import pyarrow.parquet as pq
 
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    items = collect_items([faces_dir])
-    out = tmp_path / "emb.npz"
+    out = tmp_path / "emb.parquet"
+    cmd = [sys.executable, "-m", "facerec", "embed", str(faces_dir), "--out", str(out), "--engine", "ray",
+           "-j", "1", "--shard-size", "3"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_shard(proc, tmp_path / "emb.parquet.shards")
+        ray_procs = descendants(proc.pid)
+        assert proc.poll() is None, f"finished before it could be stopped: {proc.stderr.read()[-2000:]}"
+        assert any("raylet" in c for c in ray_procs.values()), ray_procs
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 90
+    while alive(ray_procs) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not alive(ray_procs), {p: ray_procs[p][:80] for p in alive(ray_procs)}
 
-    def stop_after_nine(done: int, total: int) -> None:
-        if done >= 9:  # 11 rows in shards of 3: 9 done means at least one shard complete, not all
-            raise _Stop
-
-    engine = RayEngine(cluster.address)
-    with engine.session(), pytest.raises(_Stop):
-        embed_items(items, out, jobs=2, shard_size=3, progress=stop_after_nine, engine=engine)
-    shards = sorted((tmp_path / "emb.npz.shards").glob("shard-*.parquet"))
+    shards = sorted((tmp_path / "emb.parquet.shards").glob("shard-*.parquet"))
     assert 1 <= len(shards) < 4 and not out.exists()
-    tables = [pq.read_table(p) for p in shards]
-    assert all({"path", "label", "embedding", "index", "fallback", "error"} <= set(t.column_names) for t in tables)
-    written = sum(t.num_rows for t in tables)  # shards of 3 rows, the last of 2
+    written = sum(pq.read_table(p).num_rows for p in shards)
+    done = _embed(str(faces_dir), "--out", str(out), "-j", "1", "--shard-size", "3", env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"resumed: {written} image(s) were done by an earlier run" in done.stderr, done.stderr
+    a, b = load_embeddings(local_run[0]), load_embeddings(out)
+    assert a.paths == b.paths and a.labels == b.labels
+    assert np.sum(a.vectors * b.vectors, axis=1).min() >= 0.9999
+    assert len(_failures(done.stderr)) == 3
 
-    report = embed_items(items, out, jobs=1, shard_size=3)  # the local engine takes over where Ray stopped
-    assert report.resumed == written
+
+@pytest.fixture
+def ray_on_default_ports(env: dict, tmp_path_factory):
+    """Somebody else's Ray head on Ray's default ports (GCS 6379, client server 10001, dashboard 8265),
+    as on a Ray user's own machine; skipped when those ports are already taken."""
+    from facerec.workflows.ray_local import kill_all, processes_under, start_node, wait_listening
+
+    import socket
+
+    for port in (6379, 10001, 8265):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                pytest.skip(f"port {port} is taken: a Ray may already run on the defaults")
+    root = Path(tempfile.mkdtemp(prefix="frdef-", dir="/tmp"))
+    proc = start_node(["--head", "--port=6379", "--num-cpus=1", "--node-ip-address=127.0.0.1",
+                       "--object-store-memory=80000000", "--include-dashboard=false"], root, env=env,
+                      log=root / "head.log")
+    try:
+        wait_listening(6379, proc, log=root / "head.log")
+        yield root
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            pass
+        kill_all(processes_under(root) | {proc.pid})
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_two_local_ray_runs_at_once_beside_a_default_ray(faces_dir: Path, tmp_path: Path, env: dict, local_run,
+                                                          ray_on_default_ports) -> None:
+    """Two `embed --engine ray` without --address at the same time, with another Ray on the default
+    ports: each starts its own Ray on free ports, and both give the local engine's vectors."""
+    outs = [tmp_path / f"run{k}.parquet" for k in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-m", "facerec", "embed", str(faces_dir), "--out", str(o),
+                               "--engine", "ray", "-j", "1"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for o in outs]
+    try:
+        errs = [p.communicate(timeout=600)[1] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
     a = load_embeddings(local_run[0])
-    assert report.table.paths == a.paths and report.table.labels == a.labels
-    assert np.sum(a.vectors * report.table.vectors, axis=1).min() >= 0.9999
-    assert len(report.failures) == 3
+    for proc, err, out in zip(procs, errs, outs):
+        assert proc.returncode == 0, err
+        b = load_embeddings(out)
+        assert a.paths == b.paths and np.sum(a.vectors * b.vectors, axis=1).min() >= 0.9999
+    assert processes_under(ray_on_default_ports), "the other Ray was stopped by our runs"
 
 
 def test_sigterm_stops_the_local_ray_the_cli_started(tmp_path: Path, grace_bgr, env: dict) -> None:
@@ -164,9 +230,7 @@ def test_sigterm_stops_the_local_ray_the_cli_started(tmp_path: Path, grace_bgr, 
            "-j", "1", "--shard-size", "5"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline, shards = time.monotonic() + 300, tmp_path / "e.npz.shards"
-        while time.monotonic() < deadline and proc.poll() is None and not list(shards.glob("shard-*")):
-            time.sleep(0.5)  # until the actor has embedded a first shard: Ray and its workers are all up
+        _wait_for_shard(proc, tmp_path / "e.npz.shards")
         ray_procs = descendants(proc.pid)
         assert proc.poll() is None, f"finished before it could be stopped: {proc.stderr.read()[-2000:]}"
         assert any("raylet" in c for c in ray_procs.values()) and any("gcs_server" in c for c in ray_procs.values())

@@ -1,71 +1,23 @@
-"""A real Ray cluster of several nodes on loopback, for tests: started with ``ray start`` (one CPU
-per node, each with its own temp folder) and stopped by killing exactly the processes it started.
+"""A real Ray cluster of several nodes on loopback, for tests: each node a ``ray start --block`` child of
+the test process (one CPU, its own temp folder, every listener on a free port: facerec.workflows.ray_local),
+stopped by killing exactly the processes it started.
 
-``ray stop`` is not used: it stops every Ray of the user on the machine, not only this one.
+``ray stop`` is not used: it stops every Ray of the user on the machine, not only this one. Each node
+gets SIGTERM from the kernel if the test process dies first, and ``stop_all`` (called at the end of the
+pytest session, see tests/conftest.py) stops any cluster a failed or timed-out test left running.
 """
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Optional
 
-NODE_FLAGS = ["--num-cpus=1", "--object-store-memory=80000000", "--disable-usage-stats",
-              "--dashboard-agent-listen-port=0", "--metrics-export-port=0", "--runtime-env-agent-port=0",
-              "--node-ip-address=127.0.0.1"]
+from facerec.workflows.ray_local import (  # noqa: F401  (re-exported for the tests)
+    alive, cmdline, descendants, free_port, kill_all, node_port_flags, processes_under, start_node, wait_listening)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ppid(pid: int) -> Optional[int]:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def processes_under(root: Path) -> set[int]:
-    """PIDs whose command line names ``root`` (the nodes' daemons), plus all their descendants."""
-    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
-    return _with_descendants({pid for pid in pids if str(root) in _cmdline(pid) and pid != os.getpid()}, pids)
-
-
-def descendants(pid: int) -> dict[int, str]:
-    """Every process below ``pid`` (children, their children ...) with its command line."""
-    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
-    return {p: _cmdline(p) for p in _with_descendants({pid}, pids) - {pid}}
-
-
-def alive(pids) -> set[int]:
-    """Those of ``pids`` still running (zombies waiting for their parent do not count)."""
-    return {p for p in pids if _alive(p)}
-
-
-def _with_descendants(found: set[int], pids: list[int]) -> set[int]:
-    parents = {pid: _ppid(pid) for pid in pids}
-    grew = True
-    while grew:
-        children = {pid for pid, parent in parents.items() if parent in found} - found
-        found |= children
-        grew = bool(children)
-    return found
+NODE_FLAGS = ["--num-cpus=1", "--object-store-memory=80000000", "--node-ip-address=127.0.0.1"]
+_RUNNING: list["LoopbackCluster"] = []
 
 
 class LoopbackCluster:
@@ -78,51 +30,62 @@ class LoopbackCluster:
     def __init__(self, nodes: int = 2, env: Optional[dict] = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="frray-", dir="/tmp"))
         self.nodes = nodes
-        self.env = dict(env or os.environ)
+        self.env = env
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
-
-    def _start(self, *args: str, temp: Path) -> None:
-        temp.mkdir(parents=True, exist_ok=True)
-        cmd = [shutil.which("ray") or "ray", "start", *args, *NODE_FLAGS, f"--temp-dir={temp}"]
-        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=180)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        self.procs: list = []
 
     def __enter__(self) -> "LoopbackCluster":
+        _RUNNING.append(self)
         try:
-            self._start("--head", f"--port={self.port}", "--include-dashboard=false", temp=self.root / "node0")
+            head = ["--head", f"--port={self.port}", *node_port_flags(head=True), *NODE_FLAGS]
+            self.procs.append(start_node(head, self.root / "node0", env=self.env, log=self.root / "node0.log"))
+            wait_listening(self.port, self.procs[0], log=self.root / "node0.log")
             for k in range(1, self.nodes):
-                self._start(f"--address={self.address}", temp=self.root / f"node{k}")
+                args = [f"--address={self.address}", *node_port_flags(head=False), *NODE_FLAGS]
+                self.procs.append(start_node(args, self.root / f"node{k}", env=self.env,
+                                             log=self.root / f"node{k}.log"))
+            self._wait_nodes()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _wait_nodes(self, timeout_s: float = 180.0) -> None:
+        """Until every node has registered with the head (``ray start --block`` never returns)."""
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            dead = [p for p in self.procs if p.poll() is not None]
+            if dead:
+                raise RuntimeError(f"a node exited with status {dead[0].returncode}: see {self.root}")
+            if sum("raylet" in cmd for cmd in map(cmdline, processes_under(self.root))) >= self.nodes:
+                time.sleep(2.0)  # the raylet is up: give it a moment to register with the GCS
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"{self.nodes} Ray nodes did not start within {timeout_s:.0f} s")
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
     def stop(self, grace_s: float = 5.0) -> None:
         """SIGTERM, then SIGKILL after ``grace_s``, every process of this cluster (and only those)."""
-        pids = processes_under(self.root)
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for pid in pids:
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-            deadline = time.monotonic() + grace_s
-            while pids and time.monotonic() < deadline:
-                time.sleep(0.2)
-                pids = {p for p in pids if _alive(p)}
-            if not pids:
-                break
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=40)
+            except Exception:
+                pass
+        kill_all(processes_under(self.root) | {p.pid for p in self.procs}, grace_s)
         shutil.rmtree(self.root, ignore_errors=True)
+        if self in _RUNNING:
+            _RUNNING.remove(self)
 
 
-def _alive(pid: int) -> bool:
-    """Running, and not a zombie waiting for its parent."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+def stop_all() -> None:
+    """Stop every cluster still running (the end of a pytest session, whatever happened)."""
+    for cluster in list(_RUNNING):
+        cluster.stop()

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+pytest.importorskip("torch", reason="PyTorch is not installed (the test lock leaves it out): pip install torch --index-url https://download.pytorch.org/whl/cpu")
 
 from facerec.errors import ModelError  # noqa: E402
 from facerec.finetune.card import read_card  # noqa: E402

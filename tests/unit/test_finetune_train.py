@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="PyTorch is not installed (the test lock leaves it out): pip install torch --index-url https://download.pytorch.org/whl/cpu")
 
 from facerec.finetune.batches import pk_batches  # noqa: E402
 from facerec.finetune.loss import semihard_triplet_loss  # noqa: E402

@@ -121,8 +121,10 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
     if json_out:
         print_json({"out": str(out), "rows": len(table), "dim": int(table.vectors.shape[1]) if len(table) else None,
                     "model": table.model if len(table) else None,
-                    "people": len(set(table.labels)) if table.labels else None,
+                    "people": len(set(table.labels)) if table.labels else None, "resumed": report.resumed,
                     "failures": [{"path": p, "reason": r} for p, r in report.failures]})
+    if report.resumed:
+        say(f"resumed: {report.resumed} image(s) were done by an earlier run")
     if len(table):
         who = f" of {len(set(table.labels))} people" if table.labels else ""
         say(f"wrote {len(table)} embedding(s){who} of dimension {table.vectors.shape[1]} to {out}")

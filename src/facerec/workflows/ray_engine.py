@@ -16,8 +16,9 @@ is read on the node whose actor embeds it (no bytes cross the network, no extra 
 to start), while the driver streams blocks to the actors.
 
 The caller's process is the Ray driver. With an address (``--address`` or ``RAY_ADDRESS``) it
-joins that cluster; otherwise a local Ray is started for the run and stopped after it, also on
-Ctrl-C or SIGTERM. Every node needs facerec (with the ``ray`` extra) and its models; the files
+joins that cluster; otherwise a local Ray is started for the run (:class:`~facerec.workflows.ray_local.LocalRay`:
+every listener on a free port, its own temp folder, so it never meets another Ray on the machine) and
+stopped after it by PID, also on Ctrl-C or SIGTERM. Every node needs facerec (with the ``ray`` extra) and its models; the files
 are read where the tasks run, so the inputs must be on a file system every node sees.
 """
 from __future__ import annotations
@@ -28,7 +29,6 @@ import logging
 import math
 import os
 import signal
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
@@ -166,24 +166,34 @@ class RayEngine:
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # no core-worker notes on our stderr
         kwargs: dict = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
                         "configure_logging": False}
-        if self.address:
-            _check_reachable(self.address)
+        local = None
         try:
             if self.address:
-                ray.init(address=self.address, **kwargs)
-            else:
-                ray.init(address="local", object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-                         _temp_dir=_local_temp_dir(), _system_config={"worker_niceness": LOCAL_WORKER_NICENESS}, **kwargs)
-        except (ConnectionError, ValueError, RuntimeError) as exc:
+                _check_reachable(self.address)
+                address = self.address
+            else:  # a Ray of our own, every port free, stopped by PID (workflows.ray_local)
+                from facerec.workflows.ray_local import LocalRay
+
+                env = dict(os.environ, RAY_worker_niceness=str(LOCAL_WORKER_NICENESS))
+                local = LocalRay(object_store_bytes=LOCAL_OBJECT_STORE_BYTES, env=env)
+                address = local.start()
+            ray.init(address=address, **kwargs)
+        except (ConnectionError, ValueError, RuntimeError, OSError) as exc:
+            if local is not None:
+                local.stop()
             where = self.address or "a local Ray"
             raise FacerecError(f"cannot start or join {where}: {' '.join(str(exc).split())[:300]}") from None
         old = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, _raise_interrupt)  # unwind through ray.shutdown(), which stops a local Ray
+        signal.signal(signal.SIGTERM, _raise_interrupt)  # unwind through ray.shutdown() and the local Ray's stop
         try:
             yield self
         finally:
             signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
-            ray.shutdown()
+            try:
+                ray.shutdown()
+            finally:
+                if local is not None:
+                    local.stop()
 
     def cluster_cpus(self) -> int:
         import ray
@@ -244,13 +254,6 @@ def _check_reachable(address: str, timeout_s: float = 10.0) -> None:
 
 def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
-
-
-def _local_temp_dir() -> str:
-    """A short temp folder of our own for a local Ray (its socket paths must stay under 108 bytes)."""
-    path = Path(tempfile.gettempdir()) / f"facerec-ray-{os.getuid()}"
-    path.mkdir(exist_ok=True)
-    return str(path)
 
 
 def make_engine(engine: str = "local", address: Optional[str] = None) -> Optional[RayEngine]:
