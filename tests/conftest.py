@@ -59,3 +59,32 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     clusters = sys.modules.get("support.ray_cluster")
     if clusters is not None:
         clusters.stop_all()
+
+
+# Markers by what a test starts (registered in pyproject.toml; --strict-markers): `pytest -m "not slow"`
+# is the quick loop, the README's line runs everything.
+_MODULE_MARKS = {
+    "test_ray_engine": ("ray", "slow"),
+    "test_webpage": ("browser", "slow"),
+    "test_container": ("docker", "slow"),
+    "test_service_openapi": ("service", "slow"),
+    "test_service_inputs": ("service", "slow"),
+    "test_cli_serve": ("service", "slow"),
+    "test_docs_site": ("slow",),
+    "test_examples": ("slow",),
+    "test_cli_finetune": ("slow",),
+    "test_cli_video": ("slow",),
+    "test_service_video": ("slow",),
+    "test_cli_evaluate": ("slow",),
+    "test_cli_dataset": ("slow",),
+    "test_models_keras_facenet": ("slow",),
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        for name in _MODULE_MARKS.get(module, ()):
+            item.add_marker(name)
+        if "milvus" in module or "milvus" in item.name or "cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker("milvus" if "milvus" in module or "milvus" in item.name else "ray")

@@ -32,6 +32,11 @@ def detector():
 
 @pytest.fixture(scope="module", params=EMBEDDERS)
 def analyzer_for(request) -> FaceAnalyzer:
+    if request.param == "facenet512":
+        from support.facenet512 import unreadable_reason
+
+        if unreadable_reason():
+            pytest.skip(unreadable_reason())
     return FaceAnalyzer(model=request.param, detector="scrfd")
 
 

@@ -15,6 +15,10 @@ from facerec.recognition.cv2_embedder import OUTPUT_LAYER, Cv2DnnEmbedder
 
 @pytest.fixture(scope="module")
 def fa() -> FaceAnalyzer:
+    from support.facenet512 import unreadable_reason
+
+    if unreadable_reason():
+        pytest.skip(unreadable_reason())
     return FaceAnalyzer(model="facenet512", detector="scrfd", flip=False)
 
 
@@ -65,6 +69,18 @@ def test_unreadable_graph_is_a_model_error(tmp_path) -> None:
 
     bad = tmp_path / "graph.pb"
     bad.write_bytes(b"not a tensorflow graph")
-    with pytest.raises(ModelError, match="OpenCV cannot read"):
+    with pytest.raises(ModelError, match=r"OpenCV \S+ cannot read|no TensorFlow importer"):
         Cv2DnnEmbedder(get_spec("facenet512"), bad)
     assert ModelStore().path("facenet512").stat().st_size > 90_000_000
+
+
+def test_an_opencv_that_cannot_read_the_graph_says_which_one_can() -> None:
+    """With OpenCV 4.9+ the real graph fails in OpenCV's graph simplifier: one line naming the fix."""
+    from facerec.errors import ModelError
+
+    try:
+        Cv2DnnEmbedder(get_spec("facenet512"), ModelStore().path("facenet512"))
+    except ModelError as exc:
+        assert "needs OpenCV 4.8" in str(exc) and "\n" not in str(exc)
+    else:
+        assert cv2.__version__.startswith("4.8"), f"OpenCV {cv2.__version__} reads the graph: update TF_GRAPH_OPENCV"

@@ -11,6 +11,10 @@ from facerec.errors import ModelError
 from facerec.models.registry import ModelSpec
 from facerec.recognition.base import Embedder, to_input_tensor
 
+TF_GRAPH_OPENCV = "OpenCV 4.8 (pip install 'opencv-python-headless<4.9' 'numpy<2')"
+"""The OpenCV that still reads this graph: 4.9 to 4.14 fail in the TensorFlow importer's graph simplifier
+(``simplifySubgraphs``), and OpenCV 5 has no TensorFlow importer at all (found by tools/test-newest.sh)."""
+
 OUTPUT_LAYER = "embeddings"
 """The graph's output node (already L2-normalised by the graph, we normalise again anyway)."""
 
@@ -24,11 +28,17 @@ class Cv2DnnEmbedder(Embedder):
 
     def __init__(self, spec: ModelSpec, model_path: Path, flip: bool = False, threshold: Optional[float] = None) -> None:
         super().__init__(spec, flip, threshold)
+        read = getattr(cv2.dnn, "readNetFromTensorflow", None)
+        if read is None:
+            raise ModelError(f"model {spec.name!r}: OpenCV {cv2.__version__} has no TensorFlow importer; "
+                             f"this graph needs {TF_GRAPH_OPENCV}")
         try:
-            self.net = cv2.dnn.readNetFromTensorflow(str(model_path))
+            self.net = read(str(model_path))
         except cv2.error as exc:
-            raise ModelError(f"model {spec.name!r}: OpenCV cannot read {model_path}: "
-                             f"{str(exc).strip().splitlines()[-1]}") from None
+            why = str(exc).strip().splitlines()[-1]
+            hint = f" (this graph needs {TF_GRAPH_OPENCV})" if "simplifySubgraphs" in why else ""
+            raise ModelError(f"model {spec.name!r}: OpenCV {cv2.__version__} cannot read {model_path}: "
+                             f"{why}{hint}") from None
 
     def _forward(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         batch = to_input_tensor(crops, self.spec)
