@@ -13,7 +13,8 @@ from facerec.recognition.base import Embedder, to_input_tensor
 
 TF_GRAPH_OPENCV = "OpenCV 4.8 (pip install 'opencv-python-headless<4.9' 'numpy<2')"
 """The OpenCV that still reads this graph: 4.9 to 4.14 fail in the TensorFlow importer's graph simplifier
-(``simplifySubgraphs``), and OpenCV 5 has no TensorFlow importer at all (found by tools/test-newest.sh)."""
+(``simplifySubgraphs``), and OpenCV 5 has no TensorFlow importer at all (found when the lock took the
+newest versions, 2026-12-02)."""
 
 OUTPUT_LAYER = "embeddings"
 """The graph's output node (already L2-normalised by the graph, we normalise again anyway)."""
