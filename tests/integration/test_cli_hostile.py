@@ -1,0 +1,73 @@
+"""The second hostile test's CLI findings (issue 23): each command run as a user or an attacker would,
+in a child process with a memory cap and a time limit, so that a hang or a runaway read fails the test
+instead of taking the machine down."""
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+MEMORY_CAP = 3 * 2**30
+
+
+def _cap_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_CAP, MEMORY_CAP))
+
+
+def facerec(*argv, timeout: float = 90, cwd: Path | None = None) -> tuple[int, str, str]:
+    """Run ``python -m facerec ARGV`` in a child (this checkout's code); a hang gives exit code -9."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
+    try:
+        p = subprocess.run([sys.executable, "-m", "facerec", *map(str, argv)], capture_output=True, text=True,
+                           timeout=timeout, env=env, preexec_fn=_cap_memory, cwd=cwd)
+    except subprocess.TimeoutExpired as exc:
+        return -9, "", f"timed out after {timeout}s: {exc.stderr}"
+    return p.returncode, p.stdout, p.stderr
+
+
+def assert_usage_error(code: int, err: str, *words: str) -> None:
+    """Exit 2 and one ``error:`` line (naming each of ``words``), never a traceback."""
+    assert code == 2 and "Traceback" not in err, (code, err[-2000:])
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, err
+    for w in words:
+        assert w in errors[0], (w, err)
+
+
+@pytest.fixture(scope="module")
+def people(tmp_path_factory, grace_path: Path, astronaut_bgr: np.ndarray) -> Path:
+    """A two-person dataset of real photos (shifted copies), for train/classify/evaluate."""
+    root = tmp_path_factory.mktemp("people")
+    grace = cv2.imread(str(grace_path))
+    for name, img in (("Grace", grace), ("Eileen", astronaut_bgr)):
+        (root / name).mkdir()
+        for k in range(3):
+            cv2.imwrite(str(root / name / f"{k}.jpg"), np.ascontiguousarray(np.roll(img, 9 * k, axis=1)))
+    return root
+
+
+def test_paths_that_are_not_regular_files_are_refused(tmp_path: Path, people: Path, grace_path: Path) -> None:
+    """Finding 1: /dev/zero and a FIFO named like an image are one error line each, not an endless read
+    or a hang, in every command that reads image paths, and as a pairs file."""
+    from support.corpus import special_files
+
+    fifo, zero = special_files(tmp_path / "special")
+    db = tmp_path / "g.db"
+    code, _, err = facerec("gallery", "--db", db, "enroll", "Grace", grace_path)
+    assert code == 0, err
+    code, _, err = facerec("train", people, "--out", tmp_path / "c.npz", "--test-ratio", "0", "-j", "1")
+    assert code == 0, err
+    for path in (fifo, zero, "/dev/zero"):
+        for argv in (["detect", path], ["verify", path, grace_path], ["classify", tmp_path / "c.npz", path],
+                     ["evaluate", "pairs", people, "--pairs", path]):
+            code, _, err = facerec(*argv)
+            assert_usage_error(code, err, "not a regular file")
+        for argv in (["embed", path, "--out", tmp_path / "e.npz"], ["gallery", "--db", db, "identify", path]):
+            code, _, err = facerec(*argv)  # batch commands list the file as failed, then end as usual
+            assert code in (0, 2) and "Traceback" not in err and "not a regular file" in err, (argv, err[-2000:])
