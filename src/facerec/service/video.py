@@ -81,7 +81,7 @@ class VideoJobs:
 
         job.status = "running"
         try:
-            src = open_source(str(path))
+            src = open_source(str(path), label="video")
             job.total = src.total
             try:
                 gallery = self.state.gallery
@@ -137,10 +137,10 @@ async def start_video(request: Request,
 
     def check() -> None:
         try:
-            open_source(str(path)).close()
-        except FacerecError:
+            open_source(str(path), label="video").close()
+        except FacerecError as exc:
             path.unlink(missing_ok=True)
-            raise ApiError(400, "bad_video", "the upload is not a video OpenCV can read") from None
+            raise ApiError(400, "bad_video", str(exc)) from None
 
     await run_in_threadpool(check)
     job = _jobs(request).submit(path, VideoOptions(every=every, samples=samples, min_quality=min_quality or None))
