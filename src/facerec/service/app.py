@@ -37,7 +37,7 @@ Errors are JSON `{"error": {"code": ..., "message": ..., "request_id": ...}}` (t
 | status | code | when |
 |---|---|---|
 | 400 | `bad_image` | the upload is not a readable image (not an image, truncated, empty, bad base64) |
-| 400 | `bad_video` | a `/v1/video` upload is not a video OpenCV can read |
+| 400 | `bad_video` | a `/v1/video` upload is not a video OpenCV can read (or its frames exceed the pixel limit) |
 | 400 | `bad_request` | malformed JSON or multipart body, or an impossible operation (merge into itself) |
 | 401 | `unauthorized` | API key missing or wrong |
 | 403 | `forbidden` | a write from a web page of another origin, an unexpected `Host` header, or a key-less service reached off loopback |
@@ -50,6 +50,7 @@ Errors are JSON `{"error": {"code": ..., "message": ..., "request_id": ...}}` (t
 | 422 | `no_face` | no face where one is needed (or no face with that index) |
 | 422 | `multiple_faces` | several faces in an image to enroll and no `pick` saying which (the message names their boxes) |
 | 422 | `missing_image`, `missing_field`, `invalid_name`, `invalid_request` | a required part is missing or invalid |
+| 429 | `too_many_jobs` | too many `/v1/video` jobs queued or running, overall or for this API key |
 """
 
 
