@@ -71,3 +71,11 @@ def test_paths_that_are_not_regular_files_are_refused(tmp_path: Path, people: Pa
         for argv in (["embed", path, "--out", tmp_path / "e.npz"], ["gallery", "--db", db, "identify", path]):
             code, _, err = facerec(*argv)  # batch commands list the file as failed, then end as usual
             assert code in (0, 2) and "Traceback" not in err and "not a regular file" in err, (argv, err[-2000:])
+
+
+def test_jobs_are_capped_at_the_cpu_count(tmp_path: Path, people: Path) -> None:
+    """Finding 4: -j 100000 starts no more workers than there are cores, and says so in one line."""
+    code, _, err = facerec("embed", people, "--out", tmp_path / "e.npz", "-j", "100000")
+    assert code == 0 and "Traceback" not in err, err
+    notes = [line for line in err.splitlines() if "-j 100000 lowered to" in line]
+    assert len(notes) == 1 and f"lowered to {len(os.sched_getaffinity(0))}," in notes[0], err
