@@ -3,12 +3,14 @@ frame, files served over HTTP without range requests, identities that change und
 from __future__ import annotations
 
 import contextlib
+import json
 import functools
 import http.server
 import threading
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from facerec.cli.main import main
@@ -68,3 +70,44 @@ def test_one_frame_inputs_and_unseekable_http_give_their_frames(tmp_path, capsys
         code, out, err = run(capsys, "video", f"{url}/clip.mp4", "--no-display", "--json")
     assert code == 0 and err.startswith("20 frame(s)"), err
     assert out.count("\n") == 1 and '"first_frame": 0' in out, out
+
+
+def _face_centred(img, analyzer, side: int = 200):
+    """``img`` cropped to a square twice its face's height around the face, resized to ``side``: two
+    people so cropped sit at the same place with faces of the same size (as LFW's crops do)."""
+    x1, y1, x2, y2 = analyzer.detector.detect(img)[0].bbox
+    cx, cy, half = (x1 + x2) / 2, (y1 + y2) / 2, (y2 - y1)
+    m = cv2.getAffineTransform(np.float32([[cx - half, cy - half], [cx + half, cy - half], [cx - half, cy + half]]),
+                               np.float32([[0, 0], [side, 0], [0, side]]))
+    return cv2.warpAffine(img, m, (side, side), borderMode=cv2.BORDER_REPLICATE)
+
+
+def test_a_hard_cut_to_another_person_at_the_same_place_splits_the_track(tmp_path, capsys, grace_bgr,
+                                                                        astronaut_bgr, analyzer):
+    """Finding 5: Grace Hopper for frames 0-29, then the astronaut at the same place for 30-59, both
+    enrolled: two tracks, each with its own name (one Grace track for all 60 frames before); without
+    a gallery, two clusters."""
+    pytest.importorskip("faiss", reason="the gallery needs faiss-cpu")
+    from facerec.video.source import open_writer
+
+    clip = tmp_path / "cut.mp4"
+    writer = open_writer(clip, 10.0, (640, 360))
+    for k, face in enumerate([_face_centred(grace_bgr, analyzer)] * 30 + [_face_centred(astronaut_bgr, analyzer)] * 30):
+        canvas = np.full((360, 640, 3), 96, np.uint8)
+        canvas[80:280, 200 + k // 4:400 + k // 4] = face  # a slow drift, the same for both
+        writer.write(canvas)
+    writer.release()
+    db = tmp_path / "g.db"
+    for name, img in (("Grace", grace_bgr), ("Eileen", astronaut_bgr)):
+        cv2.imwrite(str(tmp_path / f"{name}.jpg"), img)
+        assert run(capsys, "gallery", "--db", db, "enroll", name, tmp_path / f"{name}.jpg")[0] == 0
+    for every in ("1", "3"):
+        code, out, err = run(capsys, "video", clip, "--db", db, "--every", every, "--json", "--no-display")
+        assert code == 0, err
+        rows = [json.loads(x) for x in out.splitlines()]
+        named = sorted((r["first_frame"], r["last_frame"], r["person"]) for r in rows if r["person"] != "unknown")
+        assert [p for _, _, p in named] == ["Grace", "Eileen"], (every, rows)
+        assert named[0][1] < 30 <= named[1][0] <= 30 + int(every), (every, named)
+    code, out, err = run(capsys, "video", clip, "--every", "1", "--json", "--no-display")
+    rows = [json.loads(x) for x in out.splitlines()]
+    assert code == 0 and len({r["cluster"] for r in rows}) == 2, rows
