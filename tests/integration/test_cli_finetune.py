@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 from facerec.cli.main import main  # noqa: E402
 from support.finetune_data import labelled_faces  # noqa: E402
 
-TRAIN = ["--dim", "16", "--hidden", "64", "--people", "2", "--images", "8", "--epochs", "4", "--val-fraction", "0"]
+TRAIN = ["--dim", "16", "--hidden", "64", "--people", "2", "--images", "8", "--epochs", "4", "--val-fraction", "0", "--keep-worse"]
 
 
 def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:

@@ -262,8 +262,9 @@ def export(out: Path = typer.Argument(..., help="Output .npz (arrays + JSON, no 
 @gallery_app.command("import")
 def import_(src: Path = typer.Argument(..., help="A file written by 'gallery export'."),
             json_out: bool = JsonOpt) -> None:
-    """Add the persons and faces of an export (same embedder only; duplicates skipped)."""
-    with _open(load_models=False) as g:
+    """Add the persons and faces of an export (same embedder only; duplicates skipped). A fine-tuned
+    gallery's head folder is not in the export: give --model 'BASE>HEAD_DIR' here or on later commands."""
+    with _open(load_models=_opts.model is not None) as g:
         added, skipped = g.import_(src)
     if json_out:
         print_json({"added": added, "skipped": skipped})
