@@ -79,3 +79,31 @@ def test_jobs_are_capped_at_the_cpu_count(tmp_path: Path, people: Path) -> None:
     assert code == 0 and "Traceback" not in err, err
     notes = [line for line in err.splitlines() if "-j 100000 lowered to" in line]
     assert len(notes) == 1 and f"lowered to {len(os.sched_getaffinity(0))}," in notes[0], err
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["video", "{clip}", "--threshold", "nan"], "--threshold"),
+    (["video", "{clip}", "--threshold", "2"], "--threshold"),
+    (["video", "99999999999999999999999"], "no such camera"),
+    (["align", "{people}", "{tmp}/a", "--zoom", "0"], "--zoom"),
+    (["align", "{people}", "{tmp}/a", "--zoom", "-1"], "--zoom"),
+    (["align", "{people}", "{tmp}/a", "--zoom", "nan"], "--zoom"),
+    (["serve", "--db", "{tmp}/g.db", "--max-upload-mb", "nan"], "--max-upload-mb"),
+    (["serve", "--db", "{tmp}/g.db", "--max-upload-mb", "-1"], "--max-upload-mb"),
+    (["gallery", "--db", "{tmp}/g.db", "identify", "{grace}", "--top", "0"], "--top"),
+    (["gallery", "--db", "{tmp}/g.db", "identify", "{grace}", "--top", "-1"], "--top"),
+    (["gallery", "--db", "{tmp}/g.db", "identify", "{grace}", "--top", "100000000000"], "--top"),
+])
+def test_every_number_is_checked_where_it_is_parsed(argv, option, tmp_path: Path, people: Path, grace_path: Path,
+                                                    capsys) -> None:
+    """Findings 7 and 8: nan, out-of-range and absurd numbers are one error line naming the option, before
+    anything runs (no gallery created, no server started, no '0 named')."""
+    from facerec.cli.main import main
+
+    clip = tmp_path / "clip.avi"
+    cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 5, (64, 64)).release()
+    values = {"clip": clip, "people": people, "tmp": tmp_path, "grace": grace_path}
+    code = main([a.format(**values) for a in argv])
+    err = capsys.readouterr().err
+    assert_usage_error(code, err, option)
+    assert not (tmp_path / "g.db").exists() and not (tmp_path / "a").exists()

@@ -108,3 +108,56 @@ def test_too_little_data_says_what_is_needed(capsys, dataset: Path, tmp_path: Pa
     code, _, err = run(capsys, "finetune", dataset, "--out", tmp_path / "h", "--dim", "128", "--val-fraction", "0")
     one_error(code, err.strip().splitlines()[-1], "too few for a 128-d head", "--dim 0")
     assert "Traceback" not in err
+
+
+def _variant(head: Path, where: Path, onnx: bytes | None = None, card: object = "keep", link: str | None = None,
+             sparse: int = 0, raw_card: str | None = None) -> Path:
+    """A copy of ``head`` with its model or card replaced; the card's SHA-256 made to match the new model
+    (an attacker who can write the folder can write both)."""
+    import hashlib
+
+    shutil.copytree(head, where)
+    model = where / "head.onnx"
+    if onnx is not None or link is not None or sparse:
+        model.unlink()
+        if link is not None:
+            model.symlink_to(link)
+        elif sparse:
+            with open(model, "wb") as fh:
+                fh.truncate(sparse)
+        else:
+            model.write_bytes(onnx)
+        if not sparse:
+            doc = json.loads((where / "card.json").read_text())
+            doc["head_sha256"] = hashlib.sha256(model.read_bytes()).hexdigest()
+            (where / "card.json").write_text(json.dumps(doc))
+    if isinstance(card, dict):
+        doc = json.loads((where / "card.json").read_text())
+        (where / "card.json").write_text(json.dumps({**doc, **card}))
+    elif card != "keep":
+        (where / "card.json").write_text(json.dumps(card))
+    if raw_card is not None:
+        (where / "card.json").write_text(raw_card)
+    return where
+
+
+def test_broken_head_folders_are_one_error_line(capsys, head: Path, dataset: Path, tmp_path: Path) -> None:
+    """Findings 7 and 8: a head model that is garbage, empty, a 3 GB sparse file or a link to /etc/passwd
+    (with a matching SHA-256); a card that is a list, null or 100,000 '['; a card with a NaN or infinite
+    threshold or a dim that is not the model's: one error line (verify, plot --head), never a traceback
+    or a NaN in JSON."""
+    grace = dataset / "grace" / "original.png"
+    variants = {
+        "garbage": dict(onnx=b"\x08\x01garbage" * 100), "empty": dict(onnx=b""), "sparse": dict(sparse=3 * 2**30),
+        "passwd": dict(link="/etc/passwd"), "list": dict(card=[1, 2, 3]), "null": dict(card=None),
+        "deep": dict(raw_card="[" * 100_000), "nan": dict(raw_card=None, card={"threshold": float("nan")}),
+        "inf": dict(card={"threshold": float("inf")}), "dim-5": dict(card={"dim": -5}), "dim64": dict(card={"dim": 64}),
+    }
+    assert run(capsys, "embed", grace, "--model", "arcface_mbf", "--out", tmp_path / "e.npz")[0] == 0
+    for name, kw in variants.items():
+        folder = _variant(head, tmp_path / name, **kw)
+        code, out, err = run(capsys, "verify", grace, grace, "--model", f"arcface_mbf>{folder}", "--json")
+        one_error(code, err)
+        assert "NaN" not in out and "Infinity" not in out, (name, out)
+        code, _, err = run(capsys, "plot", tmp_path / "e.npz", "--head", folder, "--out", tmp_path / "p.png")
+        one_error(code, err)

@@ -12,6 +12,7 @@ from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, BackendOpt,
                                 min_quality_option, print_json, print_verification, progress,
                                 report_failures, say)
 from facerec.quality.gate import DEFAULT_ENROLL_MIN_QUALITY
+from facerec.cli.validate import within
 from facerec.errors import FacerecError
 from facerec.io.text import safe_text, terminal_safe
 
@@ -160,7 +161,7 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
 
 @gallery_app.command("identify")
 def identify(images: List[Path] = typer.Argument(..., help="Images (or folders) to identify."),
-             k: int = typer.Option(1, "--top", "-k", help="Candidates per face."),
+             k: int = typer.Option(1, "--top", "-k", callback=within(1, 1000), help="Candidates per face (1 to 1000)."),
              json_out: bool = JsonOpt) -> None:
     """Name every face of each image (``unknown`` below the threshold).
 

@@ -10,6 +10,7 @@ import typer
 
 from facerec.cli.common import (ProfileOpt, BackendOpt, DeviceOpt, DetectorOpt, MinFaceOpt, MinScoreOpt, ModelOpt,
                                 OfflineOpt, console, min_quality_option)
+from facerec.cli.validate import similarity
 from facerec.errors import FacerecError
 from facerec.io.text import safe_data
 
@@ -20,7 +21,7 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
           every: int = typer.Option(3, "--every", min=1, help="Detect on every N-th frame (track in between)."),
           samples: int = typer.Option(5, "--samples", min=1, help="Embeddings per track for the identity vote."),
           min_quality: Optional[float] = min_quality_option(),
-          threshold: Optional[float] = typer.Option(None, "--threshold", "-t",
+          threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=similarity,
                                                     help="Similarity threshold (default: the gallery's)."),
           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the annotated video here (.mp4/.avi)."),
           timeline: Optional[Path] = typer.Option(None, "--timeline", help="Write the JSON Lines timeline here "

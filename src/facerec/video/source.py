@@ -94,6 +94,8 @@ def open_source(spec: str, label: Optional[str] = None) -> VideoSource:
     name = label or spec
     with _quiet_opencv():
         if spec.isdigit():
+            if len(spec) > 4:  # OpenCV takes an int32 (a larger one was an OverflowError traceback)
+                raise FacerecError(f"camera {spec[:24]}: no such camera (camera indexes are small numbers)")
             cap = cv2.VideoCapture(int(spec))
             if not cap.isOpened():
                 cap.release()
