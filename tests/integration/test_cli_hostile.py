@@ -107,3 +107,43 @@ def test_every_number_is_checked_where_it_is_parsed(argv, option, tmp_path: Path
     err = capsys.readouterr().err
     assert_usage_error(code, err, option)
     assert not (tmp_path / "g.db").exists() and not (tmp_path / "a").exists()
+
+
+def _read_only_mount_works() -> bool:
+    import shutil as sh
+
+    if sh.which("unshare") is None:
+        return False
+    p = subprocess.run(["unshare", "-rm", "sh", "-c", "mount --bind /tmp /tmp && mount -o remount,ro,bind /tmp /tmp"],
+                       capture_output=True)
+    return p.returncode == 0
+
+
+def test_a_gallery_on_a_read_only_file_system_can_be_read(tmp_path: Path, grace_path: Path) -> None:
+    """Finding 10: on a read-only mount (a user and mount namespace, as an unprivileged user may make)
+    a WAL gallery can be listed and searched; a write says the gallery is read-only, not damaged."""
+    if not _read_only_mount_works():
+        pytest.skip("no unshare/mount namespaces here to make a read-only file system")
+    import shlex
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "g.db"
+    code, _, err = facerec("gallery", "--db", db, "enroll", "Grace", grace_path)
+    assert code == 0, err
+    env = f"PYTHONPATH={shlex.quote(str(Path(__file__).resolve().parents[2] / 'src'))}"
+    q = shlex.quote(str(folder))
+
+    def on_read_only(*argv: str) -> subprocess.CompletedProcess:
+        cmd = " ".join(shlex.quote(str(a)) for a in [sys.executable, "-m", "facerec", "gallery", "--db", db, *argv])
+        return subprocess.run(["unshare", "-rm", "sh", "-c", f"mount --bind {q} {q} && mount -o remount,ro,bind "
+                                                              f"{q} {q} && {env} {cmd}"],
+                              capture_output=True, text=True, timeout=180)
+
+    p = on_read_only("list", "--json")
+    assert p.returncode == 0 and "Grace" in p.stdout, p.stderr
+    p = on_read_only("identify", str(grace_path), "--json")
+    assert p.returncode == 0 and "Grace" in p.stdout, p.stderr
+    p = on_read_only("delete", "Grace")
+    assert_usage_error(p.returncode, p.stderr, "read-only")
+    assert "damaged" not in p.stderr

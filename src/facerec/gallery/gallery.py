@@ -110,7 +110,7 @@ class Gallery:
             if "embedder_id" not in meta:
                 self.store.set_meta(_embedder_meta(emb.id, emb.dim, emb.threshold, embedder_name))
                 meta = self.store.meta()
-            elif "embedder_name" not in meta and embedder_name:  # an imported fine-tuned gallery, now given --model
+            elif "embedder_name" not in meta and embedder_name and not getattr(self.store, "read_only", False):  # an imported fine-tuned gallery, now given --model
                 self.store.set_meta({"embedder_name": embedder_name})
         self.embedder_id: Optional[str] = meta.get("embedder_id")
         self.dim: Optional[int] = int(meta["dim"]) if "dim" in meta else None
@@ -237,7 +237,7 @@ class Gallery:
     def flush(self) -> None:
         """Save the index beside the database if it changed since it was last saved."""
         with self._lock:
-            if self._index is not None and self._dirty and self.embedder_id:
+            if self._index is not None and self._dirty and self.embedder_id and not getattr(self.store, "read_only", False):
                 if self.index_path.is_dir():  # not ours to delete unless empty; else keep it in memory only
                     try:
                         self.index_path.rmdir()
@@ -512,7 +512,7 @@ class GalleryPipeline:
 
     def record(self, gallery: "Gallery") -> None:
         """Store the detector in a gallery that has none recorded yet."""
-        if not self.detector_recorded:
+        if not self.detector_recorded and not getattr(gallery.store, "read_only", False):
             gallery.store.set_meta({"detector": self.detector})
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -111,10 +112,22 @@ class GalleryStore:
         self.path = Path(path)
         if self.path.is_dir():
             raise FacerecError(f"{self.path}: is a directory, not a gallery database")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = self.path.is_file() and not (os.access(self.path, os.W_OK)
+                                                      and os.access(self.path.parent, os.W_OK))
+        """The file or its folder cannot be written (a read-only mount, say): opened immutable, every
+        read works, every write says so."""
+        if not self.read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._db = None
         try:
+            if self.read_only:  # WAL needs its -shm beside the file: read the file as it is instead
+                uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+                self._db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
+                self._check_ours()
+                if self._get_meta("schema_version") != str(SCHEMA_VERSION):
+                    raise FacerecError(f"{safe_text(self.path)}: not a facerec gallery of schema {SCHEMA_VERSION}")
+                return
             self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None,
                                        check_same_thread=False)
             legacy = self._check_ours()  # before anything is written to the file
@@ -174,6 +187,9 @@ class GalleryStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back on error."""
+        if self.read_only:
+            raise FacerecError(f"{safe_text(self.path)}: the gallery is read-only (its file or folder cannot be "
+                               "written); listing and searching work, changes do not")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
