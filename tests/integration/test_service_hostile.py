@@ -3,6 +3,7 @@ per key, no temporary file left), video frames above the pixel limit."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -123,3 +124,62 @@ BOUNDARY = "facerecboundary"
 def _multipart(data: bytes) -> bytes:
     return (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"video\"; filename=\"c.mp4\"\r\n"
             f"Content-Type: video/mp4\r\n\r\n").encode() + data + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+def _raw(url: str, head: bytes, body: bytes = b"") -> socket.socket:
+    host, port = url.rsplit("/", 1)[-1].split(":")
+    s = socket.create_connection((host, int(port)), timeout=30)
+    s.sendall(head + body)
+    return s
+
+
+def test_slow_and_dropped_bodies(tmp_path) -> None:
+    """Finding 11: a body sent 1 byte at a time is cut off with a 408 at the body time limit, and clients
+    that go away mid-body are not logged as server errors."""
+    from support.server import running_server
+
+    log = tmp_path / "server.log"
+    head = (b"POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 1000\r\n\r\n")
+    with running_server(tmp_path / "g.db", env={"FACEREC_BODY_TIMEOUT": "3"}, log_path=log) as url:
+        slow = [_raw(url, head, b"--b\r\n") for _ in range(5)]
+        started = time.monotonic()
+        for s in slow:
+            s.settimeout(20)
+            answer = b""
+            while b"request_timeout" not in answer and (chunk := s.recv(4096)):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 408") and b"request_timeout" in answer, answer
+        assert time.monotonic() - started < 15
+        for _ in range(5):  # gone mid-body
+            s = _raw(url, head, b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n\r\nxx")
+            time.sleep(0.2)
+            s.close()
+        time.sleep(1.0)
+        urllib.request.urlopen(url + "/health", timeout=10).read()
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text and " 500 " not in text and "ClientDisconnect" not in text, text[-3000:]
+    assert text.count(" 408 ") == 5, text[-3000:]
+
+
+def test_extra_parts_and_part_counts_are_refused_by_name(tmp_path, grace_bgr, astronaut_bgr, clips) -> None:
+    """Finding 12: several 'image' parts to a one-image route, or two 'video' parts, are a 422 (not an
+    answer for the first only); 1,200 parts say what the limit is; several faces name the upload."""
+    import numpy as np
+
+    def jpg(img) -> bytes:
+        return cv2.imencode(".jpg", img)[1].tobytes()
+
+    app = create_app(ServiceConfig(db=tmp_path / "g.db", workers=1))
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        for route in ("/v1/detect", "/v1/identify", "/v1/embed"):
+            r = client.post(route, files=[("image", ("a.jpg", jpg(grace_bgr), "image/jpeg"))] * 3)
+            assert r.status_code == 422 and "3 'image' parts" in r.json()["error"]["message"], (route, r.text)
+        r = client.post("/v1/video", files=[("video", ("c.mp4", clips["short"], "video/mp4"))] * 2)
+        assert r.status_code == 422 and "2 'video' parts" in r.json()["error"]["message"], r.text
+        r = client.post("/v1/detect", files=[(f"f{k}", (None, "x")) for k in range(1200)])
+        assert r.status_code == 400 and "HTTPException" not in r.text and "1000" in r.text, r.text
+        pair = np.hstack([grace_bgr, cv2.resize(astronaut_bgr, grace_bgr.shape[1::-1])])
+        r = client.post("/v1/persons", data={"name": "Two"}, files={"image": ("two_people.jpg", jpg(pair), "image/jpeg")})
+        msg = r.json()["error"]["message"]
+        assert r.status_code == 422 and msg.startswith("two_people.jpg: 2 faces") and "ndarray" not in msg, r.text

@@ -44,6 +44,7 @@ Errors are JSON `{"error": {"code": ..., "message": ..., "request_id": ...}}` (t
 | 404 | `unknown_person` | no person with that id |
 | 404 | `not_found` | no such endpoint (or no such video job) |
 | 405 | `method_not_allowed` | wrong HTTP method |
+| 408 | `request_timeout` | the request body did not arrive in time (`FACEREC_BODY_TIMEOUT`, 60 s) |
 | 409 | `person_exists` | a person with that name already exists |
 | 413 | `too_large` | the request body exceeds the size limit |
 | 415 | `unsupported_media_type` | neither multipart/form-data nor application/json |

@@ -9,9 +9,13 @@ from typing import Any, Optional, TypeVar
 
 from fastapi import Request
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from facerec.errors import ImageError
+from facerec.io.text import safe_text
 from facerec.service.errors import ApiError
+from facerec.service.limits import BodyTimeout, BodyTooLarge
 from facerec.service.schemas import FormFields
 
 F = TypeVar("F", bound=FormFields)
@@ -26,6 +30,8 @@ class Payload:
     unknown: list[str] = field(default_factory=list)
     """Keys the route does not take."""
     allowed: list[str] = field(default_factory=list)
+    filenames: dict[str, list[str]] = field(default_factory=dict)
+    """The uploads' file names (multipart), in the order of ``files``."""
 
     def form(self, model: type[F]) -> F:
         """The fields as the route's :class:`~facerec.service.schemas.FormFields` model (null, empty and
@@ -56,7 +62,16 @@ class Payload:
         return got
 
     def image(self, name: str) -> bytes:
-        return self.images(name)[0]
+        """The one ``name`` part; several are refused (only the first would be answered)."""
+        got = self.images(name)
+        if len(got) > 1:
+            raise ApiError(422, "invalid_request", f"{len(got)} '{name}' parts given; this route takes one")
+        return got[0]
+
+    def label(self, name: str, k: int) -> str:
+        """How messages name the ``k``-th ``name`` upload: its file name, else the field and position."""
+        given = self.filenames.get(name, [])
+        return given[k] if k < len(given) and given[k] else f"'{name}' #{k + 1}"
 
 
 def decode_base64(value: Any, name: str) -> bytes:
@@ -92,9 +107,11 @@ async def _read(request: Request, image_fields: tuple[str, ...]) -> Payload:
     if ctype == "multipart/form-data":
         try:
             form = await request.form()
+        except (ClientDisconnect, BodyTooLarge, BodyTimeout):
+            raise
+        except StarletteHTTPException as exc:  # the parser's own limits (1,000 parts)
+            raise ApiError(400, "bad_request", f"multipart body refused: {exc.detail}") from None
         except Exception as exc:  # malformed multipart
-            if type(exc).__name__ == "BodyTooLarge":
-                raise
             raise ApiError(400, "bad_request", f"malformed multipart body ({type(exc).__name__})") from None
         for key, value in form.multi_items():
             if hasattr(value, "read"):
@@ -102,6 +119,7 @@ async def _read(request: Request, image_fields: tuple[str, ...]) -> Payload:
                 if not data:
                     raise ImageError(f"uploaded file '{key}' is empty")
                 out.files.setdefault(key, []).append(data)
+                out.filenames.setdefault(key, []).append(safe_text(getattr(value, "filename", "") or "")[:200])
             elif key in image_fields:
                 out.files.setdefault(key, []).append(decode_base64(value, key))
             else:

@@ -206,7 +206,7 @@ async def start_video(request: Request,
     from facerec.video import VideoOptions, open_source
 
     p = await read_payload(request, ("video",))
-    data = p.images("video")[0]
+    data = p.image("video")
     p.check_fields()
     jobs = _jobs(request)
     job = jobs.reserve(key_owner(request))

@@ -93,7 +93,7 @@ async def verify(request: Request, pool: PoolDep, gallery: GalleryDep,
     person_id = p.form(VerifyFields).person_id
     if person_id is not None:
         await run_in_threadpool(gallery.store.person, person_id)
-        data = (p.images("image", required=False) or p.images("image_a"))[0]
+        data = p.image("image") if p.images("image", required=False) else p.image("image_a")
         face = await pool.run(_largest, data)
         res = await run_in_threadpool(gallery.verify_vector, person_id, face.embedding, threshold)
         res.face = face

@@ -6,7 +6,7 @@ import functools
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from facerec.errors import FacerecError
+from facerec.errors import FacerecError, MultipleFacesError
 from facerec.gallery.gallery import Gallery, face_record
 from facerec.service.deps import AUTH, GalleryDep, PoolDep
 from facerec.service.errors import ApiError
@@ -18,10 +18,13 @@ from facerec.service.routes.faces import DECODE_SLOTS, load_upload
 router = APIRouter(prefix="/v1/persons", tags=["persons"], dependencies=AUTH, responses=ERRORS)
 
 
-def _record(analyzer, data: bytes, pick):
+def _record(analyzer, data: bytes, pick, label: str = "upload"):
     load_upload(data)  # a clear error for a bad upload
     with DECODE_SLOTS:  # face_record decodes the upload again
-        return face_record(analyzer, data, pick)
+        try:
+            return face_record(analyzer, data, pick)
+        except MultipleFacesError as exc:  # named by the decoded array ('<ndarray>: ...'): name the upload
+            raise MultipleFacesError(f"{label}: {str(exc).split(': ', 1)[-1]}") from None
 
 
 async def _records(pool, p: Payload, fields: PickFields, required: bool) -> list:
@@ -31,7 +34,8 @@ async def _records(pool, p: Payload, fields: PickFields, required: bool) -> list
         chosen = parse_pick(fields.pick) if fields.pick is not None else fields.face
     except FacerecError as exc:
         raise ApiError(422, "invalid_request", str(exc)) from None
-    return [await pool.run(_record, data, chosen) for data in p.images("image", required=required)]
+    return [await pool.run(_record, data, chosen, p.label("image", k))
+            for k, data in enumerate(p.images("image", required=required))]
 
 
 def _exists(gallery: Gallery, name: str) -> bool:
