@@ -147,3 +147,49 @@ def test_a_gallery_on_a_read_only_file_system_can_be_read(tmp_path: Path, grace_
     p = on_read_only("delete", "Grace")
     assert_usage_error(p.returncode, p.stderr, "read-only")
     assert "damaged" not in p.stderr
+
+
+def test_a_file_that_is_not_a_gallery_is_refused(tmp_path: Path, capsys) -> None:
+    """Finding 12: an existing file that is not a gallery (an empty .jpg, a text file) given as --db is
+    refused as such, and left as it was."""
+    from facerec.cli.main import main
+
+    empty, text = tmp_path / "photo.jpg", tmp_path / "notes.txt"
+    empty.write_bytes(b"")
+    text.write_text("hello\n")
+    for db in (empty, text):
+        code = main(["gallery", "--db", str(db), "list"])
+        assert_usage_error(code, capsys.readouterr().err, "not a")
+    assert empty.read_bytes() == b"" and text.read_text() == "hello\n"
+    from facerec.gallery.store import GalleryStore
+
+    (tmp_path / "touched.db").write_bytes(b"")
+    for new in (tmp_path / "new.db", tmp_path / "touched.db"):  # a new file, or an empty .db, still becomes one
+        GalleryStore(new).close()
+
+
+def test_milvus_galleries_in_video_and_a_locked_milvus_lite_file(tmp_path: Path, grace_path: Path,
+                                                               grace_bgr: np.ndarray) -> None:
+    """Finding 12: 'video --db milvus:///...' names faces from that gallery (it said 'no such gallery'), and
+    a Milvus Lite file held by another process is one error line (no raw DataDirLockedError traceback)."""
+    pytest.importorskip("pymilvus")
+    from facerec.video.demo import Motion, compose_video
+
+    db = f"milvus://{tmp_path}/m.db"
+    code, _, err = facerec("gallery", "--db", db, "enroll", "Grace", grace_path)
+    assert code == 0, err
+    compose_video(tmp_path / "clip.mp4", [grace_bgr], [Motion((10, 60), (120, 20), 0.4, 0.4)], frames=9)
+    code, out, err = facerec("video", tmp_path / "clip.mp4", "--db", db, "--json", "--no-display")
+    assert code == 0 and '"person": "Grace"' in out, err
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom facerec.gallery.milvus_store import "
+                               f"MilvusStore\nMilvusStore({db!r})\nprint('open', flush=True)\ntime.sleep(120)"],
+                              stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        code, _, err = facerec("gallery", "--db", db, "list")
+        assert_usage_error(code, err, "one process at a time")
+        assert len([x for x in err.splitlines() if x.strip()]) == 1, err
+    finally:
+        holder.kill()
+        holder.wait()

@@ -16,7 +16,7 @@ from facerec.io.text import safe_data
 
 
 def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file, a camera index (0) or a stream URL."),
-          db: Optional[Path] = typer.Option(None, "--db", help="Gallery to name faces from; without one, tracks are "
+          db: Optional[str] = typer.Option(None, "--db", help="Gallery to name faces from; without one, tracks are "
                                                               "clustered into person-1, person-2, ..."),
           every: int = typer.Option(3, "--every", min=1, help="Detect on every N-th frame (track in between)."),
           samples: int = typer.Option(5, "--samples", min=1, help="Embeddings per track for the identity vote."),
@@ -48,8 +48,12 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
 
     options = VideoOptions(every=every, samples=samples, min_quality=check_min_quality(min_quality),
                            threshold=threshold, max_frames=max_frames)
-    if db is not None and not db.is_file():
-        raise FacerecError(f"{db}: no such gallery")
+    if db is not None:
+        from facerec.gallery.milvus_store import gallery_location
+
+        db = gallery_location(db)  # milvus:///file.db and milvus://host are galleries too
+        if isinstance(db, Path) and not db.is_file():
+            raise FacerecError(f"{db}: no such gallery")
     src = open_source(source)
     gallery = None
     stream = None

@@ -27,6 +27,8 @@ SCHEMA_VERSION = 1
 APPLICATION_ID = 0x46524543
 """``PRAGMA application_id`` of a facerec gallery ("FREC"), written at creation and checked on open."""
 MAX_ID = 2 ** 63 - 1
+EMPTY_GALLERY_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+"""An existing empty file is taken as a new gallery only under one of these names (not ``photo.jpg``)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -116,6 +118,7 @@ class GalleryStore:
                                                       and os.access(self.path.parent, os.W_OK))
         """The file or its folder cannot be written (a read-only mount, say): opened immutable, every
         read works, every write says so."""
+        self._existed = self.path.exists()
         if not self.read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -168,6 +171,9 @@ class GalleryStore:
         if app_id == APPLICATION_ID:
             return False
         if app_id == 0 and not tables:
+            if self._existed and self.path.suffix.lower() not in EMPTY_GALLERY_SUFFIXES:
+                raise FacerecError(f"{safe_text(self.path)}: an existing file that is not a gallery (an empty "
+                                   f"file becomes one only when named {', '.join(EMPTY_GALLERY_SUFFIXES)})")
             return True
         if app_id == 0 and "meta" in tables:
             try:
