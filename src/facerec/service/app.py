@@ -128,7 +128,26 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
     app.include_router(video.router, dependencies=AUTH, responses=ERRORS)
     app.mount("/static", StaticFiles(directory=meta.STATIC), name="static")
     meta.install_docs(app)
+    if not services.keys:
+        _without_security(app)
     return app
+
+
+def _without_security(app: FastAPI) -> None:
+    """A key-less service's document names no API-key scheme: it asks for none (a client, or a fuzzer
+    sending a wrong key, must not expect a 401)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        doc = build()
+        for ops in doc.get("paths", {}).values():
+            for op in ops.values():
+                if isinstance(op, dict):
+                    op.pop("security", None)
+        doc.get("components", {}).pop("securitySchemes", None)
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def app_from_env() -> FastAPI:

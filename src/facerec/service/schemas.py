@@ -174,21 +174,21 @@ class VerifyFields(FormFields):
 
 
 class PickFields(FormFields):
-    pick: Optional[str] = Field(None, description="Which face of an image with several: largest, center or a face "
+    pick: Optional[str] = Field(None, pattern=r"^\s*(largest|center|centre|central|[0-9]{1,6})\s*$", description="Which face of an image with several: largest, center or a face "
                                                   "number (0 = largest). Without it such an image is refused (422 "
                                                   "multiple_faces, naming the boxes).")
-    face: Optional[int] = Field(None, description="Old spelling of a face number for pick.",
+    face: Optional[int] = Field(None, ge=0, le=999_999, description="Old spelling of a face number for pick.",
                                 json_schema_extra={"deprecated": True})
 
 
 class PersonFields(PickFields):
-    name: str = Field(description="The person's name.")
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S", description="The person's name.")
 
 
 class PersonPatch(FormFields):
     """Exactly one of ``name`` and ``merge_into``."""
 
-    name: Optional[str] = Field(None, description="The new name.")
+    name: Optional[str] = Field(None, min_length=1, max_length=200, pattern=r"\S", description="The new name.")
     merge_into: Optional[int] = Field(None, description="Move this person's faces to that person, then delete it.")
 
 

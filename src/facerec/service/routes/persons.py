@@ -55,7 +55,7 @@ async def list_persons(gallery: GalleryDep) -> dict:
 @router.post("", status_code=201, summary="Create a person, optionally with face images",
              openapi_extra=openapi_body({"image": "Face image(s) to enroll (repeat the field; in JSON 'images' "
                                                   "takes a list)."},
-                                        PersonFields, required=[]),
+                                        PersonFields, required=[], several=True),
              response_model=PersonCreated, response_model_exclude_unset=True)
 async def create_person(request: Request, gallery: GalleryDep, pool: PoolDep) -> dict:
     p = await read_payload(request, ("image",), PersonFields)
@@ -80,7 +80,7 @@ async def get_person(person_id: int, gallery: GalleryDep) -> dict:
 
 
 @router.patch("/{person_id}", summary="Rename (name) or merge into another person (merge_into)",
-              openapi_extra=openapi_body({}, PersonPatch, multipart=False), response_model=PersonOnly,
+              openapi_extra=openapi_body({}, PersonPatch, multipart=False, one_of=[["name"], ["merge_into"]]), response_model=PersonOnly,
               response_model_exclude_unset=True)
 async def patch_person(person_id: int, request: Request, gallery: GalleryDep) -> dict:
     p = await read_payload(request, (), PersonPatch)
@@ -105,7 +105,7 @@ async def delete_person(person_id: int, gallery: GalleryDep) -> dict:
 
 @router.post("/{person_id}/faces", status_code=201, summary="Add face images to a person",
              openapi_extra=openapi_body({"image": "Face image(s) (repeat the field; in JSON 'images' takes a list)."},
-                                        PickFields), response_model=PersonCreated, response_model_exclude_unset=True)
+                                        PickFields, several=True), response_model=PersonCreated, response_model_exclude_unset=True)
 async def add_faces(person_id: int, request: Request, gallery: GalleryDep, pool: PoolDep) -> dict:
     await run_in_threadpool(gallery.person, person_id)
     p = await read_payload(request, ("image",), PickFields)
