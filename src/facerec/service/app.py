@@ -38,13 +38,14 @@ Errors are JSON `{"error": {"code": ..., "message": ..., "request_id": ...}}` (t
 |---|---|---|
 | 400 | `bad_image` | the upload is not a readable image (not an image, truncated, empty, bad base64) |
 | 400 | `bad_video` | a `/v1/video` upload is not a video OpenCV can read (or its frames exceed the pixel limit) |
-| 400 | `bad_request` | malformed JSON or multipart body, or an impossible operation (merge into itself) |
+| 400 | `bad_request` | malformed JSON or multipart body |
 | 401 | `unauthorized` | API key missing or wrong |
 | 403 | `forbidden` | a write from a web page of another origin, an unexpected `Host` header, or a key-less service reached off loopback |
 | 404 | `unknown_person` | no person with that id |
 | 404 | `not_found` | no such endpoint (or no such video job) |
 | 405 | `method_not_allowed` | wrong HTTP method |
 | 408 | `request_timeout` | the request body did not arrive in time (`FACEREC_BODY_TIMEOUT`, 60 s) |
+| 409 | `conflict` | an impossible operation (merging a person into itself) |
 | 409 | `person_exists` | a person with that name already exists |
 | 413 | `too_large` | the request body exceeds the size limit |
 | 415 | `unsupported_media_type` | neither multipart/form-data nor application/json |

@@ -179,7 +179,8 @@ def openapi_body(images: dict[str, str], form: Optional[type[FormFields]] = None
     as_json: dict[str, Any] = {name: {"type": "string", "format": "byte", "minLength": 4, "description": desc + " (base64)"}
                                for name, desc in images.items()}
     if several and "image" in images:
-        parts["image"] = {"type": "array", "items": parts["image"], "description": images["image"]}
+        parts["image"] = {"type": "array", "items": parts["image"], "minItems": 1 if "image" in required else 0,
+                          "description": images["image"]}
         as_json["images"] = {"type": "array", "items": {"type": "string", "format": "byte", "minLength": 4},
                              "description": "Several images (base64)."}
     parts.update(fields)

@@ -92,6 +92,8 @@ async def patch_person(person_id: int, request: Request, gallery: GalleryDep) ->
         person = await run_in_threadpool(gallery.rename, person_id, name)
     else:
         await run_in_threadpool(gallery.person, into)
+        if into == person_id:  # a state the request conflicts with, not a malformed request
+            raise ApiError(409, "conflict", "cannot merge a person into itself")
         person = await run_in_threadpool(gallery.merge, person_id, into)
     return {"person": person.to_dict()}
 
