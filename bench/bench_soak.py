@@ -188,18 +188,7 @@ def client(idx: int, url: tuple[str, int], photos: dict[str, list[bytes]], deadl
 
 def dataset_rounds(db: Path, faces: dict[str, np.ndarray], work: Path, deadline: float, log: list) -> None:
     """A second process enrolling a new folder-per-person dataset each round, until the deadline."""
-    server_tmp = work / "server-tmp"  # the server's TMPDIR: its video uploads land here
-    server_tmp.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "TMPDIR": str(server_tmp)}
-    clip = b""
-    if args.video:
-        sys.path.insert(0, str(ROOT / "src"))
-        from facerec.video.demo import Motion, compose_video
-
-        compose_video(work / "clip.mp4", [faces["grace"], faces["astronaut"]],
-                      [Motion((10, 60), (120, 20), 0.30, 0.42), Motion((400, 40), (350, 120), 0.40, 0.30)], frames=60)
-        clip = (work / "clip.mp4").read_bytes()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     r = 0
     while time.monotonic() < deadline:
         ds = work / f"round{r:03d}"

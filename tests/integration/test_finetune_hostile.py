@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -14,7 +13,7 @@ pytest.importorskip("torch")
 pytest.importorskip("faiss", reason="the gallery needs faiss-cpu")
 
 from facerec.cli.main import main  # noqa: E402
-from support.finetune_data import labelled_faces  # noqa: E402
+from support.finetune_data import write_dataset  # noqa: E402
 
 TRAIN = ["--dim", "16", "--hidden", "64", "--people", "2", "--images", "8", "--epochs", "4", "--val-fraction", "0"]
 
@@ -35,11 +34,7 @@ def one_error(code: int, err: str, *words: str) -> None:
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, grace_bgr, astronaut_bgr) -> Path:
-    root = tmp_path_factory.mktemp("people")
-    for person, kind, img in labelled_faces(grace_bgr, astronaut_bgr):
-        (root / person).mkdir(exist_ok=True)
-        cv2.imwrite(str(root / person / f"{kind}.png"), img)
-    return root
+    return write_dataset(tmp_path_factory.mktemp("people"), grace_bgr, astronaut_bgr)
 
 
 @pytest.fixture(scope="module")

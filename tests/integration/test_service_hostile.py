@@ -7,7 +7,6 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import cv2
 import pytest

@@ -20,24 +20,10 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.generation.stateful import run_state_machine_as_test  # noqa: E402
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 
+from support.api_checks import accepts_schema_valid_requests  # noqa: E402
 from support.server import running_server  # noqa: E402
 
 EXAMPLES = int(os.environ.get("FACEREC_FUZZ_EXAMPLES", "12"))
-CONTENT_CODES = {"bad_image", "bad_video", "no_face", "multiple_faces"}
-"""Answers about an upload's content, which no JSON Schema can describe."""
-
-
-def accepts_schema_valid_requests(ctx, response, case):
-    """schemathesis' positive_data_acceptance, less the content answers (see the module docstring)."""
-    try:
-        code = response.json()["error"]["code"]
-    except Exception:  # noqa: BLE001 - not a JSON error body: let the check judge it
-        code = None
-    if code in CONTENT_CODES:
-        return None
-    return positive_data_acceptance(ctx, response, case)
-
-
 CHECKS = {"excluded_checks": [positive_data_acceptance], "additional_checks": [accepts_schema_valid_requests]}
 
 
