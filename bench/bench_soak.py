@@ -319,6 +319,15 @@ def main() -> int:
         body = r.read()
         video_end[json.loads(body)["status"] if r.status == 200 else f"HTTP {r.status}"] += 1
         c.close()
+    if args.video:  # two more jobs just before SIGTERM, so there are uploads for it to remove
+        for _ in range(2):
+            body, ctype = multipart({}, {"video": clip})
+            c = http.client.HTTPConnection(*url, timeout=60)
+            c.request("POST", "/v1/video?every=1", body=body, headers={"Content-Type": ctype})
+            r = c.getresponse()
+            r.read()
+            video_end[f"posted before SIGTERM: {r.status}"] += 1
+            c.close()
     uploads_before = sorted(str(p.relative_to(server_tmp)) for p in server_tmp.rglob("facerec-video-*/*"))
     server.send_signal(signal.SIGTERM)
     try:
