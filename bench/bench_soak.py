@@ -90,6 +90,7 @@ class Stats:
         self.errors: Counter = Counter()
         self.acknowledged: dict[int, str] = {}  # person id -> name, created with one face (201)
         self.deleted: set[int] = set()
+        self.videos: dict[str, str] = {}  # job id -> last status seen ("cancelled" when we cancelled it)
 
     def record(self, op: str, status: int, seconds: float) -> None:
         with self.lock:
@@ -98,8 +99,9 @@ class Stats:
 
 
 def client(idx: int, url: tuple[str, int], photos: dict[str, list[bytes]], deadline: float, stats: Stats,
-           shared_names: list[str]) -> None:
+           shared_names: list[str], clip: bytes = b"") -> None:
     rng = random.Random(idx)
+    videos: list[str] = []  # this client's video jobs not yet seen finished
     conn = http.client.HTTPConnection(*url, timeout=300)
     mine: list[int] = []
     people = list(photos)
@@ -127,7 +129,8 @@ def client(idx: int, url: tuple[str, int], photos: dict[str, list[bytes]], deadl
 
     while time.monotonic() < deadline:
         n += 1
-        op = rng.choices(["enroll", "identify", "verify", "verify_person", "delete"], [3, 4, 2, 1, 1])[0]
+        op = rng.choices(["enroll", "identify", "verify", "verify_person", "delete", "video", "video_poll"],
+                         [3, 4, 2, 1, 1, 0.5 if clip else 0, 1 if videos else 0])[0]
         who = rng.choice(people)
         img = rng.choice(photos[who])
         if op == "enroll":
@@ -152,6 +155,28 @@ def client(idx: int, url: tuple[str, int], photos: dict[str, list[bytes]], deadl
                 continue
             body, ctype = multipart({"person_id": str(rng.choice(mine))}, {"image": img})
             call("verify_person", "POST", "/v1/verify", body, ctype)
+        elif op == "video":
+            body, ctype = multipart({}, {"video": clip})
+            status, out = call("video", "POST", "/v1/video?every=3&samples=3", body, ctype)
+            if status == 202 and out:
+                videos.append(out["job"])
+                with stats.lock:
+                    stats.videos[out["job"]] = "queued"
+        elif op == "video_poll":
+            job = rng.choice(videos)
+            if rng.random() < 0.15:  # cancel it
+                status, _ = call("video_cancel", "DELETE", f"/v1/video/{job}")
+                if status == 204:
+                    videos.remove(job)
+                    with stats.lock:
+                        stats.videos[job] = "cancelled"
+                continue
+            status, out = call("video_poll", "GET", f"/v1/video/{job}")
+            if status == 200 and out:
+                with stats.lock:
+                    stats.videos[job] = out["status"]
+                if out["status"] in ("done", "failed"):
+                    videos.remove(job)
         elif op == "delete" and mine:
             pid = mine.pop(rng.randrange(len(mine)))
             status, _ = call("delete", "DELETE", f"/v1/persons/{pid}")
@@ -218,8 +243,11 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2, help="the server's inference threads")
+    ap.add_argument("--video", action="store_true", help="video jobs in the mix: POST /v1/video of a real-face "
+                                                          "clip, polls, cancels; after SIGTERM no upload may be left")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "reliability.md")
     args = ap.parse_args()
+    load_before = os.getloadavg()
 
     faces = real_faces()
     photos = {name: [jpg(img)] + [jpg(v) for v in list(same_person_variants(img).values())[:4]]
@@ -227,7 +255,18 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="facerec-soak-"))
     db = work / "soak.db"
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    server_tmp = work / "server-tmp"  # the server's TMPDIR: its video uploads land here
+    server_tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "TMPDIR": str(server_tmp)}
+    clip = b""
+    if args.video:
+        sys.path.insert(0, str(ROOT / "src"))
+        from facerec.video.demo import Motion, compose_video
+
+        compose_video(work / "clip.mp4", [faces["grace"], faces["astronaut"]],
+                      [Motion((10, 60), (120, 20), 0.30, 0.42), Motion((400, 40), (350, 120), 0.40, 0.30)], frames=60)
+        clip = (work / "clip.mp4").read_bytes()
     server = subprocess.Popen([sys.executable, "-m", "facerec.cli.main", "serve", "--host", "127.0.0.1", "--port",
                                str(port), "--db", str(db), "--workers", str(args.workers)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -261,7 +300,7 @@ def main() -> int:
     threads = [threading.Thread(target=sample, daemon=True),
                threading.Thread(target=dataset_rounds, args=(db, faces, work, deadline, rounds))]
     shared = [f"contested-{k}" for k in range(200)]
-    threads += [threading.Thread(target=client, args=(i, url, photos, deadline, stats, shared))
+    threads += [threading.Thread(target=client, args=(i, url, photos, deadline, stats, shared, clip))
                 for i in range(args.clients)]
     for t in threads:
         t.start()
@@ -269,12 +308,34 @@ def main() -> int:
         t.join()
     stop.set()
     elapsed = time.monotonic() - t0
+    video_end: Counter = Counter()
+    for job, last in stats.videos.items():  # every accepted job: finished, cancelled by us, or still known
+        if last in ("cancelled", "done", "failed"):  # seen so by its client (a finished job may since be evicted)
+            video_end[last] += 1
+            continue
+        c = http.client.HTTPConnection(*url, timeout=30)
+        c.request("GET", f"/v1/video/{job}")
+        r = c.getresponse()
+        body = r.read()
+        video_end[json.loads(body)["status"] if r.status == 200 else f"HTTP {r.status}"] += 1
+        c.close()
+    if args.video:  # two more jobs just before SIGTERM, so there are uploads for it to remove
+        for _ in range(2):
+            body, ctype = multipart({}, {"video": clip})
+            c = http.client.HTTPConnection(*url, timeout=60)
+            c.request("POST", "/v1/video?every=1", body=body, headers={"Content-Type": ctype})
+            r = c.getresponse()
+            r.read()
+            video_end[f"posted before SIGTERM: {r.status}"] += 1
+            c.close()
+    uploads_before = sorted(str(p.relative_to(server_tmp)) for p in server_tmp.rglob("facerec-video-*/*"))
     server.send_signal(signal.SIGTERM)
     try:
         server.wait(timeout=120)
     except subprocess.TimeoutExpired:
         server.kill()
     check = check_gallery(db, stats)
+    uploads_after = sorted(str(p.relative_to(server_tmp)) for p in server_tmp.rglob("facerec-video-*"))
 
     rows = []
     total = 0
@@ -290,7 +351,8 @@ def main() -> int:
     last = [m for t, m in memory if t >= elapsed - 60] or mem[-12:]
     lines = [
         "# Reliability: soak test", "",
-        f"`flock /tmp/facerec-cpu.lock python bench/bench_soak.py --minutes {args.minutes:g} --clients {args.clients}` "
+        f"`python bench/bench_soak.py --minutes {args.minutes:g} --clients {args.clients}"
+        f"{' --video' if args.video else ''}` (load average 1 min before / after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f}) "
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}): a real `facerec serve --workers {args.workers}` on "
         f"127.0.0.1, {args.clients} client threads mixing enroll (20% on names every client fights for), identify, "
         "verify and delete, while a second process runs `facerec gallery enroll-dataset` on a new real-face "
@@ -310,6 +372,10 @@ def main() -> int:
         f"| gallery at the end | {check['persons']} persons, {check['faces']} faces |",
         f"| enroll-dataset rounds (exit 0 / all) | {sum(r['rc'] == 0 for r in rounds)} / {len(rounds)} |",
         f"| their reruns adding nothing | {sum(r.get('rerun_added_nothing', False) for r in rounds)} / {len(rounds)} |",
+        *([f"| video jobs accepted (202), state at the end | {len(stats.videos)}: "
+           f"{', '.join(f'{k} {v}' for k, v in sorted(video_end.items()))} |",
+           f"| video uploads in the server's TMPDIR before SIGTERM / after | {len(uploads_before)} / "
+           f"{len(uploads_after)} |"] if args.video else []),
         f"| server RSS MB: second minute mean / last minute mean / peak | "
         f"{statistics.mean(minute):.0f} / {statistics.mean(last):.0f} / {max(mem):.0f} |", "",
     ]
@@ -320,8 +386,10 @@ def main() -> int:
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")
+    lost_videos = sum(v for k, v in video_end.items() if k.startswith("HTTP"))
     ok = (five_xx == 0 and check["integrity"] == "ok" and check["index_equals_sqlite"] and check["duplicates"] == 0
-          and not check["lost"] and not check["deleted_but_present"] and not failed_rounds)
+          and not check["lost"] and not check["deleted_but_present"] and not failed_rounds
+          and not uploads_after and not lost_videos)
     return 0 if ok else 1
 
 

@@ -10,9 +10,9 @@ import pytest
 pytest.importorskip("torch", reason="PyTorch is not installed (the test lock leaves it out): pip install torch --index-url https://download.pytorch.org/whl/cpu")
 
 from facerec.cli.main import main  # noqa: E402
-from support.finetune_data import labelled_faces  # noqa: E402
+from support.finetune_data import write_dataset  # noqa: E402
 
-TRAIN = ["--dim", "16", "--hidden", "64", "--people", "2", "--images", "8", "--epochs", "4", "--val-fraction", "0"]
+TRAIN = ["--dim", "16", "--hidden", "64", "--people", "2", "--images", "8", "--epochs", "4", "--val-fraction", "0", "--keep-worse"]
 
 
 def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
@@ -23,11 +23,7 @@ def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, grace_bgr, astronaut_bgr) -> Path:
-    root = tmp_path_factory.mktemp("people")
-    for person, kind, img in labelled_faces(grace_bgr, astronaut_bgr):
-        (root / person).mkdir(exist_ok=True)
-        cv2.imwrite(str(root / person / f"{kind}.png"), img)
-    return root
+    return write_dataset(tmp_path_factory.mktemp("people"), grace_bgr, astronaut_bgr)
 
 
 def test_finetune_then_use_the_head_everywhere(capsys, dataset: Path, tmp_path: Path, monkeypatch):

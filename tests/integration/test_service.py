@@ -168,7 +168,7 @@ def test_every_bad_input_is_a_clear_4xx(client, photos):
     _err(client.post("/v1/persons", json={"name": "Dup"}), 409, "person_exists")
     _err(client.patch(f"/v1/persons/{pid}", json={"name": "Other"}), 409, "person_exists")
     _err(client.patch(f"/v1/persons/{pid}", json={}), 422, "invalid_request")
-    _err(client.patch(f"/v1/persons/{pid}", json={"merge_into": pid}), 400, "bad_request")
+    _err(client.patch(f"/v1/persons/{pid}", json={"merge_into": pid}), 409, "conflict")  # a conflict, not bad input
     _err(client.patch(f"/v1/persons/{pid}", json={"merge_into": 12345}), 404, "unknown_person")
     _err(client.post(f"/v1/persons/{pid}/faces", json={}), 422, "missing_image")
     client.delete(f"/v1/persons/{pid}")

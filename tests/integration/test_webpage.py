@@ -76,6 +76,9 @@ def test_page_identify_enroll_rename_delete(server, two_faces, tmp_path):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(server + "/")
         page.wait_for_function("document.getElementById('status').textContent.includes('model')")
+        # Before any photo: no broken "uploaded photo" image, no enroll form (both showed, issue 23)
+        for hidden in ("#stage", "#photo", "#enroll"):
+            assert not page.is_visible(hidden), hidden
         page.set_input_files("#file", str(two_faces))
         page.wait_for_selector(".box >> nth=1")
         assert all(label.startswith("unknown") for label in _labels(page)) and len(_labels(page)) == 2

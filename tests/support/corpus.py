@@ -93,3 +93,13 @@ def write_corpus(folder: Path, face: np.ndarray, other: np.ndarray) -> list[Path
     (folder / "folder.jpg").mkdir()
     paths += [folder / "dangling.jpg", folder / "folder.jpg"]
     return paths
+
+
+def special_files(folder: Path) -> list[Path]:
+    """Paths that are not regular files but carry an image's name: a FIFO nobody writes to (reading it
+    waits forever) and a link to ``/dev/zero`` (reading it never ends)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fifo, zero = folder / "fifo.jpg", folder / "zero.jpg"
+    os.mkfifo(fifo)
+    zero.symlink_to("/dev/zero")
+    return [fifo, zero]

@@ -29,3 +29,11 @@ def labelled_faces(grace_bgr: np.ndarray, astronaut_bgr: np.ndarray) -> list[tup
     """(person, kind, image) for both people."""
     return [(person, kind, im) for person, img in (("grace", grace_bgr), ("astronaut", astronaut_bgr))
             for kind, im in person_images(img)]
+
+
+def write_dataset(root, grace_bgr: np.ndarray, astronaut_bgr: np.ndarray):
+    """:func:`labelled_faces` as a folder-per-person dataset of PNGs under ``root``; returns ``root``."""
+    for person, kind, img in labelled_faces(grace_bgr, astronaut_bgr):
+        (root / person).mkdir(exist_ok=True)
+        cv2.imwrite(str(root / person / f"{kind}.png"), img)
+    return root

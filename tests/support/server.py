@@ -20,13 +20,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(db: Path, *extra: str, timeout: float = 240.0) -> Iterator[str]:
-    """Start ``facerec serve`` on 127.0.0.1 and yield its base URL; stop it afterwards."""
+def running_server(db: Path, *extra: str, timeout: float = 240.0, env: dict | None = None,
+                   log_path: Path | None = None) -> Iterator[str]:
+    """Start ``facerec serve`` on 127.0.0.1 and yield its base URL; stop it afterwards (SIGTERM).
+    ``env``: variables to set for the server besides this process's."""
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     # The server's log goes to a file, never to a pipe nobody drains: its access log would fill the
     # pipe's buffer and block the server's event loop in the middle of a test.
-    log = tempfile.TemporaryFile()
+    log = open(log_path, "w+b") if log_path is not None else tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "facerec.cli.main", "serve", "--host", "127.0.0.1", "--port",
                              str(port), "--db", str(db), "--workers", "1", *extra],
                             stdout=subprocess.DEVNULL, stderr=log, env=env)

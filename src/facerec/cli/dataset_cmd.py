@@ -13,6 +13,7 @@ from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, parse_fallb
                                 batch_engine, console, finite, list_failures, min_quality_option, print_json,
                                 progress_bar, say)
 from facerec.io.text import safe_text
+from facerec.cli.validate import within
 from facerec.errors import FacerecError
 
 
@@ -21,7 +22,7 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
           out: Path = typer.Argument(..., help="Output folder (same layout, .png crops)."),
           jobs: Optional[int] = JobsOpt,
           size: int = typer.Option(112, "--size", help="Crop size in pixels (square)."),
-          zoom: float = typer.Option(1.0, "--zoom", help="Below 1 leaves more margin around the face."),
+          zoom: float = typer.Option(1.0, "--zoom", callback=within(0.0, 10.0, lo_open=True), help="Below 1 leaves more margin around the face."),
           detector: str = DetectorOpt, profile: Optional[str] = ProfileOpt,
           fallback: str = typer.Option("none", "--fallback",
                                        help="'center': write a centred crop when no face is found."),

@@ -18,7 +18,8 @@ def finetune(data: Path = typer.Argument(..., help="A folder-per-person dataset,
              flip: bool = typer.Option(False, "--flip/--no-flip", help="Flip augmentation of the base embeddings."),
              offline: bool = OfflineOpt,
              jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes for embedding."),
-             dim: int = typer.Option(128, "--dim", min=0, help="Output dimension (0: the base model's)."),
+             dim: int = typer.Option(0, "--dim", min=0, help="Output dimension (0: the base model's; "
+                                                             "results/finetune.md: the only setting that helped)."),
              hidden: int = typer.Option(512, "--hidden", min=1, help="Width of the residual branch."),
              margin: float = typer.Option(0.2, "--margin", min=0.0, help="Triplet margin (squared L2 on unit vectors)."),
              people: int = typer.Option(32, "--people", min=2, help="P: people per batch."),
@@ -26,11 +27,13 @@ def finetune(data: Path = typer.Argument(..., help="A folder-per-person dataset,
              epochs: int = typer.Option(60, "--epochs", min=1, help="Most epochs."),
              patience: int = typer.Option(8, "--patience", min=1, help="Stop after this many epochs without a "
                                                                        "better validation accuracy."),
-             lr: float = typer.Option(1e-3, "--lr", min=0.0, help="AdamW learning rate."),
+             lr: float = typer.Option(3e-4, "--lr", min=0.0, help="AdamW learning rate."),
              val_fraction: float = typer.Option(0.15, "--val-fraction", min=0.0, max=0.9,
                                                 help="Share of the people held out for validation (0: validate "
                                                      "on the training people)."),
              seed: int = typer.Option(0, "--seed", help="Seed of the split, the batches and the initial weights."),
+             keep_worse: bool = typer.Option(False, "--keep-worse", help="Exit 0 even when the head does not beat "
+                                                                         "the base model on the validation people."),
              json_out: bool = JsonOpt, backend: Optional[str] = BackendOpt,
              device: Optional[str] = DeviceOpt) -> None:
     """Fine-tune an embedder on your faces: a small head trained with the triplet loss (FaceNet).
@@ -54,9 +57,18 @@ def finetune(data: Path = typer.Argument(..., help="A folder-per-person dataset,
     with _epoch_bar(epochs) as on_epoch:
         result, card = finetune_table(table, model, out, config, source=str(data.resolve()), on_epoch=on_epoch)
     name = f"{model}>{out}"
+    worse = result.val_accuracy <= result.val_accuracy_before
     if json_out:
-        print_json({"out": str(out), "model": name, "card": card})
-        return
+        print_json({"out": str(out), "model": name, "card": card, "beats_base": not worse})
+    else:
+        _summary(card, result, out, name)
+    if worse and not keep_worse:
+        raise FacerecError(f"the head does not beat the base model on the validation people (accuracy "
+                           f"{result.val_accuracy_before:.4f} -> {result.val_accuracy:.4f}): better not used; it is "
+                           f"in {out} for inspection (--keep-worse accepts it)")
+
+
+def _summary(card: dict, result, out: Path, name: str) -> None:
     console.print(f"head {card['head_sha256'][:12]} -> {out}: {card['dim']}-d, best epoch {result.best_epoch}, "
                   f"validation accuracy {result.val_accuracy_before:.4f} (base) -> {result.val_accuracy:.4f}, "
                   f"threshold {result.threshold:.4f}", markup=False, highlight=False, soft_wrap=True)

@@ -12,6 +12,7 @@ from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, BackendOpt,
                                 min_quality_option, print_json, print_verification, progress,
                                 report_failures, say)
 from facerec.quality.gate import DEFAULT_ENROLL_MIN_QUALITY
+from facerec.cli.validate import within
 from facerec.errors import FacerecError
 from facerec.io.text import safe_text, terminal_safe
 
@@ -160,7 +161,7 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
 
 @gallery_app.command("identify")
 def identify(images: List[Path] = typer.Argument(..., help="Images (or folders) to identify."),
-             k: int = typer.Option(1, "--top", "-k", help="Candidates per face."),
+             k: int = typer.Option(1, "--top", "-k", callback=within(1, 1000), help="Candidates per face (1 to 1000)."),
              json_out: bool = JsonOpt) -> None:
     """Name every face of each image (``unknown`` below the threshold).
 
@@ -262,8 +263,9 @@ def export(out: Path = typer.Argument(..., help="Output .npz (arrays + JSON, no 
 @gallery_app.command("import")
 def import_(src: Path = typer.Argument(..., help="A file written by 'gallery export'."),
             json_out: bool = JsonOpt) -> None:
-    """Add the persons and faces of an export (same embedder only; duplicates skipped)."""
-    with _open(load_models=False) as g:
+    """Add the persons and faces of an export (same embedder only; duplicates skipped). A fine-tuned
+    gallery's head folder is not in the export: give --model 'BASE>HEAD_DIR' here or on later commands."""
+    with _open(load_models=_opts.model is not None) as g:
         added, skipped = g.import_(src)
     if json_out:
         print_json({"added": added, "skipped": skipped})

@@ -7,6 +7,7 @@ from typing import List, Optional
 import typer
 
 from facerec.cli.common import ProfileOpt, profile_flip, BackendOpt, DeviceOpt, MinFaceOpt, MinScoreOpt, OfflineOpt, console
+from facerec.cli.validate import within
 from facerec.errors import FacerecError
 
 
@@ -23,7 +24,8 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
           workers: int = typer.Option(2, "--threads", "--workers", min=1,
                                       help="Inference threads, each with its own copy of the models (--workers: "
                                            "old name)."),
-          max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Request size limit."),
+          max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", callback=within(0.0, 4096.0, lo_open=True),
+                                               help="Request size limit (above 0, at most 4096)."),
           allow_host: List[str] = typer.Option([], "--allow-host", help="Host name a key-less service also answers "
                                                                         "to besides loopback (repeatable; also "
                                                                         "FACEREC_ALLOWED_HOSTS)."),

@@ -10,17 +10,18 @@ import typer
 
 from facerec.cli.common import (ProfileOpt, BackendOpt, DeviceOpt, DetectorOpt, MinFaceOpt, MinScoreOpt, ModelOpt,
                                 OfflineOpt, console, min_quality_option)
+from facerec.cli.validate import similarity
 from facerec.errors import FacerecError
 from facerec.io.text import safe_data
 
 
 def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file, a camera index (0) or a stream URL."),
-          db: Optional[Path] = typer.Option(None, "--db", help="Gallery to name faces from; without one, tracks are "
+          db: Optional[str] = typer.Option(None, "--db", help="Gallery to name faces from; without one, tracks are "
                                                               "clustered into person-1, person-2, ..."),
           every: int = typer.Option(3, "--every", min=1, help="Detect on every N-th frame (track in between)."),
           samples: int = typer.Option(5, "--samples", min=1, help="Embeddings per track for the identity vote."),
           min_quality: Optional[float] = min_quality_option(),
-          threshold: Optional[float] = typer.Option(None, "--threshold", "-t",
+          threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=similarity,
                                                     help="Similarity threshold (default: the gallery's)."),
           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the annotated video here (.mp4/.avi)."),
           timeline: Optional[Path] = typer.Option(None, "--timeline", help="Write the JSON Lines timeline here "
@@ -47,8 +48,12 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
 
     options = VideoOptions(every=every, samples=samples, min_quality=check_min_quality(min_quality),
                            threshold=threshold, max_frames=max_frames)
-    if db is not None and not db.is_file():
-        raise FacerecError(f"{db}: no such gallery")
+    if db is not None:
+        from facerec.gallery.milvus_store import gallery_location
+
+        db = gallery_location(db)  # milvus:///file.db and milvus://host are galleries too
+        if isinstance(db, Path) and not db.is_file():
+            raise FacerecError(f"{db}: no such gallery")
     src = open_source(source)
     gallery = None
     stream = None

@@ -22,6 +22,7 @@ from typing import Iterable, Optional, Sequence
 
 from facerec.errors import FacerecError
 from facerec.io.files import dataset_items
+from facerec.io.safe_read import MAX_TEXT_BYTES, UnreadableFile, read_regular
 
 
 class PairsError(FacerecError):
@@ -145,11 +146,14 @@ def read_pairs(path: os.PathLike | str) -> list[Pair]:
     """Pairs from a pairs file (see the module docstring for the formats)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig")  # files saved by Windows editors start with a BOM
+        # files saved by Windows editors start with a BOM
+        text = read_regular(p, MAX_TEXT_BYTES).decode("utf-8-sig")
     except FileNotFoundError:
         raise PairsError(f"{p}: no such pairs file") from None
     except UnicodeDecodeError:
         raise PairsError(f"{p}: not a text file") from None
+    except UnreadableFile as exc:
+        raise PairsError(f"{p}: {exc}") from None
     except OSError as exc:
         raise PairsError(f"{p}: {exc.strerror or exc}") from None
     return parse_pairs(text, source=p.name)

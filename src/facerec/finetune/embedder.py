@@ -36,7 +36,17 @@ class Head:
 
     def __init__(self, folder: Path) -> None:
         self.card: HeadCard = read_card(folder)
-        self.session = open_session(self.card.head_path, backend="onnxruntime", threads=1)
+        try:
+            self.session = open_session(self.card.head_path, backend="onnxruntime", threads=1)
+            probe = self.session.run(np.zeros((1, self.card.input_dim), np.float32))[0]
+        except ModelError:
+            raise
+        except Exception as exc:  # onnxruntime raises its own types for a file that is not a model
+            raise ModelError(f"{self.card.head_path}: not a head model onnxruntime can run "
+                             f"({type(exc).__name__})") from None
+        if probe.shape != (1, self.card.dim):
+            raise ModelError(f"{self.card.head_path}: gives {probe.shape} for one {self.card.input_dim}-d input, "
+                             f"its card says {self.card.dim}-d vectors")
 
     def project(self, base_vectors: np.ndarray) -> np.ndarray:
         """Head output for base-model unit vectors, L2-normalised: (n, dim)."""

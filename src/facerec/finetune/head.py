@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from facerec.errors import FacerecError
+
 
 class ProjectionHead(nn.Module):
     """Maps base embeddings (n, in_dim) to (n, out_dim); normalise the output to compare."""
@@ -32,7 +34,9 @@ class ProjectionHead(nn.Module):
             weight = np.eye(in_dim, dtype=np.float32)
         else:  # top eigenvectors of X^T X (torch: its thread setting holds, unlike NumPy's BLAS)
             if len(vectors) < out_dim:
-                raise ValueError(f"need at least {out_dim} training embeddings for a {out_dim}-d head")
+                raise FacerecError(f"{len(vectors)} training embeddings are too few for a {out_dim}-d head (it needs "
+                                   f"at least {out_dim}): add images, or use --dim 0 (the base model's dimension) "
+                                   f"or a --dim of at most {len(vectors)}")
             x = torch.from_numpy(np.asarray(vectors, np.float64))
             _, vecs = torch.linalg.eigh(x.T @ x)  # ascending eigenvalues
             weight = vecs[:, -out_dim:].flip(1).T.float().numpy()

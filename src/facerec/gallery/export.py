@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -16,6 +17,8 @@ from facerec.io.npz import read_npz
 from facerec.io.text import safe_text
 
 EXPORT_FORMAT = "facerec-gallery-1"
+HEAD_ID = re.compile(r"ft-[0-9a-f]{12}")
+"""How an embedder id names a fine-tuned head (never by its folder)."""
 
 
 @dataclass
@@ -62,6 +65,10 @@ def read_export(path: str | os.PathLike) -> ExportData:
         model, dim, thr = header.get("embedder_id"), header.get("dim"), header.get("threshold")
         if not isinstance(model, str) or not model.strip():
             raise ValueError("no embedder id")
+        for head in re.findall(r">([^+:]*)", model):
+            if not HEAD_ID.fullmatch(head):
+                raise ValueError(f"embedder id {safe_text(model)[:200]!r} names a head other than by its id "
+                                 "(ft- and 12 hex digits)")
         if not isinstance(dim, int) or isinstance(dim, bool) or not 0 < dim <= 65536:
             raise ValueError(f"dim must be a positive integer, not {dim!r}")
         if thr is not None and not (_number(thr) and -1.0 <= thr <= 1.0):

@@ -56,10 +56,16 @@ def image_digest(src: ImageSource) -> tuple[str, Optional[str]]:
     return hashlib.sha256(np.asarray(src).tobytes()).hexdigest(), None
 
 
+HEAD_MARK = ">"
+"""What separates a base model from its fine-tuned head in a model name or embedder id."""
+
+
 def _embedder_meta(embedder_id: str, dim: int, threshold: Optional[float], name: Optional[str] = None) -> dict[str, str]:
     """Gallery metadata naming the vector space: id, build name and flip (both read from the id), dim, threshold."""
     parsed, flip = parse_embedder_id(embedder_id)
-    meta = {"embedder_id": embedder_id, "embedder_name": name or parsed, "flip": "1" if flip else "0", "dim": str(dim)}
+    meta = {"embedder_id": embedder_id, "flip": "1" if flip else "0", "dim": str(dim)}
+    if name or HEAD_MARK not in parsed:  # a head's folder is never derived from an id (an import's, say)
+        meta["embedder_name"] = name or parsed
     if threshold is not None:
         meta["threshold"] = repr(float(threshold))
     return meta
@@ -104,6 +110,8 @@ class Gallery:
             if "embedder_id" not in meta:
                 self.store.set_meta(_embedder_meta(emb.id, emb.dim, emb.threshold, embedder_name))
                 meta = self.store.meta()
+            elif "embedder_name" not in meta and embedder_name and not getattr(self.store, "read_only", False):  # an imported fine-tuned gallery, now given --model
+                self.store.set_meta({"embedder_name": embedder_name})
         self.embedder_id: Optional[str] = meta.get("embedder_id")
         self.dim: Optional[int] = int(meta["dim"]) if "dim" in meta else None
         stored_thr = float(meta["threshold"]) if "threshold" in meta else None
@@ -229,7 +237,7 @@ class Gallery:
     def flush(self) -> None:
         """Save the index beside the database if it changed since it was last saved."""
         with self._lock:
-            if self._index is not None and self._dirty and self.embedder_id:
+            if self._index is not None and self._dirty and self.embedder_id and not getattr(self.store, "read_only", False):
                 if self.index_path.is_dir():  # not ours to delete unless empty; else keep it in memory only
                     try:
                         self.index_path.rmdir()
@@ -504,7 +512,7 @@ class GalleryPipeline:
 
     def record(self, gallery: "Gallery") -> None:
         """Store the detector in a gallery that has none recorded yet."""
-        if not self.detector_recorded:
+        if not self.detector_recorded and not getattr(gallery.store, "read_only", False):
             gallery.store.set_meta({"detector": self.detector})
 
 
@@ -515,6 +523,10 @@ def gallery_pipeline(path: str | os.PathLike, model: Optional[str] = None, detec
     from facerec.recognition.factory import DEFAULT_EMBEDDER
 
     meta = read_meta(path)
+    if model is None and "embedder_name" not in meta and HEAD_MARK in meta.get("embedder_id", ""):
+        raise FacerecError(f"{safe_text(path)}: its vectors come from the fine-tuned model {meta['embedder_id']!r}, "
+                           "whose head folder is not recorded here (an imported gallery): give --model "
+                           "'BASE>HEAD_DIR' naming that head")
     return GalleryPipeline(model=model or meta.get("embedder_name") or DEFAULT_EMBEDDER,
                            detector=detector or meta.get("detector") or DEFAULT_DETECTOR,
                            flip=flip if flip is not None else meta.get("flip") == "1",

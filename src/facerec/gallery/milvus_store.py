@@ -66,6 +66,9 @@ def _client(uri: str):
     try:
         from pymilvus import MilvusClient
         logging.getLogger("pymilvus").setLevel(logging.ERROR)  # the query iterator warns on every page with Lite
+        # Milvus Lite logs a whole traceback when its file is locked by another process; the error raised
+        # below says so in one line
+        logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
     except ImportError:
         raise FacerecError("Milvus galleries need pymilvus and milvus-lite: pip install 'facerec[milvus]'") from None
     if "://" not in uri:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -26,6 +27,8 @@ SCHEMA_VERSION = 1
 APPLICATION_ID = 0x46524543
 """``PRAGMA application_id`` of a facerec gallery ("FREC"), written at creation and checked on open."""
 MAX_ID = 2 ** 63 - 1
+EMPTY_GALLERY_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+"""An existing empty file is taken as a new gallery only under one of these names (not ``photo.jpg``)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -111,10 +114,23 @@ class GalleryStore:
         self.path = Path(path)
         if self.path.is_dir():
             raise FacerecError(f"{self.path}: is a directory, not a gallery database")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = self.path.is_file() and not (os.access(self.path, os.W_OK)
+                                                      and os.access(self.path.parent, os.W_OK))
+        """The file or its folder cannot be written (a read-only mount, say): opened immutable, every
+        read works, every write says so."""
+        self._existed = self.path.exists()
+        if not self.read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._db = None
         try:
+            if self.read_only:  # WAL needs its -shm beside the file: read the file as it is instead
+                uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+                self._db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
+                self._check_ours()
+                if self._get_meta("schema_version") != str(SCHEMA_VERSION):
+                    raise FacerecError(f"{safe_text(self.path)}: not a facerec gallery of schema {SCHEMA_VERSION}")
+                return
             self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None,
                                        check_same_thread=False)
             legacy = self._check_ours()  # before anything is written to the file
@@ -155,6 +171,9 @@ class GalleryStore:
         if app_id == APPLICATION_ID:
             return False
         if app_id == 0 and not tables:
+            if self._existed and self.path.suffix.lower() not in EMPTY_GALLERY_SUFFIXES:
+                raise FacerecError(f"{safe_text(self.path)}: an existing file that is not a gallery (an empty "
+                                   f"file becomes one only when named {', '.join(EMPTY_GALLERY_SUFFIXES)})")
             return True
         if app_id == 0 and "meta" in tables:
             try:
@@ -174,6 +193,9 @@ class GalleryStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back on error."""
+        if self.read_only:
+            raise FacerecError(f"{safe_text(self.path)}: the gallery is read-only (its file or folder cannot be "
+                               "written); listing and searching work, changes do not")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:

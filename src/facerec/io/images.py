@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from facerec.errors import ImageError
+from facerec.io.safe_read import UnreadableFile, read_regular
 from facerec.io.text import safe_text
 
 MAX_PIXELS = int(os.environ.get("FACEREC_MAX_PIXELS", 64_000_000))
@@ -123,7 +124,9 @@ def load_image(src: ImageSource) -> np.ndarray:
             if path.is_dir():
                 raise ImageError(f"{name}: is a directory, not an image")
             try:
-                data = path.read_bytes()
+                data = read_regular(path)
+            except UnreadableFile as exc:
+                raise ImageError(f"{name}: {exc}") from None
             except OSError as exc:
                 raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
         elif isinstance(src, (bytes, bytearray)):

@@ -37,19 +37,22 @@ Errors are JSON `{"error": {"code": ..., "message": ..., "request_id": ...}}` (t
 | status | code | when |
 |---|---|---|
 | 400 | `bad_image` | the upload is not a readable image (not an image, truncated, empty, bad base64) |
-| 400 | `bad_video` | a `/v1/video` upload is not a video OpenCV can read |
-| 400 | `bad_request` | malformed JSON or multipart body, or an impossible operation (merge into itself) |
+| 400 | `bad_video` | a `/v1/video` upload is not a video OpenCV can read (or its frames exceed the pixel limit) |
+| 400 | `bad_request` | malformed JSON or multipart body |
 | 401 | `unauthorized` | API key missing or wrong |
 | 403 | `forbidden` | a write from a web page of another origin, an unexpected `Host` header, or a key-less service reached off loopback |
 | 404 | `unknown_person` | no person with that id |
 | 404 | `not_found` | no such endpoint (or no such video job) |
 | 405 | `method_not_allowed` | wrong HTTP method |
+| 408 | `request_timeout` | the request body did not arrive in time (`FACEREC_BODY_TIMEOUT`, 60 s) |
+| 409 | `conflict` | an impossible operation (merging a person into itself) |
 | 409 | `person_exists` | a person with that name already exists |
 | 413 | `too_large` | the request body exceeds the size limit |
 | 415 | `unsupported_media_type` | neither multipart/form-data nor application/json |
 | 422 | `no_face` | no face where one is needed (or no face with that index) |
 | 422 | `multiple_faces` | several faces in an image to enroll and no `pick` saying which (the message names their boxes) |
 | 422 | `missing_image`, `missing_field`, `invalid_name`, `invalid_request` | a required part is missing or invalid |
+| 429 | `too_many_jobs` | too many `/v1/video` jobs queued or running, overall or for this API key |
 """
 
 
@@ -126,7 +129,26 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
     app.include_router(video.router, dependencies=AUTH, responses=ERRORS)
     app.mount("/static", StaticFiles(directory=meta.STATIC), name="static")
     meta.install_docs(app)
+    if not services.keys:
+        _without_security(app)
     return app
+
+
+def _without_security(app: FastAPI) -> None:
+    """A key-less service's document names no API-key scheme: it asks for none (a client, or a fuzzer
+    sending a wrong key, must not expect a 401)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        doc = build()
+        for ops in doc.get("paths", {}).values():
+            for op in ops.values():
+                if isinstance(op, dict):
+                    op.pop("security", None)
+        doc.get("components", {}).pop("securitySchemes", None)
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def app_from_env() -> FastAPI:

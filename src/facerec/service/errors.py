@@ -5,8 +5,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from facerec.errors import (FacerecError, ImageError, IncompatibleEmbeddingsError, ModelError, MultipleFacesError,
                             NoFaceError)
@@ -55,6 +56,18 @@ def facerec_status(exc: FacerecError) -> tuple[int, str]:
     return 400, "bad_request"
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document gives for the request's path (a 405's ``Allow``)."""
+    import re
+
+    path = request.url.path
+    methods: set[str] = set()
+    for template, ops in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)), path):
+            methods |= {m.upper() for m in ops if m.lower() in ("get", "put", "post", "delete", "patch", "head")}
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that shape every error response."""
 
@@ -76,10 +89,17 @@ def install(app: FastAPI) -> None:
         return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else code
-        return error_response(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # Starlette names the first matching route's methods only
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return error_response(exc.status_code, code, detail, headers=headers or None)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_: Request, exc: ClientDisconnect) -> Response:  # the client left: not a server error
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # a bug, never bad input

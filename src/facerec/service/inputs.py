@@ -9,9 +9,13 @@ from typing import Any, Optional, TypeVar
 
 from fastapi import Request
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from facerec.errors import ImageError
+from facerec.io.text import safe_text
 from facerec.service.errors import ApiError
+from facerec.service.limits import BodyTimeout, BodyTooLarge
 from facerec.service.schemas import FormFields
 
 F = TypeVar("F", bound=FormFields)
@@ -26,12 +30,16 @@ class Payload:
     unknown: list[str] = field(default_factory=list)
     """Keys the route does not take."""
     allowed: list[str] = field(default_factory=list)
+    multipart: bool = False
+    filenames: dict[str, list[str]] = field(default_factory=dict)
+    """The uploads' file names (multipart), in the order of ``files``."""
 
     def form(self, model: type[F]) -> F:
         """The fields as the route's :class:`~facerec.service.schemas.FormFields` model (null, empty and
         blank values count as absent); any other field, or one of the wrong type, is a 422."""
         self.check_fields()
-        given = {k: v for k, v in self.fields.items() if v is not None and not (isinstance(v, str) and not v.strip())}
+        given = {k: v for k, v in self.fields.items() if v is not None and not (isinstance(v, str) and not v.strip())
+                 and not (v == "null" and self.multipart and not _is_text(model, k))}  # a form's JSON null
         try:
             return model.model_validate(given)
         except ValidationError as exc:
@@ -39,7 +47,10 @@ class Payload:
             name = ".".join(str(x) for x in err["loc"])
             if err["type"] == "missing":
                 raise ApiError(422, "missing_field", f"field '{name}' is required") from None
-            raise ApiError(422, "invalid_request", f"field '{name}': {err['msg']}") from None
+            # a name of the wrong length or blank is what the gallery calls an invalid name
+            code = "invalid_name" if name == "name" and err["type"].startswith("string_") and \
+                err["type"] != "string_type" else "invalid_request"
+            raise ApiError(422, code, f"field '{name}': {err['msg']}") from None
 
     def check_fields(self) -> None:
         """Refuse a body with keys the route does not take (a typo must not pass as an empty request)."""
@@ -56,7 +67,23 @@ class Payload:
         return got
 
     def image(self, name: str) -> bytes:
-        return self.images(name)[0]
+        """The one ``name`` part; several are refused (only the first would be answered)."""
+        got = self.images(name)
+        if len(got) > 1:
+            raise ApiError(422, "invalid_request", f"{len(got)} '{name}' parts given; this route takes one")
+        return got[0]
+
+    def label(self, name: str, k: int) -> str:
+        """How messages name the ``k``-th ``name`` upload: its file name, else the field and position."""
+        given = self.filenames.get(name, [])
+        return given[k] if k < len(given) and given[k] else f"'{name}' #{k + 1}"
+
+
+def _is_text(model: type[FormFields], name: str) -> bool:
+    """Whether ``'null'`` in a form is a value of field ``name`` (a required one) rather than JSON null
+    (an optional field, null when absent)."""
+    info = model.model_fields.get(name)
+    return info is None or info.is_required()
 
 
 def decode_base64(value: Any, name: str) -> bytes:
@@ -90,11 +117,14 @@ async def _read(request: Request, image_fields: tuple[str, ...]) -> Payload:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     out = Payload()
     if ctype == "multipart/form-data":
+        out.multipart = True
         try:
             form = await request.form()
+        except (ClientDisconnect, BodyTooLarge, BodyTimeout):
+            raise
+        except StarletteHTTPException as exc:  # the parser's own limits (1,000 parts)
+            raise ApiError(400, "bad_request", f"multipart body refused: {exc.detail}") from None
         except Exception as exc:  # malformed multipart
-            if type(exc).__name__ == "BodyTooLarge":
-                raise
             raise ApiError(400, "bad_request", f"malformed multipart body ({type(exc).__name__})") from None
         for key, value in form.multi_items():
             if hasattr(value, "read"):
@@ -102,6 +132,7 @@ async def _read(request: Request, image_fields: tuple[str, ...]) -> Payload:
                 if not data:
                     raise ImageError(f"uploaded file '{key}' is empty")
                 out.files.setdefault(key, []).append(data)
+                out.filenames.setdefault(key, []).append(safe_text(getattr(value, "filename", "") or "")[:200])
             elif key in image_fields:
                 out.files.setdefault(key, []).append(decode_base64(value, key))
             else:
@@ -134,21 +165,35 @@ async def _read(request: Request, image_fields: tuple[str, ...]) -> Payload:
 
 
 def openapi_body(images: dict[str, str], form: Optional[type[FormFields]] = None,
-                 required: list[str] | None = None, multipart: bool = True) -> dict:
+                 required: list[str] | None = None, multipart: bool = True, several: bool = False,
+                 one_of: list[list[str]] | None = None, any_of: list[dict] | None = None) -> dict:
     """``openapi_extra`` documenting both body forms of an endpoint (``multipart=False``: JSON only):
-    the images, and the fields of ``form`` (its JSON schema)."""
+    the images (non-empty; ``several``: 'image' may repeat, in JSON also as the list 'images'), the
+    fields of ``form`` (its JSON schema), ``one_of``: sets of fields of which exactly one is given (and not
+    null), ``any_of``: the body's alternatives as JSON Schema (at least one holds)."""
     schema = form.model_json_schema() if form is not None else {}
     fields = schema.get("properties", {})
     required = (required if required is not None else list(images)) + schema.get("required", [])
-    parts = {name: {"type": "string", "format": "binary", "description": desc} for name, desc in images.items()}
-    as_json = {name: {"type": "string", "format": "byte", "description": desc + " (base64)"} for name, desc in images.items()}
-    as_json.update({name + "s": {"type": "array", "items": {"type": "string", "format": "byte"},
-                                 "description": f"Several {name} images (base64)."} for name in images if name == "image"})
+    parts: dict[str, Any] = {name: {"type": "string", "format": "binary", "minLength": 1, "description": desc}
+                             for name, desc in images.items()}
+    as_json: dict[str, Any] = {name: {"type": "string", "format": "byte", "minLength": 4, "description": desc + " (base64)"}
+                               for name, desc in images.items()}
+    if several and "image" in images:
+        parts["image"] = {"type": "array", "items": parts["image"], "minItems": 1 if "image" in required else 0,
+                          "description": images["image"]}
+        as_json["images"] = {"type": "array", "items": {"type": "string", "format": "byte", "minLength": 4},
+                             "description": "Several images (base64)."}
     parts.update(fields)
     as_json.update(fields)
+    variants: dict[str, Any] = {}
+    if one_of:
+        variants["oneOf"] = [{"required": list(group), "properties": {f: {"not": {"type": "null"}} for f in group}}
+                             for group in one_of]
+    if any_of:
+        variants["anyOf"] = any_of
     content = {"application/json": {"schema": {"type": "object", "properties": as_json, "required": required,
-                                                "additionalProperties": False}}}
+                                                "additionalProperties": False, **variants}}}
     if multipart:
         content["multipart/form-data"] = {"schema": {"type": "object", "properties": parts, "required": required,
-                                                     "additionalProperties": False}}
+                                                     "additionalProperties": False, **variants}}
     return {"requestBody": {"required": True, "content": content}}

@@ -1,19 +1,39 @@
-"""A request body size limit enforced while the body streams in (pure ASGI middleware)."""
+"""A request body size limit and a body time limit, enforced while the body streams in (pure ASGI
+middleware): a client sending 1 byte a second holds a connection for ``timeout`` seconds at most."""
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import time
+
+BODY_TIMEOUT = float(os.environ.get("FACEREC_BODY_TIMEOUT", 60.0))
+"""Seconds a client has to send a whole request body."""
 
 
 class BodyTooLarge(Exception):
     pass
 
 
+class BodyTimeout(Exception):
+    """The body did not arrive within the time limit."""
+
+
 class BodySizeLimit:
     """Answer 413 with a JSON error when the body exceeds ``max_bytes`` (by header or by count)."""
 
-    def __init__(self, app, max_bytes: int) -> None:
+    def __init__(self, app, max_bytes: int, timeout: float | None = None) -> None:
         self.app = app
         self.max_bytes = int(max_bytes)
+        self.timeout = BODY_TIMEOUT if timeout is None else float(timeout)
+
+    async def _timed_out(self, send) -> None:
+        body = json.dumps({"error": {"code": "request_timeout", "message": f"the request body did not arrive "
+                                     f"within {self.timeout:g} s"}}).encode()
+        await send({"type": "http.response.start", "status": 408,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
 
     async def _reject(self, send) -> None:
         body = json.dumps({"error": {"code": "too_large",
@@ -38,14 +58,22 @@ class BodySizeLimit:
                     return
         seen = 0
         started = False
+        complete = False
+        deadline = time.monotonic() + self.timeout
 
         async def limited_receive():
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # the body is in; now only a disconnect can come, whenever it does
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                raise BodyTimeout() from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
                     raise BodyTooLarge()
+                complete = not message.get("more_body", False)
             return message
 
         async def tracking_send(message):
@@ -59,3 +87,6 @@ class BodySizeLimit:
         except BodyTooLarge:
             if not started:
                 await self._reject(send)
+        except BodyTimeout:
+            if not started:
+                await self._timed_out(send)

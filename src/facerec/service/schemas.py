@@ -163,10 +163,14 @@ class ServiceHealth(BaseModel):
 
 
 # -- request bodies: the fields besides the images (multipart form fields or JSON keys) ---------------
+NAME_PATTERN = r"[^\s\x1c-\x1f\x85]"
+"""A name holds something besides whitespace (Python's, which also counts \\x1c-\\x1f and \\x85)."""
+
+
 class FormFields(BaseModel):
     """A route's fields besides its images; no other field is taken (422 ``invalid_request``)."""
 
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="forbid")  # a form's values are strings already; JSON's must be typed
 
 
 class VerifyFields(FormFields):
@@ -174,21 +178,21 @@ class VerifyFields(FormFields):
 
 
 class PickFields(FormFields):
-    pick: Optional[str] = Field(None, description="Which face of an image with several: largest, center or a face "
+    pick: Optional[str] = Field(None, pattern=r"^\s*(largest|center|centre|central|[0-9]{1,6})\s*$", description="Which face of an image with several: largest, center or a face "
                                                   "number (0 = largest). Without it such an image is refused (422 "
                                                   "multiple_faces, naming the boxes).")
-    face: Optional[int] = Field(None, description="Old spelling of a face number for pick.",
+    face: Optional[int] = Field(None, ge=0, le=999_999, description="Old spelling of a face number for pick.",
                                 json_schema_extra={"deprecated": True})
 
 
 class PersonFields(PickFields):
-    name: str = Field(description="The person's name.")
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN, description="The person's name.")
 
 
 class PersonPatch(FormFields):
     """Exactly one of ``name`` and ``merge_into``."""
 
-    name: Optional[str] = Field(None, description="The new name.")
+    name: Optional[str] = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN, description="The new name.")
     merge_into: Optional[int] = Field(None, description="Move this person's faces to that person, then delete it.")
 
 

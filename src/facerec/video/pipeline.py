@@ -33,6 +33,10 @@ class VideoOptions:
     max_misses: int = 3
     """Detection rounds a track survives without a match."""
     max_frames: Optional[int] = None
+    check_every: int = 3
+    """Detection rounds between identity checks of a track that has all its samples: a face less alike
+    the track's mean than the verification threshold ends the track and starts a new one (a hard cut
+    to another person at the same place)."""
 
 
 @dataclass
@@ -70,6 +74,8 @@ class _State:
     first_time: float = 0.0
     last_time: float = 0.0
     best_skipped: tuple[float, str] = (-1.0, "")
+    look: Optional[np.ndarray] = None
+    """A small grey thumbnail of the face at its latest detection (a sudden change triggers a check)."""
 
 
 class VideoProcessor:
@@ -119,7 +125,8 @@ class VideoProcessor:
                     dets = [d for d in self.analyzer.detector.detect(frame) if d.landmarks is not None]
                     live, ended = tracker.update(dets, index)
                     finish(ended)
-                    self._sample(frame, live, states, t_sec)
+                    check = report.detected_frames % max(1, opts.check_every) == 0
+                    finish(self._sample(frame, live, states, t_sec, tracker, index, check))
                     report.detected_frames += 1
                 report.frames += 1
                 last_t = t_sec
@@ -142,36 +149,54 @@ class VideoProcessor:
         return report
 
     # -- per detection frame ---------------------------------------------------------------------
-    def _sample(self, frame: np.ndarray, live: list[Track], states: dict[int, _State], t_sec: float) -> None:
-        """Record times; embed the matched faces of tracks that still want samples, in one batch."""
+    def _sample(self, frame: np.ndarray, live: list[Track], states: dict[int, _State], t_sec: float,
+                tracker: Tracker, index: int, check: bool) -> list[Track]:
+        """Record times; embed the matched faces of tracks that still want samples (and, when
+        ``check``, of every other matched track), in one batch. A face unlike its track's mean splits
+        the track (:meth:`Tracker.split`); returns the tracks so ended."""
         want = []
         for t in live:
             st = states.setdefault(t.id, _State(first_time=t_sec, last_time=t_sec))
             if t.detection is None:
                 continue
-            st.last_time = t_sec
-            if len(st.identity.vectors) >= self.options.samples:
+            full = len(st.identity.vectors) >= self.options.samples
+            look, st.look = st.look, _thumbnail(frame, t.detection.bbox)
+            if full and not check and not _changed(look, st.look):
+                st.last_time = t_sec
                 continue
             det = t.detection
             q = face_quality(frame, det)
             reason = None
-            if self.options.min_quality and q < self.options.min_quality:
+            if not full and self.options.min_quality and q < self.options.min_quality:
                 reason = below_reason(frame, det, self.options.min_quality)
             if reason is not None:
+                st.last_time = t_sec
                 st.identity.skipped += 1
                 if q > st.best_skipped[0]:
                     st.best_skipped = (q, reason)
                 continue
-            want.append((t, q))
+            want.append((t, q, not full))
         if not want:
-            return
-        vectors = self.analyzer.embedder.embed_faces(frame, [t.detection.landmarks for t, _ in want])
+            return []
+        vectors = self.analyzer.embedder.embed_faces(frame, [t.detection.landmarks for t, _, _ in want])
         matches = self.gallery.search(vectors, k=1) if self.gallery is not None else [[] for _ in want]
-        for (t, q), vec, m in zip(want, vectors, matches):
+        ended = []
+        for (t, q, sample), vec, m in zip(want, vectors, matches):
+            st = states[t.id]
+            mean = st.identity.mean
+            if mean is not None and float(np.dot(mean, vec)) < self.analyzer.threshold:
+                ended.append(t)
+                t = tracker.split(t, index)
+                st = states[t.id] = _State(first_time=t_sec, last_time=t_sec)
+                sample = True
+            st.last_time = t_sec
+            if not sample:
+                continue
             top = m[0] if m else None
             known = top is not None and top.similarity >= self.threshold
             vote = Vote(name=top.name if known else UNKNOWN, similarity=top.similarity if top else 0.0, quality=q)
-            states[t.id].identity.add(vec, vote)
+            st.identity.add(vec, vote)
+        return ended
 
     def _finish(self, track: Track, st: _State) -> Optional[dict]:
         """The timeline line of an ended track (None for a track too short to trust); every line has
@@ -223,6 +248,28 @@ class VideoProcessor:
             cv2.putText(out, self._label(t, states.get(t.id)), (x1, max(12, y1 - 5)), cv2.FONT_HERSHEY_SIMPLEX,
                         0.5 * thick, color, thick, cv2.LINE_AA)
         return out
+
+
+def _thumbnail(frame: np.ndarray, box) -> Optional[np.ndarray]:
+    """The face's box as a 16x16 grey thumbnail, zero mean and unit norm (None for an empty box)."""
+    h, w = frame.shape[:2]
+    x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+    x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return None
+    grey = cv2.cvtColor(cv2.resize(frame[y1:y2, x1:x2], (16, 16), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+    v = grey.astype(np.float32).ravel()
+    v -= v.mean()
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else None
+
+
+CUT_CORRELATION = 0.6
+"""A face whose thumbnail correlates less than this with its previous detection's is checked at once."""
+
+
+def _changed(before: Optional[np.ndarray], now: Optional[np.ndarray]) -> bool:
+    return before is not None and now is not None and float(before @ now) < CUT_CORRELATION
 
 
 def _color(track_id: int) -> tuple[int, int, int]:

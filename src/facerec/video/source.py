@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from facerec.errors import FacerecError
+from facerec.io.images import MAX_PIXELS
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
@@ -46,20 +47,30 @@ class VideoSource:
     """Frames per second the source declares (0 when unknown)."""
     total: int
     """Frame count of a file (0 for a camera or stream)."""
+    first: Optional[np.ndarray] = None
+    """The frame :func:`open_source` read to check the input, handed out first by :meth:`frames`
+    (seeking back instead fails on one-frame files, still images and unseekable streams)."""
 
     @property
     def size(self) -> tuple[int, int]:
+        if self.first is not None:
+            return self.first.shape[1], self.first.shape[0]
         return (int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
 
     def frames(self) -> Iterator[tuple[int, float, np.ndarray]]:
-        """``(index, seconds, BGR frame)`` until the input ends."""
+        """``(index, seconds, BGR frame)`` until the input ends; a frame above the pixel limit
+        ends it with a :class:`FacerecError`."""
         start = time.monotonic()
         index = 0
         fps = self.fps if self.fps > 0 else 25.0
         while True:
-            ok, frame = self.capture.read()
+            if self.first is not None:
+                ok, frame, self.first = True, self.first, None
+            else:
+                ok, frame = self.capture.read()
             if not ok or frame is None:
                 return
+            _check_pixels(self.name, frame.shape[1], frame.shape[0])
             t = time.monotonic() - start if self.live else index / fps
             yield index, t, frame
             index += 1
@@ -68,40 +79,62 @@ class VideoSource:
         self.capture.release()
 
 
-def open_source(spec: str) -> VideoSource:
-    """Open a file path, a camera index or a URL; one clear :class:`FacerecError` when it fails."""
+def _check_pixels(name: str, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise FacerecError(f"{name}: video frames of {width}x{height} pixels exceed the limit of {MAX_PIXELS}")
+
+
+def open_source(spec: str, label: Optional[str] = None) -> VideoSource:
+    """Open a file path, a camera index or a URL; one clear :class:`FacerecError` when it fails
+    (frames above the image pixel limit, or no frame at all, included). ``label`` names the input
+    in messages and reports instead of ``spec`` (an upload's temporary file)."""
     spec = str(spec).strip()
     if not spec:
         raise FacerecError("no video input given")
+    name = label or spec
     with _quiet_opencv():
         if spec.isdigit():
+            if len(spec) > 4:  # OpenCV takes an int32 (a larger one was an OverflowError traceback)
+                raise FacerecError(f"camera {spec[:24]}: no such camera (camera indexes are small numbers)")
             cap = cv2.VideoCapture(int(spec))
             if not cap.isOpened():
                 cap.release()
                 raise FacerecError(f"camera {spec} could not be opened (no such camera, or it is busy)")
-            live, name = True, f"camera {spec}"
+            live, name = True, label or f"camera {spec}"
         elif _URL.match(spec):
             cap = cv2.VideoCapture(spec)
             if not cap.isOpened():
                 cap.release()
-                raise FacerecError(f"{spec}: the stream could not be opened")
-            live, name = True, spec
+                raise FacerecError(f"{name}: the stream could not be opened")
+            live = True
         else:
             path = Path(spec)
             if not path.is_file():
-                raise FacerecError(f"{spec}: no such video file")
+                raise FacerecError(f"{name}: no such video file")
             cap = cv2.VideoCapture(str(path))
-            ok = cap.isOpened() and cap.grab()
-            if not ok:
+            if not cap.isOpened():
                 cap.release()
-                raise FacerecError(f"{spec}: not a video OpenCV can read")
-            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            live, name = False, str(path)
+                raise FacerecError(f"{name}: not a video OpenCV can read")
+            live = False
+        try:
+            _check_pixels(name, int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0))
+            ok, first = cap.read()
+            if not ok or first is None:
+                raise FacerecError(f"{name}: no frame could be read" + (
+                    " (a stream whose index is at its end needs a server that answers range requests)"
+                    if live and not spec.isdigit() else " (not a video OpenCV can read)"))
+            _check_pixels(name, first.shape[1], first.shape[0])
+        except BaseException:
+            cap.release()
+            raise
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     if not np.isfinite(fps) or fps <= 0 or fps > 1000:
         fps = 0.0
-    total = 0 if live else max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
-    return VideoSource(name=name, capture=cap, live=live, fps=fps, total=total)
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    if live and not spec.isdigit() and count > 0 and fps > 0:
+        live = False  # a file served over HTTP: its own clock and length, not a live stream's
+    total = 0 if live else max(1, count)
+    return VideoSource(name=name, capture=cap, live=live, fps=fps, total=total, first=first)
 
 
 def open_writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:

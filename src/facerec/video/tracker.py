@@ -72,6 +72,8 @@ class Track:
     misses: int = 0
     last_box: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
     """The box of the latest detection."""
+    _before: tuple = field(default=(), repr=False)
+    """``(last_frame, last_box)`` before the latest correction, restored by :meth:`Tracker.split`."""
 
     def __post_init__(self) -> None:
         if self.last_box is None:
@@ -90,6 +92,7 @@ class Track:
         self.kf.measurementNoiseCov = np.diag(np.square([STD_POSITION * h] * 4)).astype(np.float32)
         meas = np.array([[x1 + (x2 - x1) / 2], [y1 + h / 2], [x2 - x1], [h]], np.float32)
         self.box = _state_box(self.kf.correct(meas))
+        self._before = (self.last_frame, self.last_box)
         self.detection = det
         self.last_box = np.asarray(det.bbox, np.float32).copy()
         self.last_frame = frame
@@ -141,6 +144,21 @@ class Tracker:
                                          first_frame=frame, last_frame=frame, detection=d))
                 self._next_id += 1
         return self.tracks, ended
+
+    def split(self, track: Track, frame: int) -> Track:
+        """End ``track`` as it was before this frame's detection and start a new track from that
+        detection (an identity check found another person in the same place, as after a hard cut)."""
+        det = track.detection
+        assert det is not None, "only a track matched on this frame can be split"
+        if track._before:
+            track.last_frame, track.last_box = track._before
+        track.hits -= 1
+        track.detection = None
+        new = Track(id=self._next_id, kf=_kalman(det.bbox), box=np.asarray(det.bbox, np.float32),
+                    first_frame=frame, last_frame=frame, detection=det)
+        self._next_id += 1
+        self.tracks = [new if t is track else t for t in self.tracks]
+        return new
 
     def close(self) -> list[Track]:
         """End every live track (end of the video)."""

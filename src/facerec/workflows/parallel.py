@@ -49,6 +49,17 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def cap_jobs(jobs: int) -> int:
+    """``jobs`` local worker processes, at most one per available core; a larger request is lowered
+    with one line on stderr saying so (each worker holds its own models: -j 100000 once meant 145 GB)."""
+    cores = default_jobs()
+    if jobs > cores:
+        sys.stderr.write(f"note: -j {jobs} lowered to {cores}, the number of CPU cores available\n")
+        sys.stderr.flush()
+        return cores
+    return jobs
+
+
 def die_with_parent() -> None:
     """Make this worker process exit when the process that started it dies, even by SIGKILL:
     ``prctl(PR_SET_PDEATHSIG)`` on Linux, and everywhere a thread watching the parent's pid."""
@@ -125,7 +136,7 @@ def parallel_map(task: Task, items: Sequence[Any], *, factory: Factory, factory_
         return
     if jobs is None:
         jobs = default_jobs() if len(items) >= AUTO_MIN_ITEMS else 1
-    jobs = max(1, min(int(jobs), len(items)))
+    jobs = max(1, min(cap_jobs(int(jobs)), len(items)))
     if jobs == 1:
         if state is None:
             state = factory(threads=WORKER_THREADS, **kwargs)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
 from facerec.errors import FacerecError
+from facerec.io.safe_read import read_regular
 
 ENGINES = ("local", "ray")
 LOCAL_OBJECT_STORE_BYTES = 512 * 2**20
@@ -89,8 +90,7 @@ def _read_files(batch: dict, cwd: str) -> dict:
         box.files = {}
         for path in image_paths_of(box.value):
             try:
-                with open(path, "rb") as fh:
-                    box.files[path] = fh.read()
+                box.files[path] = read_regular(path)
             except OSError:
                 continue
     return batch

@@ -85,7 +85,11 @@ async def embed(request: Request, pool: PoolDep) -> dict:
 @router.post("/v1/verify", tags=["faces"], summary="Same person? Two images, or an image and a person",
              openapi_extra=openapi_body({"image_a": "First image.", "image_b": "Second image (or give person_id).",
                                          "image": "With person_id: the image to check."},
-                                        VerifyFields, required=[]), response_model=VerifyResponse,
+                                        VerifyFields, required=[], any_of=[
+                                            {"required": ["image_a", "image_b"]},
+                                            {"required": ["person_id"], "properties": {"person_id": {"type": "integer"}},
+                                             "anyOf": [{"required": ["image"]}, {"required": ["image_a"]}]}]),
+             response_model=VerifyResponse,
              response_model_exclude_unset=True)
 async def verify(request: Request, pool: PoolDep, gallery: GalleryDep,
                  threshold: Optional[float] = THRESHOLD_QUERY) -> dict:
@@ -93,7 +97,7 @@ async def verify(request: Request, pool: PoolDep, gallery: GalleryDep,
     person_id = p.form(VerifyFields).person_id
     if person_id is not None:
         await run_in_threadpool(gallery.store.person, person_id)
-        data = (p.images("image", required=False) or p.images("image_a"))[0]
+        data = p.image("image") if p.images("image", required=False) else p.image("image_a")
         face = await pool.run(_largest, data)
         res = await run_in_threadpool(gallery.verify_vector, person_id, face.embedding, threshold)
         res.face = face

@@ -6,7 +6,7 @@ import functools
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from facerec.errors import FacerecError
+from facerec.errors import FacerecError, MultipleFacesError
 from facerec.gallery.gallery import Gallery, face_record
 from facerec.service.deps import AUTH, GalleryDep, PoolDep
 from facerec.service.errors import ApiError
@@ -18,10 +18,13 @@ from facerec.service.routes.faces import DECODE_SLOTS, load_upload
 router = APIRouter(prefix="/v1/persons", tags=["persons"], dependencies=AUTH, responses=ERRORS)
 
 
-def _record(analyzer, data: bytes, pick):
+def _record(analyzer, data: bytes, pick, label: str = "upload"):
     load_upload(data)  # a clear error for a bad upload
     with DECODE_SLOTS:  # face_record decodes the upload again
-        return face_record(analyzer, data, pick)
+        try:
+            return face_record(analyzer, data, pick)
+        except MultipleFacesError as exc:  # named by the decoded array ('<ndarray>: ...'): name the upload
+            raise MultipleFacesError(f"{label}: {str(exc).split(': ', 1)[-1]}") from None
 
 
 async def _records(pool, p: Payload, fields: PickFields, required: bool) -> list:
@@ -31,7 +34,8 @@ async def _records(pool, p: Payload, fields: PickFields, required: bool) -> list
         chosen = parse_pick(fields.pick) if fields.pick is not None else fields.face
     except FacerecError as exc:
         raise ApiError(422, "invalid_request", str(exc)) from None
-    return [await pool.run(_record, data, chosen) for data in p.images("image", required=required)]
+    return [await pool.run(_record, data, chosen, p.label("image", k))
+            for k, data in enumerate(p.images("image", required=required))]
 
 
 def _exists(gallery: Gallery, name: str) -> bool:
@@ -51,7 +55,7 @@ async def list_persons(gallery: GalleryDep) -> dict:
 @router.post("", status_code=201, summary="Create a person, optionally with face images",
              openapi_extra=openapi_body({"image": "Face image(s) to enroll (repeat the field; in JSON 'images' "
                                                   "takes a list)."},
-                                        PersonFields, required=[]),
+                                        PersonFields, required=[], several=True),
              response_model=PersonCreated, response_model_exclude_unset=True)
 async def create_person(request: Request, gallery: GalleryDep, pool: PoolDep) -> dict:
     p = await read_payload(request, ("image",), PersonFields)
@@ -76,7 +80,7 @@ async def get_person(person_id: int, gallery: GalleryDep) -> dict:
 
 
 @router.patch("/{person_id}", summary="Rename (name) or merge into another person (merge_into)",
-              openapi_extra=openapi_body({}, PersonPatch, multipart=False), response_model=PersonOnly,
+              openapi_extra=openapi_body({}, PersonPatch, multipart=False, one_of=[["name"], ["merge_into"]]), response_model=PersonOnly,
               response_model_exclude_unset=True)
 async def patch_person(person_id: int, request: Request, gallery: GalleryDep) -> dict:
     p = await read_payload(request, (), PersonPatch)
@@ -88,6 +92,8 @@ async def patch_person(person_id: int, request: Request, gallery: GalleryDep) ->
         person = await run_in_threadpool(gallery.rename, person_id, name)
     else:
         await run_in_threadpool(gallery.person, into)
+        if into == person_id:  # a state the request conflicts with, not a malformed request
+            raise ApiError(409, "conflict", "cannot merge a person into itself")
         person = await run_in_threadpool(gallery.merge, person_id, into)
     return {"person": person.to_dict()}
 
@@ -101,7 +107,7 @@ async def delete_person(person_id: int, gallery: GalleryDep) -> dict:
 
 @router.post("/{person_id}/faces", status_code=201, summary="Add face images to a person",
              openapi_extra=openapi_body({"image": "Face image(s) (repeat the field; in JSON 'images' takes a list)."},
-                                        PickFields), response_model=PersonCreated, response_model_exclude_unset=True)
+                                        PickFields, several=True), response_model=PersonCreated, response_model_exclude_unset=True)
 async def add_faces(person_id: int, request: Request, gallery: GalleryDep, pool: PoolDep) -> dict:
     await run_in_threadpool(gallery.person, person_id)
     p = await read_payload(request, ("image",), PickFields)
