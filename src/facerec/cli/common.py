@@ -28,7 +28,7 @@ def _apply_profile(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
     (options given explicitly still win). Eager, so it runs before the options it sets."""
     if value is None or ctx.resilient_parsing:
         return value
-    from facerec.recognition.profiles import get_profile
+    from facerec.models.profiles import get_profile
 
     prof = get_profile(value)
     ctx.default_map = {**(ctx.default_map or {}), "model": prof.model, "detector": prof.detector, "flip": prof.flip}
@@ -39,7 +39,7 @@ def profile_flip(profile: Optional[str], default: Optional[bool] = None) -> Opti
     """The flip setting of ``--profile`` for commands without a --flip option (``default`` without one)."""
     if profile is None:
         return default
-    from facerec.recognition.profiles import get_profile
+    from facerec.models.profiles import get_profile
 
     return get_profile(profile).flip
 

@@ -279,7 +279,7 @@ def plot(embeddings: Path = typer.Argument(..., help="A labelled embeddings file
     table = load_embeddings(embeddings)
     after = None
     if head is not None:
-        from facerec.finetune.embedder import head_view
+        from facerec.recognition.finetuned import head_view
 
         after = head_view(head, table)
     info = plot_embeddings(table, out, method, top, seed, after=after)

@@ -64,7 +64,7 @@ class EvalSettings:
     def from_profile(cls, profile: str, model: Optional[str], detector: Optional[str], flip: Optional[bool],
                      **rest) -> "EvalSettings":
         """The named profile's model, detector and flip, each replaced where the user gave one."""
-        from facerec.recognition.profiles import get_profile
+        from facerec.models.profiles import get_profile
 
         prof = get_profile(profile)
         return cls(model or prof.model, detector or prof.detector, prof.flip if flip is None else flip, **rest)

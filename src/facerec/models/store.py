@@ -261,8 +261,7 @@ def default_store() -> ModelStore:
 
 def default_models() -> list[str]:
     """Registry names the default pipeline (detector and embedder) needs."""
-    from facerec.detection.factory import DEFAULT_DETECTOR, DETECTOR_MODELS
-    from facerec.recognition.factory import DEFAULT_EMBEDDER
+    from facerec.models.profiles import DEFAULT_DETECTOR, DEFAULT_EMBEDDER
+    from facerec.models.reference import parse_detector, parse_model
 
-    detector = DETECTOR_MODELS[DEFAULT_DETECTOR.partition(":")[0]]
-    return [detector, *(part.partition(":")[0] for part in DEFAULT_EMBEDDER.split("+"))]
+    return [parse_detector(DEFAULT_DETECTOR).model, *parse_model(DEFAULT_EMBEDDER).registry_names()]
