@@ -67,7 +67,7 @@ def finetune_table(table: EmbeddingTable, model: str, out: Path, config: Optiona
     result = train_head(table.vectors, table.labels, config, on_epoch)
     import torch
 
-    import facerec
+    from facerec.version import __version__
 
     card = {
         "base_model": model, "base_sha256": base_sha, "base_flip": flip,
@@ -82,7 +82,7 @@ def finetune_table(table: EmbeddingTable, model: str, out: Path, config: Optiona
         else "best same/different accuracy on pairs of the training people (no validation split)",
         "training": result.summary(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "facerec_version": facerec.__version__, "torch_version": torch.__version__,
+        "facerec_version": __version__, "torch_version": torch.__version__,
     }
     export_head(result.head, out, card, sample=np.asarray(table.vectors[:64]))
     return result, json.loads((Path(out) / "card.json").read_text())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import importlib
 import os
 import re
 import shutil
@@ -29,9 +30,6 @@ from facerec.models.registry import ModelSpec, PyPISource, UrlSource, get_spec
 Converter = Callable[[Path, Path], None]
 """Builds a derived model file (second argument) from a raw pulled file (first argument)."""
 
-CONVERTERS: dict[str, Converter] = {}
-"""Converters by the registry name of the model they produce; registered lazily on first use."""
-
 
 def default_cache_dir() -> Path:
     """Where models are cached unless told otherwise: ``$FACEREC_HOME``, else ``~/.cache/facerec/models``."""
@@ -42,9 +40,15 @@ def _env_offline() -> bool:
     return os.environ.get("FACEREC_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _register_builtin_converters() -> None:
-    if "facenet128" not in CONVERTERS:
-        from facerec.models import keras_facenet  # noqa: F401  (registers itself)
+def converter_for(spec: ModelSpec) -> Converter:
+    """The converter named in a converted model's registry entry (``module:function``)."""
+    module, _, function = (spec.converter or "").partition(":")
+    try:
+        return getattr(importlib.import_module(module), function)
+    except ModuleNotFoundError as exc:
+        raise ModelError(f"building {spec.name!r} needs the {exc.name} package: pip install 'facerec[convert]'") from None
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ModelError(f"no converter for {spec.name!r} ({spec.converter or 'none named'}: {exc})") from None
 
 
 class ModelStore:
@@ -170,11 +174,8 @@ class ModelStore:
         return out
 
     def _build_converted(self, spec: ModelSpec, target: Path) -> None:
-        _register_builtin_converters()
+        convert = converter_for(spec)
         raw = self.path(spec.converted_from or "")
-        convert = CONVERTERS.get(spec.name)
-        if convert is None:
-            raise ModelError(f"no converter registered for {spec.name!r}")
         with atomic_path(target) as tmp:
             convert(raw, tmp)
             write_atomic(target.with_name(target.name + ".sha256"), (sha256_file(tmp) + "\n").encode())
