@@ -105,10 +105,11 @@ def make_analyzer(model: str, detector: str, flip: Optional[bool] = None, offlin
                   device: Optional[str] = None, min_score: Optional[float] = None, min_face: int = 0):
     """A FaceAnalyzer from CLI options (imported lazily to keep --help fast)."""
     from facerec.analyzer import FaceAnalyzer
+    from facerec.models.pipeline import PipelineSpec
 
-    return FaceAnalyzer(model=model, detector=detector, flip=flip, threshold=threshold, fallback=fallback,
-                        offline=True if offline else None, backend=backend, device=device, min_score=min_score,
-                        min_face=min_face)
+    spec = PipelineSpec(model=model, detector=detector, threshold=threshold, offline=True if offline else None,
+                        backend=backend, device=device, min_score=min_score, min_face=min_face).with_(flip=flip)
+    return FaceAnalyzer.from_spec(spec, fallback=fallback)
 
 
 def print_json(obj: Any) -> None:

@@ -188,10 +188,12 @@ def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A cla
 def _analyzer_for(clf, detector: str, offline: bool, runtime: dict):
     """A FaceAnalyzer producing the classifier's embedding space."""
     from facerec.analyzer import FaceAnalyzer
+    from facerec.models.pipeline import PipelineSpec
     from facerec.recognition.factory import parse_embedder_id
 
     name, flip = parse_embedder_id(clf.embedder)
-    fa = FaceAnalyzer(model=name, detector=detector, flip=flip, offline=True if offline else None, **runtime)
+    spec = PipelineSpec(model=name, detector=detector, flip=flip, offline=True if offline else None, **runtime)
+    fa = FaceAnalyzer.from_spec(spec)
     clf.require_model(fa.model)
     return fa, name, flip
 
