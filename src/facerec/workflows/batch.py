@@ -54,12 +54,12 @@ class Candidate:
     """False when below the quality gate."""
 
 
-def build_analyzer(spec: Optional[PipelineSpec] = None, **fields):
+def build_analyzer(spec: Optional[PipelineSpec] = None, threads: Optional[int] = None, **fields):
     """A worker's state: the FaceAnalyzer of this pipeline (the parallel map's factory), from ``spec``
-    or from the spec's fields given one by one."""
+    or from the spec's fields given by name; ``threads``: the worker's (the parallel map sets it)."""
     from facerec.analyzer import FaceAnalyzer
 
-    return FaceAnalyzer.from_spec(spec if spec is not None else PipelineSpec(**fields))
+    return FaceAnalyzer.from_spec((spec if spec is not None else PipelineSpec(**fields)).with_(threads=threads))
 
 
 def embed_image(analyzer, path: str, key: Hashable = None, pick: Pick = DEFAULT_PICK,
