@@ -59,7 +59,8 @@ def test_flip_is_a_token_not_a_substring():
 @pytest.mark.parametrize("text, message", [
     ("arcface_mbf:0+sface:0", "bad weight '0'"), ("arcface_mbf:nan+sface", "bad weight 'nan'"),
     ("arcface_mbf:-1+sface:2", "bad weight '-1'"), ("sface:inf", "bad weight 'inf'"), ("sface:x", "bad weight 'x'"),
-    ("", "empty model name"), ("nope", "not an embedder"), ("arcface_mbf>", "BASE>HEAD_DIR"),
+    ("", "empty model name"), ("nope", "unknown model"), ("yunet+sface", "'yunet' in 'yunet\\+sface' is not an embedder"),
+    ("arcface_mbf>", "BASE>HEAD_DIR"),
     ("flip+sface", "follows a model name"), ("arcface_mbf+flip+sface", "once, at the end"),
 ])
 def test_bad_model_names(text: str, message: str):
