@@ -147,9 +147,9 @@ def _member(text: str, model: str) -> MemberRef:
     if not name:
         raise ModelError(f"empty model name in {model!r}")
     if name not in embedder_names():
-        what = "is not an embedder" if name in REGISTRY else "is an unknown model"
         where = f" in {model!r}" if str(model).strip() != name else ""
-        raise ModelError(f"{name!r}{where} {what}; choose one of: {', '.join(embedder_names())}")
+        what = f"{name!r}{where} is not an embedder" if name in REGISTRY else f"unknown model {name!r}{where}"
+        raise ModelError(f"{what}; choose one of: {', '.join(embedder_names())}")
     if sep and (not head or HEAD_SEPARATOR in head):
         raise ModelError(f"{model!r}: a fine-tuned model is written BASE{HEAD_SEPARATOR}HEAD_DIR, one head per "
                          f"model, e.g. 'arcface_mbf{HEAD_SEPARATOR}my_head/'")
