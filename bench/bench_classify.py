@@ -94,7 +94,7 @@ def open_set(emb: Path, work: Path) -> list[dict]:
     rows = []
     for threshold, min_sim in ((0.0, None), (0.3, None), (0.5, None), (0.0, 0.3), (0.0, 0.4), (0.0, 0.5)):
         s = -1.0 if min_sim is None else min_sim
-        kept = model.predict(test_vec, table.model, threshold=threshold, min_similarity=s)
+        kept = model.predict(test_vec, table.model, min_probability=threshold, min_similarity=s)
         rejected = model.predict(strangers, table.model, threshold=threshold, min_similarity=s)
         rows.append({"threshold": threshold, "min_similarity": min_sim,
                      "known_correct": float(np.mean([p.name == t for p, t in zip(kept, test_lab)])),

@@ -33,9 +33,10 @@ def main() -> None:
     t0 = time.perf_counter()
     vectors, ok, model = embed_cached(paths, args.model)
     print(f"{len(paths)} images of {len(people)} people embedded in {time.perf_counter() - t0:.1f}s ({int(ok.sum())} with a face)")
+    from facerec.models.reference import parse_model
     from facerec.recognition.factory import build_embedder
 
-    base = build_embedder(args.model or model.split("+flip")[0]).threshold
+    base = build_embedder(args.model or parse_model(model).name).threshold
     x, truth = vectors[ok], truth_all[ok]
 
     def run(method: str, thr: float):

@@ -79,7 +79,7 @@ def _build(pipeline: str):
 
 def _facerec_spec(arg: str) -> tuple[str, str, bool, str, int]:
     """``profile`` or ``model|detector|flip``, then optional ``@backend`` and ``/b<images per batch>``."""
-    from facerec.recognition.profiles import get_profile
+    from facerec.models.profiles import get_profile
 
     arg, _, batch = arg.partition("/b")
     arg, _, backend = arg.partition("@")

@@ -176,8 +176,7 @@ def main() -> None:
 
     if args.hog:
         from facerec.detection.dlib_hog import DlibHogDetector, landmarks_from_5
-        from facerec.alignment.dlib_chips import rgb, shape_points, to_rectangle
-        from facerec.models.dlib_support import shape_predictor
+        from facerec.models.dlib_support import rgb, shape_points, shape_predictor, to_rectangle
 
         hog = DlibHogDetector(store, landmarks="68")
         sp5 = shape_predictor(store, "dlib_shape5")

@@ -1,7 +1,7 @@
 """Per-model cosine thresholds chosen on LFW View 1 (pairsDevTrain.txt), never on View 2.
 
 For every runnable embedder (and every named profile / ensemble in
-``facerec.recognition.profiles``), embeds the View 1 training pairs through the real pipeline
+``facerec.models.profiles``), embeds the View 1 training pairs through the real pipeline
 (detector, alignment, embedder; the evaluation cache makes re-runs instant), picks the
 threshold that maximises accuracy over all 2,200 pairs, and checks it on pairsDevTest.txt.
 
@@ -30,7 +30,7 @@ def main() -> int:
     from facerec.evaluation.protocol import accuracy_at, best_threshold, evaluate_scores
     from facerec.evaluation.runner import EmbeddingRunner
     from facerec.recognition.factory import embedder_names
-    from facerec.recognition.profiles import PROFILES
+    from facerec.models.profiles import PROFILES
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lfw", type=Path, default=LFW)

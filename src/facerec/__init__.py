@@ -10,8 +10,7 @@ from facerec.errors import (FacerecError, ImageError, IncompatibleEmbeddingsErro
 from facerec.io.images import load_image
 from facerec.decisions import VerifyResult
 from facerec.types import Detection, Face
-
-__version__ = "0.1.0"
+from facerec.version import __version__
 
 
 def __getattr__(name: str):

@@ -14,6 +14,7 @@ from facerec.detection.selection import DEFAULT_PICK, Pick, pick_detection
 from facerec.errors import MultipleFacesError, NoFaceError
 from facerec.inference import resolve_backend
 from facerec.io.images import ImageSource, load_image
+from facerec.models.pipeline import PipelineSpec
 from facerec.models.store import ModelStore
 from facerec.quality.score import face_quality
 from facerec.recognition.base import Embedder
@@ -56,6 +57,12 @@ class FaceAnalyzer:
         self.embedder: Embedder = build_embedder(model, self.store, flip=DEFAULT_FLIP if flip is None else flip,
                                                 threshold=threshold, **runtime)
         self.fallback = fallback
+
+    @classmethod
+    def from_spec(cls, spec: PipelineSpec, *, fallback: bool = False,
+                  store: Optional[ModelStore] = None) -> "FaceAnalyzer":
+        """The one way the package builds an analyzer: from a :class:`~facerec.models.pipeline.PipelineSpec`."""
+        return cls(**spec.analyzer_kwargs(), fallback=fallback, store=store)
 
     @property
     def model(self) -> str:

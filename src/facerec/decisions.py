@@ -112,15 +112,21 @@ class IdentifiedFace(Decision):
 class Prediction(Decision):
     """A classifier's answer for one face: ``name`` is the class, or :data:`UNKNOWN` when rejected.
 
-    ``similarity`` is the cosine similarity to the best class's centroid; ``threshold`` the
-    probability below which the face is rejected (and ``min_similarity`` the centroid gate).
+    ``similarity`` is the cosine similarity to the best class's centroid and ``threshold`` (as in every
+    :class:`Decision`, a cosine similarity) the centroid gate below which the face is rejected;
+    ``min_probability`` is the classifier's probability floor.
     """
 
     probability: float = 0.0
     best: str = ""
     """The most likely person even when rejected."""
     top: list[tuple[str, float]] = field(default_factory=list)
-    min_similarity: float = -1.0
+    min_probability: float = 0.0
+
+    @property
+    def min_similarity(self) -> float:
+        """The centroid gate (``threshold``)."""
+        return self.threshold
 
     def to_dict(self) -> dict:
         return {"name": self.name, "probability": _r(self.probability), "similarity": _r(self.similarity),

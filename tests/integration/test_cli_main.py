@@ -234,9 +234,36 @@ def test_one_cli_the_same_everywhere(capsys, monkeypatch) -> None:
         assert "--jobs" in out
     for cmd in (("evaluate", "lfw"), ("evaluate", "pairs"), ("embed",), ("align",), ("classify",), ("train",)):
         code, out, _ = run(capsys, *cmd, "--help")
-        assert code == 0 and "--jobs" in out, cmd
+        assert code == 0 and "--jobs" in out and "--workers" not in out, cmd
+    code, out, _ = run(capsys, "classify", "--help")  # a probability floor, not a (cosine) threshold
+    assert "--min-probability" in out and "--threshold" not in out
     code, out, _ = run(capsys, "serve", "--help")
     assert "--threads" in out
+
+
+def test_one_spelling_of_the_jobs_option() -> None:
+    """-j/--jobs wherever there are worker processes; the old --workers/-w are hidden aliases."""
+    import typer
+
+    from facerec.cli.main import app
+
+    def walk(cmd, path):
+        if hasattr(cmd, "commands"):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, path + [name])
+        else:
+            yield " ".join(path), cmd.params
+
+    seen = 0
+    for name, params in walk(typer.main.get_command(app), []):
+        for param in params:
+            opts = set(getattr(param, "opts", [])) | set(getattr(param, "secondary_opts", []))
+            if "--jobs" in opts:
+                seen += 1
+                assert opts == {"--jobs", "-j"}, (name, opts)
+            if opts & {"--workers", "-w"} and name != "serve":  # serve: --threads, its own meaning
+                assert param.hidden and opts == {"--workers", "-w"}, (name, opts)
+    assert seen >= 8
 
 
 def test_json_everywhere_and_profiles(capsys, grace_path) -> None:

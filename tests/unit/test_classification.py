@@ -82,7 +82,7 @@ def test_open_set_rejects_a_person_not_in_training(table: EmbeddingTable, people
 
 def test_probability_threshold_rejects(table: EmbeddingTable, people) -> None:
     model = train_classifier(table, "logreg", test_ratio=0.0).model
-    preds = model.predict(people["grace"], table.model, threshold=1.01)
+    preds = model.predict(people["grace"], table.model, min_probability=1.01)
     assert all(p.name == UNKNOWN and p.best == "grace" for p in preds)
 
 

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("torch", reason="PyTorch is not installed (the test lock leaves it out): pip install torch --index-url https://download.pytorch.org/whl/cpu")
 
 from facerec.errors import ModelError  # noqa: E402
-from facerec.finetune.card import read_card  # noqa: E402
+from facerec.recognition.head_card import read_card  # noqa: E402
 from facerec.recognition.factory import build_embedder  # noqa: E402
 from support.finetune_data import labelled_faces  # noqa: E402
 

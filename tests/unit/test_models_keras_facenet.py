@@ -17,7 +17,8 @@ ort = pytest.importorskip("onnxruntime")
 
 from facerec.errors import ChecksumError, ModelError  # noqa: E402
 from facerec.models.keras_facenet import convert_facenet_keras  # noqa: E402
-from facerec.models.store import CONVERTERS, ModelStore  # noqa: E402
+from facerec.models.registry import get_spec  # noqa: E402
+from facerec.models.store import ModelStore, converter_for  # noqa: E402
 from facerec.recognition.base import prewhiten  # noqa: E402
 
 from support.facenet_crop import face_crop  # noqa: E402
@@ -71,7 +72,7 @@ def converted(tmp_path_factory) -> Path:
 
 
 def test_registered_converter():
-    assert CONVERTERS["facenet128"] is convert_facenet_keras
+    assert converter_for(get_spec("facenet128")) is convert_facenet_keras
 
 
 def test_reference_file_matches_constants():

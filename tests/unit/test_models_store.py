@@ -9,7 +9,7 @@ import pytest
 from facerec.errors import ChecksumError, ModelError
 from facerec.models import registry
 from facerec.models.registry import UrlSource, get_spec
-from facerec.models.store import ModelStore, sha256_file
+from facerec.models.store import ModelStore, converter_for, sha256_file
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_registry_entries_are_complete() -> None:
     for spec in registry.REGISTRY.values():
         assert spec.license and spec.description
         if spec.converted_from:
-            assert spec.converted_from in registry.REGISTRY
+            assert spec.converted_from in registry.REGISTRY and callable(converter_for(spec))
         else:
             assert len(spec.sha256) == 64 and spec.sources
         if spec.task == "embedder" and not spec.raw:

@@ -6,13 +6,14 @@ import pytest
 from facerec.detection.factory import DEFAULT_DETECTOR
 from facerec.errors import ModelError
 from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP, build_embedder
-from facerec.recognition.profiles import DEFAULT_PROFILE, PROFILES, canonical_model, get_profile, threshold_for
+from facerec.models.profiles import DEFAULT_PROFILE, PROFILES, canonical_model, get_profile, threshold_for
 
 
 def test_canonical_model_strings():
-    assert canonical_model("a+b") == canonical_model("a:1+b:1") == canonical_model("a:0.5+b:0.5")
-    assert canonical_model("a:3+b:1") == (("a", 0.75), ("b", 0.25))
-    assert canonical_model("a:3+b:1") != canonical_model("b:3+a:1")
+    a, b = "arcface_mbf", "sface"
+    assert canonical_model(f"{a}+{b}") == canonical_model(f"{a}:1+{b}:1") == canonical_model(f"{a}:0.5+{b}:0.5")
+    assert canonical_model(f"{a}:3+{b}:1") == ((a, 0.75), (b, 0.25))
+    assert canonical_model(f"{a}:3+{b}:1") != canonical_model(f"{b}:3+{a}:1")
 
 
 def test_default_profile_is_the_default_pipeline():

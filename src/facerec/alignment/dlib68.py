@@ -51,8 +51,7 @@ def align_inner_eyes_bottom_lip(img: np.ndarray, landmarks68: np.ndarray, size: 
 
 def landmarks68(img: np.ndarray, bbox: np.ndarray, store: Optional[ModelStore] = None) -> np.ndarray:
     """dlib's 68 landmarks, (68, 2), for the face in ``bbox`` of a BGR image (needs the ``dlib`` extra)."""
-    from facerec.alignment.dlib_chips import rgb, shape_points, to_rectangle
-    from facerec.models.dlib_support import shape_predictor
+    from facerec.models.dlib_support import rgb, shape_points, shape_predictor, to_rectangle
 
     predictor = shape_predictor(store or ModelStore(), "dlib_shape68")
     return shape_points(predictor(rgb(img), to_rectangle(bbox)))

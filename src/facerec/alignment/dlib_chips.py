@@ -1,4 +1,4 @@
-"""dlib's own aligned face chips, and the point/box/colour conversions dlib needs.
+"""dlib's own aligned face chips (the point/box/colour conversions dlib needs: models.dlib_support).
 
 dlib's ResNet embedder was trained on ``dlib.get_face_chip`` crops: its 5-point shape
 predictor (eye corners, nose bottom) is run in a box derived from our 5 landmarks, then the
@@ -6,11 +6,11 @@ chip is cut with dlib's padding. Needs the ``dlib`` extra.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
-from facerec.models.dlib_support import import_dlib, shape_predictor
+from facerec.models.dlib_support import import_dlib, rgb, shape_predictor, to_rectangle
 from facerec.models.store import ModelStore
 
 CHIP_PADDING = 0.25
@@ -20,17 +20,6 @@ BOX_ALONG = 0.45
 (in units of the eye-to-mouth distance); median fitted on 296 LFW faces (SCRFD vs dlib HOG)."""
 BOX_SIZE = 2.4
 """The side of that box in units of the eye-to-mouth distance (same fit)."""
-
-
-def to_rectangle(bbox: np.ndarray) -> Any:
-    """Our ``[x1, y1, x2, y2]`` box as a ``dlib.rectangle`` (integer pixels)."""
-    x1, y1, x2, y2 = (int(round(float(v))) for v in bbox)
-    return import_dlib().rectangle(x1, y1, x2, y2)
-
-
-def shape_points(shape: Any) -> np.ndarray:
-    """A ``dlib.full_object_detection``'s parts as an ``(n, 2)`` float32 array."""
-    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
 def box_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
@@ -43,11 +32,6 @@ def box_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
     centre = eyes + BOX_ALONG * (mouth - eyes)
     half = BOX_SIZE * span / 2.0
     return np.array([centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half], dtype=np.float32)
-
-
-def rgb(image: np.ndarray) -> np.ndarray:
-    """A contiguous RGB copy of a BGR uint8 image (or back), the layout dlib wants."""
-    return np.ascontiguousarray(image[..., ::-1])
 
 
 class DlibChipper:

@@ -37,13 +37,13 @@ def per_class_report(truth: Sequence[str], predicted: Sequence[str], classes: Se
 
 
 def evaluate_classifier(model: FaceClassifier, vectors: np.ndarray, labels: Sequence[str], embedder: str,
-             threshold: float = 0.0, min_similarity: float = -1.0) -> ClassifierReport:
+             min_probability: float = 0.0, min_similarity: float = -1.0) -> ClassifierReport:
     """Score ``model`` on labelled vectors (labels outside the model's classes count as errors)."""
     labels = list(labels)
     if not labels:
         return ClassifierReport(float("nan"), float("nan"), 0)
     proba = model.predict_proba(vectors, embedder)
-    preds = model.predict(vectors, embedder, threshold=threshold, min_similarity=min_similarity, top=1)
+    preds = model.predict(vectors, embedder, min_probability=min_probability, min_similarity=min_similarity, top=1)
     names = [p.name for p in preds]
     lookup = {c: i for i, c in enumerate(model.classes)}
     truth_idx = np.array([lookup.get(t, -1) for t in labels])

@@ -71,16 +71,19 @@ class FaceClassifier:
         self.require_model(model, x.shape[1])
         return self.classifier.predict_proba(x)
 
-    def predict(self, vectors: np.ndarray, model: str, threshold: Optional[float] = None,
-                min_similarity: Optional[float] = None, top: int = 3, open_set: bool = False) -> list[Prediction]:
-        """Name every vector, or ``unknown`` when its probability is below ``threshold`` or its
+    def predict(self, vectors: np.ndarray, model: str, min_probability: Optional[float] = None,
+                min_similarity: Optional[float] = None, top: int = 3, open_set: bool = False, *,
+                threshold: Optional[float] = None) -> list[Prediction]:
+        """Name every vector, or ``unknown`` when its probability is below ``min_probability`` or its
         similarity to that person's centroid is below ``min_similarity``.
 
         With ``open_set`` the floors not given default to the model's own (:attr:`min_probability`,
-        :attr:`min_similarity`); without it, to none (closed set: always a name).
+        :attr:`min_similarity`); without it, to none (closed set: always a name). ``threshold``: the
+        old name of ``min_probability``.
         """
-        if threshold is None:
-            threshold = self.min_probability if open_set else 0.0
+        min_probability = threshold if min_probability is None else min_probability
+        if min_probability is None:
+            min_probability = self.min_probability if open_set else 0.0
         if min_similarity is None:
             min_similarity = self.min_similarity if open_set and self.min_similarity is not None else -1.0
         x = np.atleast_2d(np.asarray(vectors, np.float32))
@@ -91,11 +94,11 @@ class FaceClassifier:
             order = np.argsort(-row)[:max(1, top)]
             k = int(order[0])
             p, s = float(row[k]), float(sim[k])
-            accepted = p >= threshold and s >= min_similarity
-            out.append(Prediction(name=self.classes[k] if accepted else UNKNOWN, similarity=s, threshold=threshold,
+            accepted = p >= min_probability and s >= min_similarity
+            out.append(Prediction(name=self.classes[k] if accepted else UNKNOWN, similarity=s, threshold=min_similarity,
                                   decision=accepted, probability=p, best=self.classes[k],
                                   top=[(self.classes[int(j)], float(row[j])) for j in order],
-                                  min_similarity=min_similarity))
+                                  min_probability=min_probability))
         return out
 
     # -- persistence ---------------------------------------------------------------------------

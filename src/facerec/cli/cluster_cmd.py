@@ -6,9 +6,9 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, profile_flip, BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JobsOpt, JsonOpt, OfflineOpt,
+from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JobsOpt, JsonOpt, OfflineOpt,
                                 batch_engine, console, finite,
-                                make_analyzer, print_json, progress, report_failures)
+                                print_json, progress, report_failures)
 from facerec.errors import FacerecError
 
 
@@ -28,11 +28,11 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
             engine: str = EngineOpt, address: Optional[str] = AddressOpt,
             backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Group the faces of unlabelled photos into persons: one folder per person, singletons apart, and a CSV."""
+    from facerec.analyzer import FaceAnalyzer
     from facerec.clustering import METHODS, cluster_threshold
     from facerec.clustering.images import cluster_folder
-    from facerec.detection.factory import DEFAULT_DETECTOR
     from facerec.io.files import expand_paths
-    from facerec.recognition.factory import DEFAULT_EMBEDDER
+    from facerec.models.pipeline import PipelineSpec
 
     if method not in METHODS:
         raise FacerecError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -41,18 +41,15 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
     files = expand_paths(images)
     if not files:
         raise FacerecError("no images found in the given paths")
-    from facerec.recognition.factory import DEFAULT_FLIP
-
-    pipeline = {"model": model or DEFAULT_EMBEDDER, "detector": detector or DEFAULT_DETECTOR, "flip": profile_flip(profile, DEFAULT_FLIP),
-                "offline": True if offline else None, "backend": backend, "device": device,
-                "min_score": min_score, "min_face": min_face}
-    fa = make_analyzer(pipeline["model"], pipeline["detector"], DEFAULT_FLIP, offline=offline, backend=backend,
-                       device=device, min_score=min_score, min_face=min_face)
+    # one spec for this process and every worker: the profile's flip reaches both (it once reached workers only)
+    spec = PipelineSpec.from_profile(profile, model=model, detector=detector, offline=True if offline else None,
+                                     backend=backend, device=device, min_score=min_score, min_face=min_face)
+    fa = FaceAnalyzer.from_spec(spec)
     thr = threshold if threshold is not None else cluster_threshold(fa.threshold, margin)
     with batch_engine(engine, address) as eng, progress() as bar:
         task = bar.add_task("embedding", total=len(files))
         summary, failures = cluster_folder(files, fa, out, method, thr, on_step=lambda: bar.advance(task),
-                                           jobs=jobs, engine=eng, pipeline=pipeline)
+                                           jobs=jobs, engine=eng, pipeline={"spec": spec})
     summary = {**summary, "method": method, "threshold": round(thr, 4), "out": str(out), "failed": len(failures)}
     if json_out:
         print_json(summary)

@@ -28,7 +28,7 @@ def _apply_profile(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
     (options given explicitly still win). Eager, so it runs before the options it sets."""
     if value is None or ctx.resilient_parsing:
         return value
-    from facerec.recognition.profiles import get_profile
+    from facerec.models.profiles import get_profile
 
     prof = get_profile(value)
     ctx.default_map = {**(ctx.default_map or {}), "model": prof.model, "detector": prof.detector, "flip": prof.flip}
@@ -39,7 +39,7 @@ def profile_flip(profile: Optional[str], default: Optional[bool] = None) -> Opti
     """The flip setting of ``--profile`` for commands without a --flip option (``default`` without one)."""
     if profile is None:
         return default
-    from facerec.recognition.profiles import get_profile
+    from facerec.models.profiles import get_profile
 
     return get_profile(profile).flip
 
@@ -57,6 +57,7 @@ DeviceOpt = typer.Option(None, "--device", help="Where the ONNX models run: cpu 
                                                 "NPU, AUTO, ...")
 JobsOpt = typer.Option(None, "--jobs", "-j", min=1,
                        help="Worker processes, one thread each [default: all cores, for 64+ images].")
+WorkersAlias = typer.Option(None, "--workers", "-w", hidden=True, min=0, help="Old name of --jobs.")
 MAX_LISTED = 20
 EngineOpt = typer.Option("local", "--engine", help="Where the batch work runs: 'local' worker processes, or 'ray' "
                                                    "(a Ray cluster; needs pip install 'facerec[ray]').")
@@ -104,10 +105,11 @@ def make_analyzer(model: str, detector: str, flip: Optional[bool] = None, offlin
                   device: Optional[str] = None, min_score: Optional[float] = None, min_face: int = 0):
     """A FaceAnalyzer from CLI options (imported lazily to keep --help fast)."""
     from facerec.analyzer import FaceAnalyzer
+    from facerec.models.pipeline import PipelineSpec
 
-    return FaceAnalyzer(model=model, detector=detector, flip=flip, threshold=threshold, fallback=fallback,
-                        offline=True if offline else None, backend=backend, device=device, min_score=min_score,
-                        min_face=min_face)
+    spec = PipelineSpec(model=model, detector=detector, threshold=threshold, offline=True if offline else None,
+                        backend=backend, device=device, min_score=min_score, min_face=min_face).with_(flip=flip)
+    return FaceAnalyzer.from_spec(spec, fallback=fallback)
 
 
 def print_json(obj: Any) -> None:

@@ -152,9 +152,11 @@ def _labelled_embeddings(data: Path, model: str, detector: str, flip: bool, offl
 def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A classifier from 'facerec train'."),
              images: List[Path] = typer.Argument(..., help="Images or folders; one labelled dataset folder "
                                                           "also reports accuracy."),
-             threshold: Optional[float] = typer.Option(
-                 None, "--threshold", "-t", callback=finite, help="Below this probability: 'unknown' [default: the floor 'train' "
-                                                 "chose on held-out faces]."),
+             min_probability: Optional[float] = typer.Option(
+                 None, "--min-probability", callback=finite, help="Below this probability: 'unknown' [default: the floor "
+                                                 "'train' chose on held-out faces]."),
+             threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite, hidden=True,
+                                                       help="Old name of --min-probability."),
              min_similarity: Optional[float] = typer.Option(
                  None, "--min-similarity", callback=finite, help="Below this cosine similarity to the person's mean face: 'unknown' "
                                                 "[default: the embedder's calibrated verification threshold]."),
@@ -170,31 +172,34 @@ def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A cla
     from facerec.workflows.embed_dataset import looks_like_dataset
 
     clf = FaceClassifier.load(model_file)
+    min_prob = threshold if min_probability is None else min_probability  # --threshold: its old name
     if closed_set:
-        threshold = threshold or 0.0
+        min_prob = min_prob or 0.0
         min_sim = -1.0 if min_similarity is None else min_similarity
     else:
-        threshold = clf.min_probability if threshold is None else threshold
+        min_prob = clf.min_probability if min_prob is None else min_prob
         min_sim = min_similarity if min_similarity is not None else (
             clf.min_similarity if clf.min_similarity is not None else _embedder_threshold(clf.embedder, offline))
     if len(images) == 1 and looks_like_dataset(images[0]):
-        _classify_dataset(clf, images[0], threshold, min_sim, detector, offline, jobs, json_out, runtime)
+        _classify_dataset(clf, images[0], min_prob, min_sim, detector, offline, jobs, json_out, runtime)
         return
-    _classify_images(clf, images, threshold, min_sim, detector, offline, json_out, runtime)
+    _classify_images(clf, images, min_prob, min_sim, detector, offline, json_out, runtime)
 
 
 def _analyzer_for(clf, detector: str, offline: bool, runtime: dict):
     """A FaceAnalyzer producing the classifier's embedding space."""
     from facerec.analyzer import FaceAnalyzer
+    from facerec.models.pipeline import PipelineSpec
     from facerec.recognition.factory import parse_embedder_id
 
     name, flip = parse_embedder_id(clf.embedder)
-    fa = FaceAnalyzer(model=name, detector=detector, flip=flip, offline=True if offline else None, **runtime)
+    spec = PipelineSpec(model=name, detector=detector, flip=flip, offline=True if offline else None, **runtime)
+    fa = FaceAnalyzer.from_spec(spec)
     clf.require_model(fa.model)
     return fa, name, flip
 
 
-def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, detector: str, offline: bool,
+def _classify_images(clf, images: List[Path], min_prob: float, min_sim: float, detector: str, offline: bool,
                      json_out: bool, runtime: dict) -> None:
     from facerec.io.files import expand_paths
 
@@ -211,7 +216,7 @@ def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, 
                 raise
             failures.append((safe_text(path), str(exc).removeprefix(f"{safe_text(path)}: ")))
             continue
-        preds = clf.predict([f.embedding for f in faces], fa.model, threshold, min_sim) if faces else []
+        preds = clf.predict([f.embedding for f in faces], fa.model, min_prob, min_sim) if faces else []
         results.append({"image": safe_text(path), "faces": [f.to_dict() | p.to_dict() for f, p in zip(faces, preds)]})
         if not json_out:
             if not faces:
@@ -222,7 +227,7 @@ def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, 
                 say(f"{path} #{i} ({x1},{y1},{x2},{y2}): {who}  p={p.probability:.3f} "
                               f"sim={p.similarity:.3f}")
     if json_out:
-        print_json({"model": str(clf.embedder), "threshold": threshold, "min_similarity": min_sim, "results": results,
+        print_json({"model": str(clf.embedder), "min_probability": min_prob, "min_similarity": min_sim, "results": results,
                     "failures": [{"path": p, "reason": r} for p, r in failures]})
     else:
         list_failures(failures, None)
@@ -230,7 +235,7 @@ def _classify_images(clf, images: List[Path], threshold: float, min_sim: float, 
         raise FacerecError(f"all {len(failures)} image(s) failed")
 
 
-def _classify_dataset(clf, folder: Path, threshold: float, min_sim: float, detector: str, offline: bool,
+def _classify_dataset(clf, folder: Path, min_prob: float, min_sim: float, detector: str, offline: bool,
                       jobs: Optional[int], json_out: bool, runtime: dict) -> None:
     from facerec.classification import evaluate_classifier
     from facerec.recognition.factory import parse_embedder_id
@@ -251,7 +256,7 @@ def _classify_dataset(clf, folder: Path, threshold: float, min_sim: float, detec
         list_failures(report.failures, None)
         raise FacerecError(f"{folder}: no face could be embedded")
     clf.require_model(table.model)
-    ev = evaluate_classifier(clf, table.vectors, table.labels or [], table.model, threshold, min_sim)
+    ev = evaluate_classifier(clf, table.vectors, table.labels or [], table.model, min_prob, min_sim)
     known = sum(1 for label in table.labels or [] if label in set(clf.classes))
     if json_out:
         print_json({"accuracy": ev.accuracy, "top5_accuracy": ev.top5, "images": ev.images, "known_images": known,
@@ -280,7 +285,7 @@ def plot(embeddings: Path = typer.Argument(..., help="A labelled embeddings file
     table = load_embeddings(embeddings)
     after = None
     if head is not None:
-        from facerec.finetune.embedder import head_view
+        from facerec.recognition.finetuned import head_view
 
         after = head_view(head, table)
     info = plot_embeddings(table, out, method, top, seed, after=after)

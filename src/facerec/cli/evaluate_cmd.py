@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from facerec.cli.common import (BackendOpt, DeviceOpt, MinFaceOpt, MinScoreOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt,
-                                console, print_json, progress, report_failures, say)
+                                WorkersAlias, console, print_json, progress, report_failures, say)
 from facerec.errors import FacerecError
 
 evaluate_app = typer.Typer(help="Verification accuracy: the LFW View 2 protocol, or your own pairs.",
@@ -21,7 +21,7 @@ ModelOverride = typer.Option(None, "--model", "-m", help="Embedder or ensemble '
 DetectorOverride = typer.Option(None, "--detector", "-d", help="yunet, scrfd, scrfd:320, dlib_hog "
                                 "(default: the profile's).")
 FlipOverride = typer.Option(None, "--flip/--no-flip", help="Horizontal-flip augmentation (default: the profile's).")
-WorkersOpt = typer.Option(0, "--jobs", "-j", "--workers", "-w", min=0,
+WorkersOpt = typer.Option(0, "--jobs", "-j", min=0,
                           help="Worker processes, each single-threaded (0: one per CPU, at most 8, or with --engine ray one per CPU of the cluster; 1: this process).")
 CacheDirOpt = typer.Option(None, "--cache-dir", help="Embedding cache folder (default ~/.cache/facerec/embeddings).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Compute everything again; read and write no cache.")
@@ -64,7 +64,7 @@ class EvalSettings:
     def from_profile(cls, profile: str, model: Optional[str], detector: Optional[str], flip: Optional[bool],
                      **rest) -> "EvalSettings":
         """The named profile's model, detector and flip, each replaced where the user gave one."""
-        from facerec.recognition.profiles import get_profile
+        from facerec.models.profiles import get_profile
 
         prof = get_profile(profile)
         return cls(model or prof.model, detector or prof.detector, prof.flip if flip is None else flip, **rest)
@@ -149,7 +149,7 @@ def evaluate_lfw(
     min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
     pick: str = typer.Option("center", "--pick", help=_pick_help("center: the LFW subject")),
     select: Optional[str] = SelectAlias,
-    workers: int = WorkersOpt, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
+    workers: int = WorkersOpt, workers_alias: Optional[int] = WorkersAlias, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
     roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
     engine: str = EngineOpt, address: Optional[str] = AddressOpt,
     backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt,
@@ -162,7 +162,7 @@ def evaluate_lfw(
     if not lfw.is_dir():
         raise FacerecError(f"{lfw}: no such folder")
     pairs_file = pairs or _find_pairs(lfw)
-    opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers,
+    opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers or workers_alias or 0,
                                      cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc,
                                      engine=engine, address=address, backend=backend, device=device,
                                      min_score=min_score, min_face=min_face)
@@ -182,7 +182,7 @@ def evaluate_pairs(
     min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
     pick: str = typer.Option("largest", "--pick", help=_pick_help("largest")),
     select: Optional[str] = SelectAlias,
-    workers: int = WorkersOpt, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
+    workers: int = WorkersOpt, workers_alias: Optional[int] = WorkersAlias, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
     roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
     engine: str = EngineOpt, address: Optional[str] = AddressOpt,
     backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt,
@@ -199,7 +199,7 @@ def evaluate_pairs(
         source = f"generated (seed {seed}, {len({p.fold for p in plist})} folds)"
         if save_pairs is not None:
             write_pairs(save_pairs, plist)
-    opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers,
+    opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers or workers_alias or 0,
                                      cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc,
                                      engine=engine, address=address, backend=backend, device=device,
                                      min_score=min_score, min_face=min_face)

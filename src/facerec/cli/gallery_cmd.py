@@ -10,7 +10,7 @@ import typer
 from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt, batch_engine,
                                 console, finite,
                                 min_quality_option, print_json, print_verification, progress,
-                                report_failures, say)
+                                report_failures, say, WorkersAlias)
 from facerec.quality.gate import DEFAULT_ENROLL_MIN_QUALITY
 from facerec.cli.validate import within
 from facerec.errors import FacerecError
@@ -109,7 +109,7 @@ def enroll(name: str = typer.Argument(..., help="The person's name (created when
 
 @gallery_app.command("enroll-dataset")
 def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-folder of images per person."),
-                   jobs: Optional[int] = typer.Option(None, "--jobs", "-j", "--workers", "-w", min=1,
+                   jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
                                                       help="Worker processes (1 runs in this process) [default: "
                                                            "all cores, at most 4; --engine ray: every CPU of the "
                                                            "cluster]."),
@@ -119,7 +119,8 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
                                             "one most like the person's other photos; with none, the one nearest "
                                             "the centre), largest, center or a face number N."),
                    min_quality: float = min_quality_option(DEFAULT_ENROLL_MIN_QUALITY),
-                   engine: str = EngineOpt, address: Optional[str] = AddressOpt, json_out: bool = JsonOpt) -> None:
+                   engine: str = EngineOpt, address: Optional[str] = AddressOpt, json_out: bool = JsonOpt,
+                   workers_alias: Optional[int] = WorkersAlias) -> None:
     """Enroll a folder-per-person dataset: parallel, resumable (images already enrolled are skipped)."""
     from facerec.detection.selection import parse_pick
     from facerec.gallery.dataset import AUTO, enroll_dataset as enroll_items
@@ -142,7 +143,7 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
                 console.print(f"{skipped} image(s) already enrolled, skipped")
             bar.update(task, total=todo)
 
-        workers = jobs or (eng.cluster_cpus() if eng else max(1, min(4, os.cpu_count() or 1)))
+        workers = jobs or workers_alias or (eng.cluster_cpus() if eng else max(1, min(4, os.cpu_count() or 1)))
         res = enroll_items(g, items, workers=workers, pick=pick, min_quality=min_quality,
                            offline=True if _opts.offline else None,
                            on_start=start, on_step=lambda: bar.advance(task), engine=eng)

@@ -13,27 +13,21 @@ and deleted, never extracted.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tarfile
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from facerec.errors import ChecksumError, FacerecError
+from facerec.errors import FacerecError
+from facerec.io.download import ATTEMPTS, download_verified
 from facerec.types import Progress
 
 """``(label, bytes done, total bytes or None)``."""
 
 _UMASS = "http://vis-www.cs.umass.edu/lfw"
 _FIGSHARE = "https://ndownloader.figshare.com/files"
-CHUNK = 1 << 16
-ATTEMPTS = 4
-TIMEOUT = 60
 
 
 @dataclass(frozen=True)
@@ -67,50 +61,6 @@ LFW_PROTOCOL: tuple[RemoteFile, ...] = (
 )
 
 
-def file_digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def matches(path: Path, checksum: str) -> bool:
-    algorithm, _, expected = checksum.partition(":")
-    return path.is_file() and file_digest(path, algorithm) == expected.lower()
-
-
-def _fetch(url: str, part: Path, label: str, on_progress: Optional[Progress]) -> None:
-    """Download ``url`` into ``part``, continuing from its current size when the server allows."""
-    have = part.stat().st_size if part.exists() else 0
-    req = urllib.request.Request(url, headers={"User-Agent": "facerec-datasets"})
-    if have:
-        req.add_header("Range", f"bytes={have}-")
-    try:
-        resp = urllib.request.urlopen(req, timeout=TIMEOUT)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and have:  # nothing left to send: the part is complete
-            return
-        raise
-    with resp:
-        if have and resp.status != 206:  # server ignored the range: start over
-            have = 0
-        length = resp.headers.get("Content-Length")
-        total = have + int(length) if length is not None else None
-        with open(part, "ab" if have else "wb") as out:
-            done = have
-            while True:
-                block = resp.read(CHUNK)
-                if not block:
-                    break
-                out.write(block)
-                done += len(block)
-                if on_progress:
-                    on_progress(done, total, label)
-        if total is not None and done < total:
-            raise ConnectionError(f"connection closed after {done} of {total} bytes")
-
-
 def download_file(remote: RemoteFile, dest: Path, on_progress: Optional[Progress] = None,
                   base_url: Optional[str] = None, attempts: int = ATTEMPTS) -> Path:
     """``dest`` holding ``remote`` with its checksum verified (kept if already there).
@@ -118,41 +68,8 @@ def download_file(remote: RemoteFile, dest: Path, on_progress: Optional[Progress
     A partial ``dest.part`` left by an interrupted run is resumed (HTTP Range). Network errors
     are retried, resuming; a file whose checksum does not match is deleted and refused.
     """
-    if matches(dest, remote.checksum):
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
     urls = ((f"{base_url.rstrip('/')}/{remote.name}",) if base_url else ()) + remote.urls
-    errors: list[str] = []
-    for url in urls:
-        fetched = False
-        for attempt in range(attempts):
-            try:
-                _fetch(url, part, remote.name, on_progress)
-                fetched = True
-                break
-            except urllib.error.HTTPError as exc:
-                errors.append(f"{url}: HTTP {exc.code}")
-                if exc.code < 500:
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
-                if attempt == attempts - 1:
-                    errors.append(f"{url}: {getattr(exc, 'reason', None) or exc}")
-            if attempt < attempts - 1:
-                time.sleep(0.2 * 2 ** attempt)
-        if not fetched or not part.exists():
-            continue
-        if matches(part, remote.checksum):
-            os.replace(part, dest)
-            return dest
-        algorithm, _, expected = remote.checksum.partition(":")
-        got = file_digest(part, algorithm)
-        part.unlink()
-        errors.append(f"{url}: {algorithm} mismatch (expected {expected[:12]}..., got {got[:12]}...)")
-    if any("mismatch" in e for e in errors):
-        raise ChecksumError(f"{remote.name}: refused, checksum does not match the pinned value "
-                            f"({'; '.join(errors)})")
-    raise FacerecError(f"{remote.name}: download failed ({'; '.join(errors) or 'no source'})")
+    return download_verified(urls, dest, remote.checksum, remote.name, on_progress, attempts)
 
 
 def _person_root(tmp: Path) -> Path:

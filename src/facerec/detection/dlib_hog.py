@@ -5,10 +5,9 @@ from typing import Literal, Optional
 
 import numpy as np
 
-from facerec.alignment.dlib_chips import rgb, shape_points
 from facerec.detection.base import Detector
 from facerec.errors import ModelError
-from facerec.models.dlib_support import import_dlib, shape_predictor
+from facerec.models.dlib_support import import_dlib, rgb, shape_points, shape_predictor
 from facerec.models.store import ModelStore
 from facerec.types import Detection
 

@@ -1,19 +1,18 @@
 """Build a detector by name."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from facerec.detection.base import Detector
 from facerec.errors import ModelError
+from facerec.models.profiles import DEFAULT_DETECTOR
+from facerec.models.reference import DETECTOR_MODELS, DETECTORS, DetectorRef, parse_detector
 from facerec.models.store import ModelStore
 
-DETECTORS = ("yunet", "scrfd", "dlib_hog")
-DEFAULT_DETECTOR = "scrfd:320"
-DETECTOR_MODELS = {"yunet": "yunet", "scrfd": "scrfd_500m", "dlib_hog": "dlib_shape5"}
-"""The registry model each detector loads (dlib_hog: its default landmark predictor)."""
+__all__ = ["DEFAULT_DETECTOR", "DETECTORS", "DETECTOR_MODELS", "build_detector"]
 
 
-def build_detector(name: str = DEFAULT_DETECTOR, store: Optional[ModelStore] = None, *,
+def build_detector(name: Union[str, DetectorRef] = DEFAULT_DETECTOR, store: Optional[ModelStore] = None, *,
                    threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None,
                    min_score: Optional[float] = None, min_face: int = 0, **options) -> Detector:
     """``yunet``, ``scrfd`` (SCRFD-500M; ``scrfd:320`` sets its input size) or ``dlib_hog`` (dlib extra).
@@ -23,11 +22,12 @@ def build_detector(name: str = DEFAULT_DETECTOR, store: Optional[ModelStore] = N
     settings. ``min_score``: the detection score cut-off of SCRFD and YuNet (their defaults 0.5 and
     0.6); ``min_face``: drop faces whose box is smaller than this many pixels on its shorter side.
     """
+    ref = parse_detector(name)
     if min_score is not None:
-        if name.partition(":")[0] == "dlib_hog":
+        if ref.name == "dlib_hog":
             raise ModelError("--min-score applies to scrfd and yunet (dlib_hog has no comparable score)")
         options["score_threshold"] = float(min_score)
-    detector = _build(name, store, threads, backend, device, options)
+    detector = _build(ref, store, threads, backend, device, options)
     if min_face:
         from facerec.detection.base import MinFaceSize
 
@@ -35,10 +35,10 @@ def build_detector(name: str = DEFAULT_DETECTOR, store: Optional[ModelStore] = N
     return detector
 
 
-def _build(name: str, store: Optional[ModelStore], threads: Optional[int], backend: Optional[str],
+def _build(ref: DetectorRef, store: Optional[ModelStore], threads: Optional[int], backend: Optional[str],
            device: Optional[str], options: dict) -> Detector:
     store = store or ModelStore()
-    base, _, arg = name.partition(":")
+    base = ref.name
     if base == "yunet":
         from facerec.detection.yunet import YuNetDetector
 
@@ -46,11 +46,11 @@ def _build(name: str, store: Optional[ModelStore], threads: Optional[int], backe
     if base == "scrfd":
         from facerec.detection.scrfd import SCRFDDetector
 
-        if arg:
-            options.setdefault("input_size", int(arg))
+        if ref.size is not None:
+            options.setdefault("input_size", ref.size)
         return SCRFDDetector(store.path(DETECTOR_MODELS[base]), threads=threads, backend=backend, device=device, **options)
     if base == "dlib_hog":
         from facerec.detection.dlib_hog import DlibHogDetector
 
         return DlibHogDetector(store, **options)
-    raise ModelError(f"unknown detector {name!r}; choose one of: {', '.join(DETECTORS)}")
+    raise ModelError(f"unknown detector {str(ref)!r}; choose one of: {', '.join(DETECTORS)}")

@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from facerec.finetune.card import CARD_FILE, CARD_FORMAT, HEAD_FILE, read_card
+from facerec.recognition.head_card import CARD_FILE, CARD_FORMAT, HEAD_FILE, read_card
 from facerec.finetune.head import ProjectionHead
 from facerec.io.atomic import write_atomic, write_json_atomic
 from facerec.models.store import sha256_file

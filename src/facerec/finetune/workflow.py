@@ -38,9 +38,11 @@ def base_cache_path(items: list[tuple[str, Optional[str]]], settings: dict) -> P
 
 def check_base_model(model: str) -> str:
     """The base must be one registry embedder (no ensemble, no head); returns its weights' SHA-256."""
+    from facerec.models.reference import MemberRef, parse_model
     from facerec.models.registry import get_spec
 
-    if any(c in model for c in "+:>"):
+    ref = parse_model(model)
+    if ref.members != (MemberRef(ref.members[0].name),) or ref.flip:
         raise ModelError(f"--model {model!r}: fine-tune one registry embedder (e.g. arcface_mbf), "
                          "not an ensemble or a fine-tuned model")
     spec = get_spec(model)
@@ -52,11 +54,12 @@ def check_base_model(model: str) -> str:
 def finetune_table(table: EmbeddingTable, model: str, out: Path, config: Optional[TrainConfig] = None,
                    source: str = "", on_epoch: Optional[Callable[[EpochStats], None]] = None) -> tuple[TrainResult, dict]:
     """Train a head on the labelled base embeddings in ``table`` and export it to ``out``."""
-    from facerec.recognition.factory import parse_embedder_id
+    from facerec.models.reference import parse_model
 
     config = config or TrainConfig()
     base_sha = check_base_model(model)
-    made_by, flip = parse_embedder_id(table.model)
+    made = parse_model(table.model)
+    made_by, flip = made.name, made.flip
     if made_by != model:
         raise FacerecError(f"these embeddings were made by {table.model!r}, not {model!r}")
     if table.labels is None:
@@ -64,7 +67,7 @@ def finetune_table(table: EmbeddingTable, model: str, out: Path, config: Optiona
     result = train_head(table.vectors, table.labels, config, on_epoch)
     import torch
 
-    import facerec
+    from facerec.version import __version__
 
     card = {
         "base_model": model, "base_sha256": base_sha, "base_flip": flip,
@@ -79,7 +82,7 @@ def finetune_table(table: EmbeddingTable, model: str, out: Path, config: Optiona
         else "best same/different accuracy on pairs of the training people (no validation split)",
         "training": result.summary(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "facerec_version": facerec.__version__, "torch_version": torch.__version__,
+        "facerec_version": __version__, "torch_version": torch.__version__,
     }
     export_head(result.head, out, card, sample=np.asarray(table.vectors[:64]))
     return result, json.loads((Path(out) / "card.json").read_text())

@@ -133,10 +133,11 @@ class Gallery:
         if not load_models:
             return cls(path, None, threshold=threshold)
         from facerec.analyzer import FaceAnalyzer
+        from facerec.models.pipeline import PipelineSpec
 
         pipe = gallery_pipeline(path, model, detector, flip)
-        fa = FaceAnalyzer(model=pipe.model, detector=pipe.detector, flip=pipe.flip, offline=offline, backend=backend,
-                          device=device, min_score=min_score, min_face=min_face)
+        fa = FaceAnalyzer.from_spec(PipelineSpec(model=pipe.model, detector=pipe.detector, flip=pipe.flip, offline=offline,
+                                                 backend=backend, device=device, min_score=min_score, min_face=min_face))
         gallery = cls(path, fa, embedder_name=pipe.model, threshold=threshold)
         pipe.record(gallery)
         return gallery

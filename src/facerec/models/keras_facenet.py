@@ -296,7 +296,3 @@ def convert_facenet_keras(h5_path: Path, onnx_path: Path) -> None:
     onnx.checker.check_model(model)
     onnx.save(model, str(onnx_path))
 
-
-from facerec.models.store import CONVERTERS  # noqa: E402  (register at import time)
-
-CONVERTERS["facenet128"] = convert_facenet_keras

@@ -73,6 +73,9 @@ class ModelSpec:
     threshold_note: str = ""
     converted_from: Optional[str] = None
     """For converted models: the registry name of the raw file the cache file is built from."""
+    converter: Optional[str] = None
+    """For converted models: ``module:function`` that writes the cache file (second argument) from
+    the raw file (first argument), imported when the model is first built."""
     non_commercial: bool = False
     align_zoom: float = 1.0
     """Face size in the aligned crop relative to the ArcFace template (< 1: more margin)."""
@@ -203,6 +206,7 @@ _add(ModelSpec(
     threshold=0.4379,
     threshold_note=_EXTRA_CALIBRATION + ", zoom 1.0: DevTrain 99.50%",
     converted_from="facenet_keras_h5",
+    converter="facerec.models.keras_facenet:convert_facenet_keras",
 ))
 _add(ModelSpec(
     name="facenet512",

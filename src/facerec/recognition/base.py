@@ -9,6 +9,7 @@ import numpy as np
 
 from facerec.alignment.crops import crop_for
 from facerec.errors import ModelError
+from facerec.models.reference import FLIP_SUFFIX
 from facerec.models.registry import ModelSpec
 
 
@@ -72,7 +73,7 @@ class Embedder(ABC):
     @property
     def id(self) -> str:
         """Identifies the vector space: vectors with different ids must never be compared."""
-        return self.name + ("+flip" if self.flip else "")
+        return self.name + (FLIP_SUFFIX if self.flip else "")
 
     @property
     def threshold(self) -> float:

@@ -6,8 +6,8 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from facerec.alignment.dlib_chips import DlibChipper, rgb
-from facerec.models.dlib_support import import_dlib
+from facerec.alignment.dlib_chips import DlibChipper
+from facerec.models.dlib_support import import_dlib, rgb
 from facerec.models.registry import ModelSpec
 from facerec.models.store import ModelStore
 from facerec.recognition.base import Embedder

@@ -2,27 +2,23 @@
 
 Names: a registry embedder (``arcface_mbf``, ``sface``, ``facenet128``, ``facenet512``,
 ``dlib_resnet``), a fine-tuned one ``base>head_dir`` (``facerec finetune``), or an ensemble
-``a+b`` / ``a:0.6+b:0.4`` of them (weights default to equal).
+``a+b`` / ``a:0.6+b:0.4`` of them (weights default to equal). The grammar is parsed in one place,
+:mod:`facerec.models.reference`; this module looks the parts up in the registry.
 """
 from __future__ import annotations
 
-from typing import Optional
+from pathlib import Path
+from typing import Optional, Union
 
 from facerec.errors import ModelError
-from facerec.models.registry import get_spec, list_specs
+from facerec.models.profiles import DEFAULT_EMBEDDER, DEFAULT_FLIP, threshold_for
+from facerec.models.reference import MemberRef, ModelRef, embedder_names, parse_model
+from facerec.models.registry import get_spec
 from facerec.models.store import ModelStore
 from facerec.recognition.base import Embedder
 from facerec.recognition.ensemble import EnsembleEmbedder
 
-DEFAULT_EMBEDDER = "arcface_mbf:0.519+sface:0.481"
-"""The default pipeline (results/accuracy.md): ArcFace-MBF + SFace, weights fitted on LFW View 1."""
-DEFAULT_FLIP = False
-"""Flip test-time augmentation in the default pipeline (off: no gain on LFW for twice the cost)."""
-
-
-def embedder_names() -> list[str]:
-    """Registry names usable as embedders (raw source files excluded)."""
-    return [s.name for s in list_specs("embedder") if not s.raw]
+__all__ = ["DEFAULT_EMBEDDER", "DEFAULT_FLIP", "build_embedder", "embedder_names", "parse_embedder_id"]
 
 
 def parse_embedder_id(embedder_id: str) -> tuple[str, bool]:
@@ -30,17 +26,19 @@ def parse_embedder_id(embedder_id: str) -> tuple[str, bool]:
 
     ``a+flip`` -> ``("a", True)``; ``a+flip:0.5+b+flip:0.5`` -> ``("a:0.5+b:0.5", True)``.
     """
-    return embedder_id.replace("+flip", ""), "+flip" in embedder_id
+    ref = parse_model(embedder_id)
+    return ref.name, ref.flip
 
 
-def _build_single(name: str, store: ModelStore, flip: bool, threshold: Optional[float] = None,
+def _build_single(member: MemberRef, store: ModelStore, flip: bool, threshold: Optional[float] = None,
                   threads: Optional[int] = None, backend: Optional[str] = None,
                   device: Optional[str] = None) -> Embedder:
-    if ">" in name:  # a base model with a fine-tuned head: facerec.finetune.embedder
-        from facerec.finetune.embedder import build_finetuned
+    if member.head is not None:  # a base model with a fine-tuned head: facerec.recognition.finetuned
+        from facerec.recognition.finetuned import build_finetuned
 
-        return build_finetuned(name, lambda base: _build_single(base, store, flip, None, threads, backend, device),
-                               threshold=threshold)
+        base = _build_single(MemberRef(member.name), store, flip, None, threads, backend, device)
+        return build_finetuned(base, Path(member.head).expanduser(), threshold=threshold)
+    name = member.name
     spec = get_spec(name)
     if spec.task != "embedder" or spec.raw:
         raise ModelError(f"{name!r} is not an embedder; choose one of: {', '.join(embedder_names())}")
@@ -60,7 +58,7 @@ def _build_single(name: str, store: ModelStore, flip: bool, threshold: Optional[
     raise ModelError(f"model {name!r} has no runnable backend")
 
 
-def build_embedder(name: str = DEFAULT_EMBEDDER, store: Optional[ModelStore] = None, flip: bool = False,
+def build_embedder(name: Union[str, ModelRef] = DEFAULT_EMBEDDER, store: Optional[ModelStore] = None, flip: bool = False,
                    threshold: Optional[float] = None, *, threads: Optional[int] = None,
                    backend: Optional[str] = None, device: Optional[str] = None) -> Embedder:
     """An embedder (or ensemble) ready to run; weights are pulled on first use unless offline.
@@ -69,21 +67,11 @@ def build_embedder(name: str = DEFAULT_EMBEDDER, store: Optional[ModelStore] = N
     (:mod:`facerec.inference`); OpenCV-DNN and dlib models use their libraries' own settings.
     """
     store = store or ModelStore()
+    ref = parse_model(name)
+    flip = flip or ref.flip
     if threshold is None:  # a named profile's own View 1 threshold (ensembles, flip), if this is one
-        from facerec.recognition.profiles import threshold_for
-
-        threshold = threshold_for(name, flip)
-    parts = [p.strip() for p in name.split("+") if p.strip()]
-    if not parts:
-        raise ModelError("empty model name")
-    if len(parts) == 1:
-        return _build_single(parts[0].partition(":")[0], store, flip, threshold, threads, backend, device)
-    members, weights = [], []
-    for part in parts:
-        base, _, w = part.partition(":")
-        try:
-            weights.append(float(w) if w else 1.0)
-        except ValueError:
-            raise ModelError(f"bad ensemble weight in {part!r} (expected name:number)") from None
-        members.append(_build_single(base, store, flip, None, threads, backend, device))
-    return EnsembleEmbedder(members, weights, threshold=threshold)
+        threshold = threshold_for(ref, flip)
+    if len(ref.members) == 1:
+        return _build_single(ref.members[0], store, flip, threshold, threads, backend, device)
+    members = [_build_single(m, store, flip, None, threads, backend, device) for m in ref.members]
+    return EnsembleEmbedder(members, list(ref.weights), threshold=threshold)

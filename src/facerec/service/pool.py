@@ -21,13 +21,13 @@ class InferencePool:
                  offline: Optional[bool] = None, threshold: Optional[float] = None, backend: Optional[str] = None,
                  device: Optional[str] = None, min_score: Optional[float] = None, min_face: int = 0) -> None:
         from facerec.analyzer import FaceAnalyzer
+        from facerec.models.pipeline import PipelineSpec
 
         self.workers = max(1, int(workers))
         threads = max(1, (os.cpu_count() or 1) // self.workers)
-        self.analyzers = [FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline,
-                                       threshold=threshold, threads=threads, backend=backend, device=device,
-                                       min_score=min_score, min_face=min_face)
-                          for _ in range(self.workers)]
+        spec = PipelineSpec(model=model, detector=detector, flip=flip, offline=offline, threshold=threshold,
+                            threads=threads, backend=backend, device=device, min_score=min_score, min_face=min_face)
+        self.analyzers = [FaceAnalyzer.from_spec(spec) for _ in range(self.workers)]
         self._free: "queue.Queue[Any]" = queue.Queue()
         for a in self.analyzers:
             self._free.put(a)

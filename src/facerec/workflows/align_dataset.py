@@ -100,9 +100,11 @@ def _make_worker(model: str, detector: str, offline: Optional[bool], settings: d
                  backend: Optional[str] = None, device: Optional[str] = None, min_score: Optional[float] = None,
                  min_face: int = 0):
     from facerec.analyzer import FaceAnalyzer
+    from facerec.models.pipeline import PipelineSpec
 
-    return FaceAnalyzer(model=model, detector=detector, offline=offline, threads=threads, backend=backend,
-                        device=device, min_score=min_score, min_face=min_face), settings
+    spec = PipelineSpec(model=model, detector=detector, offline=offline, threads=threads, backend=backend, device=device,
+                        min_score=min_score, min_face=min_face)
+    return FaceAnalyzer.from_spec(spec), settings
 
 
 def _align_one(state, item: tuple[str, str]) -> tuple[str, str, str]:

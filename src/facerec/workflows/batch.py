@@ -13,6 +13,7 @@ from typing import Hashable, Iterable, Iterator, Optional
 import numpy as np
 
 from facerec.detection.selection import DEFAULT_PICK, Pick, parse_pick
+from facerec.models.pipeline import PipelineSpec
 from facerec.workflows.parallel import parallel_map
 from facerec.workflows.reports import reason_of
 
@@ -53,15 +54,12 @@ class Candidate:
     """False when below the quality gate."""
 
 
-def build_analyzer(model: str, detector: str, flip: bool = False, offline: Optional[bool] = None,
-                   threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None,
-                   min_score: Optional[float] = None, min_face: int = 0):
-    """A worker's state: the FaceAnalyzer of this pipeline (the parallel map's factory); ``min_score``
-    and ``min_face`` are the detector's cut-offs."""
+def build_analyzer(spec: Optional[PipelineSpec] = None, threads: Optional[int] = None, **fields):
+    """A worker's state: the FaceAnalyzer of this pipeline (the parallel map's factory), from ``spec``
+    or from the spec's fields given by name; ``threads``: the worker's (the parallel map sets it)."""
     from facerec.analyzer import FaceAnalyzer
 
-    return FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads,
-                        backend=backend, device=device, min_score=min_score, min_face=min_face)
+    return FaceAnalyzer.from_spec((spec if spec is not None else PipelineSpec(**fields)).with_(threads=threads))
 
 
 def embed_image(analyzer, path: str, key: Hashable = None, pick: Pick = DEFAULT_PICK,
@@ -130,8 +128,7 @@ def embed_images(items: Iterable[tuple[Path | str, Hashable]], *, model: str, de
         min_face = min_face or analyzer.min_face
     pick = parse_pick(pick)
     work = [(str(p), k, pick, fallback, min_quality, keep_others) for p, k in items]
-    yield from parallel_map(_task, work, factory=build_analyzer,
-                            factory_kwargs={"model": model, "detector": detector, "flip": flip, "offline": offline,
-                                            "backend": backend, "device": device, "min_score": min_score,
-                                            "min_face": min_face},
+    spec = PipelineSpec(model=model, detector=detector, flip=flip, offline=offline, backend=backend, device=device,
+                        min_score=min_score, min_face=min_face)
+    yield from parallel_map(_task, work, factory=build_analyzer, factory_kwargs={"spec": spec},
                             jobs=jobs, chunksize=chunksize, state=analyzer if jobs == 1 else None, engine=engine)

@@ -25,6 +25,7 @@ from facerec.io.files import dataset_items, expand_paths, is_image_name
 from facerec.io.text import safe_text
 from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP
 from facerec.types import Progress
+from facerec.models.pipeline import PipelineSpec
 from facerec.workflows.batch import EmbeddedImage, build_analyzer, embed_image
 from facerec.workflows.parallel import parallel_map
 from facerec.workflows.reports import reason_of, report_path_for, write_failure_report
@@ -109,8 +110,9 @@ def _make_worker(options: dict, threads: Optional[int] = None):
 
         return build_embedder(options["model"], ModelStore(offline=options["offline"]), flip=options["flip"],
                               threads=threads, backend=options["backend"], device=options["device"]), options
-    return build_analyzer(options["model"], options["detector"], options["flip"], options["offline"], threads,
-                          options["backend"], options["device"], options["min_score"], options["min_face"]), options
+    spec = PipelineSpec(**{key: options[key] for key in ("model", "detector", "flip", "offline", "backend", "device",
+                                                         "min_score", "min_face")})
+    return build_analyzer(spec, threads), options
 
 
 def _embed_one(state, item: tuple[int, str]) -> EmbeddedImage:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facerec.errors import ModelError
-from facerec.models.store import sha256_file
+from facerec.io.hashing import sha256_file
 
 CARD_FORMAT = "facerec-head/1"
 HEAD_FILE = "head.onnx"

@@ -1,4 +1,4 @@
-"""A fine-tuned model as an embedder: ``BASE>HEAD_DIR`` runs the base model, then the ONNX head.
+"""A fine-tuned model as an embedder: ``BASE>HEAD_DIR`` runs the base model, then the ONNX head (the head runner).
 
 ``arcface_mbf>my_head/`` (quote it in a shell: ``>`` redirects) is accepted wherever a model name
 is: alone, or as an ensemble member (``arcface_mbf>my_head/:0.5+sface:0.5``). Its id,
@@ -8,27 +8,15 @@ made with one head refuses vectors of another. No PyTorch here: the head runs in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
-from facerec.errors import ModelError
-from facerec.finetune.card import HeadCard, read_card
-from facerec.recognition.base import Embedder, l2_normalize
+from facerec.errors import IncompatibleEmbeddingsError, ModelError
 from facerec.inference import open_session
-
-HEAD_SEPARATOR = ">"
-
-
-def split_model_name(name: str) -> tuple[str, Path]:
-    """``'arcface_mbf>my_head/'`` -> ``('arcface_mbf', Path('my_head'))``."""
-    base, sep, head = name.partition(HEAD_SEPARATOR)
-    if not sep or not base.strip() or not head.strip():
-        raise ModelError(f"{name!r}: a fine-tuned model is written BASE{HEAD_SEPARATOR}HEAD_DIR, "
-                         f"e.g. 'arcface_mbf{HEAD_SEPARATOR}my_head/'")
-    if HEAD_SEPARATOR in head:
-        raise ModelError(f"{name!r}: one head per model")
-    return base.strip(), Path(head.strip()).expanduser()
+from facerec.models.reference import HEAD_SEPARATOR, MemberRef, ModelRef, parse_model
+from facerec.recognition.base import Embedder, l2_normalize
+from facerec.recognition.head_card import HeadCard, read_card
 
 
 class Head:
@@ -89,23 +77,17 @@ class FinetunedEmbedder(Embedder):
         return self.project(self.base.embed_faces(image, landmarks))
 
 
-def build_finetuned(name: str, build_base: Callable[[str], Embedder],
-                    threshold: Optional[float] = None) -> FinetunedEmbedder:
-    """The embedder for ``BASE>HEAD_DIR``; ``build_base`` builds the base model by name."""
-    base_name, folder = split_model_name(name)
-    head = Head(folder)
-    return FinetunedEmbedder(build_base(base_name), head, threshold)
+def build_finetuned(base: Embedder, folder: Path, threshold: Optional[float] = None) -> FinetunedEmbedder:
+    """The embedder for ``BASE>HEAD_DIR``: the head in ``folder`` on top of ``base``."""
+    return FinetunedEmbedder(base, Head(folder), threshold)
 
 
 def head_view(folder: Path, table) -> tuple[str, np.ndarray]:
     """``(embedder id, vectors)``: a table of base-model embeddings seen through the head in ``folder``."""
-    from facerec.errors import IncompatibleEmbeddingsError
-    from facerec.recognition.factory import parse_embedder_id
-
     head = Head(folder)
-    made_by, flip = parse_embedder_id(table.model)
-    if made_by != head.card.base_model:
+    made_by = parse_model(table.model)
+    if made_by.name != head.card.base_model:
         raise IncompatibleEmbeddingsError(f"{folder}: the head takes {head.card.base_model} embeddings, "
                                           f"these were made by {table.model!r}")
-    name = f"{head.card.base_model}{HEAD_SEPARATOR}{head.card.short_id}" + ("+flip" if flip else "")
-    return name, head.project(table.vectors)
+    seen = ModelRef((MemberRef(head.card.base_model, head.card.short_id),), made_by.flip)
+    return str(seen), head.project(table.vectors)

@@ -3,15 +3,17 @@
 An ensemble's best threshold, calibrated on LFW View 1 (``pairsDevTrain.txt``) by
 ``bench/calibrate_thresholds.py``, is better than the weighted mean of its members' thresholds;
 the same holds for flip augmentation. :func:`threshold_for` lets :func:`build_embedder` use the
-profile's threshold whenever it builds a profile's model with the profile's flip setting.
+profile's threshold whenever it builds a profile's model with the profile's flip setting. The
+default profile is the default pipeline: ``DEFAULT_EMBEDDER``, ``DEFAULT_DETECTOR``, ``DEFAULT_FLIP``.
 Choices and figures: results/accuracy.md, results/speed.md, results/calibration.md.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 from facerec.errors import ModelError
+from facerec.models.reference import ModelRef, parse_model
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ PROFILES: dict[str, Profile] = {
     )
 }
 DEFAULT_PROFILE = "default"
+DEFAULT_EMBEDDER = PROFILES[DEFAULT_PROFILE].model
+"""The default pipeline's embedder (results/accuracy.md): ArcFace-MBF + SFace, weights fitted on LFW View 1."""
+DEFAULT_DETECTOR = PROFILES[DEFAULT_PROFILE].detector
+DEFAULT_FLIP = PROFILES[DEFAULT_PROFILE].flip
+"""Flip test-time augmentation in the default pipeline (off: no gain on LFW for twice the cost)."""
 
 
 def get_profile(name: str) -> Profile:
@@ -51,21 +58,12 @@ def get_profile(name: str) -> Profile:
         raise ModelError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}") from None
 
 
-def canonical_model(model: str) -> tuple[tuple[str, float], ...]:
+def canonical_model(model: Union[str, ModelRef]) -> tuple[tuple[str, float], ...]:
     """``'a:3+b:1'`` -> ``(('a', 0.75), ('b', 0.25))``: equal for equivalent model strings."""
-    parts = [p.strip() for p in model.split("+") if p.strip()]
-    named = []
-    for p in parts:
-        base, _, w = p.partition(":")
-        try:
-            named.append((base.strip(), float(w) if w else 1.0))
-        except ValueError:
-            return tuple((p, 1.0) for p in parts)
-    total = sum(w for _, w in named) or 1.0
-    return tuple((n, round(w / total, 4)) for n, w in named)
+    return parse_model(model).canonical()
 
 
-def threshold_for(model: str, flip: bool) -> Optional[float]:
+def threshold_for(model: Union[str, ModelRef], flip: bool) -> Optional[float]:
     """The calibrated threshold of a profile using exactly this model and flip setting, if any."""
     key = canonical_model(model)
     for p in PROFILES.values():
