@@ -428,12 +428,12 @@ def make_dirs(proto: Protocol, root: Path) -> None:
     for name in proto.gallery(len(proto.distractors)):
         d = root / "gallery" / name
         d.mkdir(parents=True, exist_ok=True)
-        src = LFW / proto.files[name][0]
+        src = LFW.resolve() / proto.files[name][0]
         (d / src.name).unlink(missing_ok=True)
         (d / src.name).symlink_to(src)
     (root / "probes").mkdir(parents=True, exist_ok=True)
     for name in proto.known + proto.strangers:
-        src = LFW / proto.files[name][1]
+        src = LFW.resolve() / proto.files[name][1]
         (root / "probes" / src.name).unlink(missing_ok=True)
         (root / "probes" / src.name).symlink_to(src)
     log(f"wrote {root}/gallery ({len(proto.gallery(len(proto.distractors)))} persons) and {root}/probes")

@@ -64,6 +64,13 @@ def test_explicit_threshold_wins_and_uncalibrated_falls_back(tail):
     assert "no impostor calibration" in rule.note and "--threshold" in rule.note
 
 
+def test_the_1to1_threshold_is_the_floor(tail):
+    low = open_set_threshold("m", 1, fallback=0.5, tails={"m": tail})
+    assert low.threshold == 0.5 and low.source == "fpir" and "floor" in low.note
+    high = open_set_threshold("m", 10**6, fallback=0.1, tails={"m": tail})
+    assert high.threshold > 0.1 and "floor" not in high.note
+
+
 def test_warning_when_the_target_costs_too_many_misses(tail):
     small = open_set_threshold("m", 10, tails={"m": tail})
     huge = open_set_threshold("m", 10**12, fpir=0.001, tails={"m": tail})

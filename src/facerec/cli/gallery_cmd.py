@@ -169,7 +169,7 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
                     "multi_face": [{"image": p, "resolved": how} for p, how in res.multi_face],
                     "failures": [{"image": p, "error": e} for p, e in res.failures]})
     console.print(f"enrolled {res.added} face(s); gallery now has {persons} person(s), {faces} face(s)")
-    console.print(f"identify threshold now {_describe(rule)}", highlight=False, markup=False)
+    console.print(f"identify threshold now {_describe(rule)}", highlight=False, markup=False, soft_wrap=True)
     if rule.warning:
         say(f"warning: {rule.warning}")
     if res.multi_face:
@@ -196,7 +196,7 @@ def identify(images: List[Path] = typer.Argument(..., help="Images (or folders) 
     with _existing(load_models=True) as g:
         if not json_out:
             console.print(f"threshold {_describe(g.open_set() if _opts.threshold is None else None)}",
-                          highlight=False, markup=False)
+                          highlight=False, markup=False, soft_wrap=True)
         for path in files:
             try:
                 faces = g.identify(path, k=k)
@@ -242,7 +242,7 @@ def info(json_out: bool = JsonOpt) -> None:
         console.print(f"{key:18s} {stats[key]}", highlight=False, markup=False)
     console.print(f"{'verify threshold':18s} {stats['verify_threshold']} (1:1)", highlight=False, markup=False)
     if rule is not None:
-        console.print(f"{'identify':18s} {_describe(rule)}", highlight=False, markup=False)
+        console.print(f"{'identify':18s} {_describe(rule)}", highlight=False, markup=False, soft_wrap=True)
         if rule.warning:
             say(f"warning: {rule.warning}")
 

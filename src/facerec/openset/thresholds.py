@@ -140,7 +140,8 @@ def open_set_threshold(embedder_id: Optional[str], persons: int, *, fpir: float 
     """The threshold that names at most ``fpir`` of strangers among ``persons`` enrolled persons.
 
     ``explicit`` wins; without a calibrated tail for ``embedder_id``, ``fallback`` (the 1:1
-    threshold) is used and the note says the FPIR is not controlled.
+    threshold) is used and the note says the FPIR is not controlled. ``fallback`` is also the floor:
+    a small gallery never names a face that 1:1 verification against that person would reject.
     """
     if explicit is not None:
         return OpenSetThreshold(float(explicit), None, persons, None, "explicit", "threshold given explicitly")
@@ -155,14 +156,16 @@ def open_set_threshold(embedder_id: Optional[str], persons: int, *, fpir: float 
                                 f"used, so the share of strangers named grows with the gallery (pass --threshold)")
     p = comparison_rate(fpir, persons)
     thr = tail.threshold(p)
+    note = f"impostor tail p={p:.3g} per comparison for FPIR {fpir:g} over {persons} person(s)"
+    if fallback is not None and thr < fallback:
+        thr = float(fallback)
+        note += f"; raised to the 1:1 verification threshold {thr:.4f} (the floor)"
     miss = tail.miss_rate(thr)
     warning = None
     if miss > WARN_FNIR:
         warning = (f"at {persons} persons, FPIR {fpir:g} needs threshold {thr:.3f}, which misses about {miss:.0%} of "
                    f"enrolled persons' photos (more than {WARN_FNIR:.0%}); raise --fpir or split the gallery")
-    return OpenSetThreshold(thr, fpir, persons, p, "fpir",
-                            f"impostor tail p={p:.3g} per comparison for FPIR {fpir:g} over {persons} person(s)",
-                            miss, warning)
+    return OpenSetThreshold(thr, fpir, persons, p, "fpir", note, miss, warning)
 
 
 def validate_fpir(value: Optional[float]) -> Optional[float]:
