@@ -75,7 +75,7 @@ def test_warning_when_the_target_costs_too_many_misses(tail):
     small = open_set_threshold("m", 10, tails={"m": tail})
     huge = open_set_threshold("m", 10**12, fpir=0.001, tails={"m": tail})
     assert small.warning is None
-    assert huge.warning is not None and f"{huge.expected_fnir:.0%}" in huge.warning
+    assert huge.warning is not None and f"{huge.expected_fnir:.1%}" in huge.warning
 
 
 def test_validate_fpir():

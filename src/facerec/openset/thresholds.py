@@ -163,7 +163,7 @@ def open_set_threshold(embedder_id: Optional[str], persons: int, *, fpir: float 
     miss = tail.miss_rate(thr)
     warning = None
     if miss > WARN_FNIR:
-        warning = (f"at {persons} persons, FPIR {fpir:g} needs threshold {thr:.3f}, which misses about {miss:.0%} of "
+        warning = (f"at {persons} persons, FPIR {fpir:g} needs threshold {thr:.3f}, which misses about {miss:.1%} of "
                    f"enrolled persons' photos (more than {WARN_FNIR:.0%}); raise --fpir or split the gallery")
     return OpenSetThreshold(thr, fpir, persons, p, "fpir", note, miss, warning)
 
