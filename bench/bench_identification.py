@@ -265,7 +265,7 @@ def write_calibration(vecs: dict[str, np.ndarray]) -> dict[str, ImpostorTail]:
     for eid, w in CALIBRATED.items():
         imp, gen, n_img = view1_scores(vecs, w)
         src = (f"LFW View 1 (pairsDevTrain + pairsDevTest images: {n_img}), {len(imp):,} impostor and {len(gen):,} "
-               f"genuine pairs, default detector (scrfd:320); exponential tail past the top 200 scores")
+               f"genuine pairs, default detector (scrfd:320); table to the top 50 scores, then exponential with the slope of the last decade")
         tail = fit_tail(imp, gen, src)
         tails[eid] = tail
         lines.append(f"    {eid!r}: ImpostorTail(")

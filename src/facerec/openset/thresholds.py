@@ -82,12 +82,13 @@ class ImpostorTail:
 
 
 def fit_tail(impostor: np.ndarray, genuine: np.ndarray, source: str, points: int = 48,
-             tail_count: int = 200) -> ImpostorTail:
+             tail_count: int = 50) -> ImpostorTail:
     """An :class:`ImpostorTail` from measured impostor and genuine similarities.
 
     The table runs from the median down to the rate where ``tail_count`` impostor scores remain,
-    evenly spaced in log10 of the rate; beyond it, an exponential tail whose scale is the mean
-    excess of those top scores (its maximum-likelihood estimate).
+    evenly spaced in log10 of the rate; beyond it, an exponential tail continuing the slope of the
+    last measured decade (from ``10 * tail_count`` scores left to ``tail_count``). The mean excess of
+    the very top scores is not used: there, label noise (one person under two names) dominates.
     """
     imp = np.sort(np.asarray(impostor, np.float64))[::-1]
     n = len(imp)
@@ -99,8 +100,7 @@ def fit_tail(impostor: np.ndarray, genuine: np.ndarray, source: str, points: int
     scores = imp[ks - 1]
     keep = np.concatenate([[True], np.diff(scores) > 0])
     scores, ks = scores[keep], ks[keep]
-    top = imp[:tail_count]
-    beta = float(np.mean(top - top[-1])) or 1e-3
+    beta = float(imp[tail_count - 1] - imp[10 * tail_count - 1]) / math.log(10) or 1e-3
     q = np.linspace(0.0, 1.0, 201)
     gen = np.quantile(np.asarray(genuine, np.float64), q)
     return ImpostorTail(scores=tuple(round(float(x), 6) for x in scores),
@@ -192,4 +192,4 @@ def tail_from_vectors(enrolled: np.ndarray, owners: Sequence[int], source: str,
     same = sims[~diff]
     if diff.sum() < 4000 or len(same) < 20:
         return None
-    return fit_tail(sims[diff], same, source, tail_count=min(200, int(diff.sum()) // 20))
+    return fit_tail(sims[diff], same, source, tail_count=min(50, int(diff.sum()) // 100))
