@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -173,23 +173,3 @@ def validate_fpir(value: Optional[float]) -> Optional[float]:
     if value is not None and not (isinstance(value, (int, float)) and 0.0 < float(value) < 1.0):
         raise ValueError(f"FPIR must be a rate between 0 and 1 (e.g. 0.01), not {value!r}")
     return value
-
-
-def tail_from_vectors(enrolled: np.ndarray, owners: Sequence[int], source: str,
-                      limit: int = 4000) -> Optional[ImpostorTail]:
-    """An impostor tail measured on a gallery itself: every pair of faces of different persons
-    (at most ``limit`` faces sampled). None when too few pairs."""
-    x = np.asarray(enrolled, np.float32)
-    o = np.asarray(owners)
-    if len(x) > limit:
-        keep = np.random.default_rng(0).choice(len(x), limit, replace=False)
-        x, o = x[keep], o[keep]
-    iu = np.triu_indices(len(x), 1)
-    if len(iu[0]) < 4000:
-        return None
-    sims = (x @ x.T)[iu]
-    diff = o[iu[0]] != o[iu[1]]
-    same = sims[~diff]
-    if diff.sum() < 4000 or len(same) < 20:
-        return None
-    return fit_tail(sims[diff], same, source, tail_count=min(50, int(diff.sum()) // 100))
