@@ -92,15 +92,6 @@ class Scores:
     """Gallery index of the probe's mate, -1 for a stranger."""
 
 
-def search(gal: np.ndarray, probes: np.ndarray, ok: np.ndarray, normalise: Optional[Callable] = None) -> tuple[Scores, np.ndarray]:
-    sims = probes @ gal.T
-    sims[~ok] = -2.0
-    top = np.argmax(sims, axis=1)
-    score = sims[np.arange(len(sims)), top] if normalise is None else normalise(sims, top)
-    score = np.where(ok, score, -np.inf)
-    return Scores(score, top, np.zeros(0, int)), sims
-
-
 def rates(s: Scores, thr: float) -> tuple[float, float]:
     """(FPIR, FNIR) at threshold ``thr``."""
     mated = s.truth >= 0
