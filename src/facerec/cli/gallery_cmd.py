@@ -234,7 +234,8 @@ def info(json_out: bool = JsonOpt) -> None:
         stats = g.stats()
         meta = g.store.meta()
         rule = g.open_set(stats["persons"]) if stats["threshold"] is not None else None
-    stats = {**stats, "detector": meta.get("detector"), "verify_threshold": stats.pop("threshold")}
+    verify_threshold = stats.pop("threshold")
+    stats = {**stats, "detector": meta.get("detector"), "verify_threshold": verify_threshold}
     if json_out:
         print_json(stats)
         return
