@@ -91,6 +91,8 @@ class IdentifiedFace(Decision):
     person_id: Optional[int] = None
     candidates: list[Match] = field(default_factory=list)
     quality: Optional[float] = None
+    fpir: Optional[float] = None
+    """The FPIR target ``threshold`` was derived from (None: an explicit threshold)."""
 
     @property
     def known(self) -> bool:
@@ -99,7 +101,7 @@ class IdentifiedFace(Decision):
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"bbox": [round(float(v), 2) for v in self.bbox], "score": round(float(self.score), 4),
                                "name": self.name, "person_id": self.person_id,
-                               "similarity": _r(self.similarity),
+                               "similarity": _r(self.similarity), "threshold": _r(self.threshold), "fpir": self.fpir,
                                "candidates": [m.to_dict() for m in self.candidates]}
         if self.landmarks is not None:
             out["landmarks"] = [[round(float(x), 2), round(float(y), 2)] for x, y in self.landmarks]

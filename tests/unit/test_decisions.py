@@ -23,7 +23,8 @@ def test_gallery_shapes_keep_their_json(analyzer, grace_bgr: np.ndarray) -> None
     unknown = IdentifiedFace(name=UNKNOWN, similarity=0.1, threshold=0.3, decision=False, bbox=face.bbox,
                              score=face.score, landmarks=face.landmarks)
     assert not unknown.known and unknown.to_dict()["name"] == "unknown"
-    assert set(unknown.to_dict()) == {"bbox", "score", "name", "person_id", "similarity", "candidates", "landmarks"}
+    assert set(unknown.to_dict()) == {"bbox", "score", "name", "person_id", "similarity", "threshold", "fpir",
+                                      "candidates", "landmarks"}  # threshold and its FPIR target: issue 24
     claim = PersonVerification(name="Grace", similarity=0.9, threshold=0.3, decision=True, model=analyzer.model,
                                face=face)
     assert claim.same and set(claim.to_dict()) == {"person", "same", "similarity", "threshold", "model", "face"}

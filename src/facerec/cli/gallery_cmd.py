@@ -11,6 +11,7 @@ from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, BackendOpt,
                                 console, finite,
                                 min_quality_option, print_json, print_verification, progress,
                                 report_failures, say, WorkersAlias)
+from facerec.openset import DEFAULT_FPIR, validate_fpir
 from facerec.quality.gate import DEFAULT_ENROLL_MIN_QUALITY
 from facerec.cli.validate import within
 from facerec.errors import FacerecError
@@ -26,6 +27,7 @@ class _Opts:
     detector: Optional[str] = None
     flip: Optional[bool] = None
     threshold: Optional[float] = None
+    fpir: Optional[float] = None
     offline: bool = False
     backend: Optional[str] = None
     device: Optional[str] = None
@@ -34,6 +36,13 @@ class _Opts:
 
 
 _opts = _Opts()
+
+
+def _fpir_ok(value: Optional[float]) -> Optional[float]:
+    try:
+        return validate_fpir(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @gallery_app.callback()
@@ -48,7 +57,12 @@ def _gallery(db: Optional[str] = typer.Option(None, "--db", envvar="FACEREC_DB",
              profile: Optional[str] = ProfileOpt,
              flip: Optional[bool] = typer.Option(None, "--flip/--no-flip", help="Flip TTA for a new gallery."),
              threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
-                                                       help="Cosine threshold (default: the embedder's calibrated one)."),
+                                                       help="Cosine threshold for identify and verify [default: "
+                                                            "identify: from --fpir and the gallery's size; verify: the "
+                                                            "embedder's calibrated 1:1 one]."),
+             fpir: float = typer.Option(DEFAULT_FPIR, "--fpir", callback=_fpir_ok,
+                                        help="Share of strangers identify may name: its threshold rises with the "
+                                             "number of enrolled persons (--threshold wins)."),
              min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
              offline: bool = OfflineOpt,
              backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
@@ -58,6 +72,7 @@ def _gallery(db: Optional[str] = typer.Option(None, "--db", envvar="FACEREC_DB",
     _opts.db = None if db is None else gallery_location(db)
     _opts.model, _opts.detector, _opts.flip = model, detector, flip
     _opts.threshold, _opts.offline, _opts.backend, _opts.device = threshold, offline, backend, device
+    _opts.fpir = fpir
     _opts.min_score, _opts.min_face = min_score, min_face
 
 
@@ -74,7 +89,7 @@ def _open(load_models: bool = True):
     return Gallery.open(_db(), model=_opts.model, detector=_opts.detector, flip=_opts.flip,
                         threshold=_opts.threshold, offline=True if _opts.offline else None, load_models=load_models,
                         backend=_opts.backend, device=_opts.device, min_score=_opts.min_score,
-                        min_face=_opts.min_face)
+                        min_face=_opts.min_face, fpir=_opts.fpir)
 
 
 def _existing(load_models: bool = False):
@@ -104,6 +119,7 @@ def enroll(name: str = typer.Argument(..., help="The person's name (created when
             print_json(res.to_dict())
         console.print(f"enrolled {len(res.face_ids)} face(s) for {res.person.name!r} "
                       f"({res.person.faces} in total)", highlight=False, markup=False)
+        _warn_scale(g)
         report_failures(res.failures)
 
 
@@ -148,11 +164,16 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
                            offline=True if _opts.offline else None,
                            on_start=start, on_step=lambda: bar.advance(task), engine=eng)
         persons, faces = g.store.count()
+        rule = g.open_set(persons)
     if json_out:
         print_json({"added": res.added, "skipped": res.skipped, "persons": persons, "faces": faces,
+                    "identify": rule.to_dict(),
                     "multi_face": [{"image": p, "resolved": how} for p, how in res.multi_face],
                     "failures": [{"image": p, "error": e} for p, e in res.failures]})
     console.print(f"enrolled {res.added} face(s); gallery now has {persons} person(s), {faces} face(s)")
+    console.print(f"identify threshold now {_describe(rule)}", highlight=False, markup=False, soft_wrap=True)
+    if rule.warning:
+        say(f"warning: {rule.warning}")
     if res.multi_face:
         say(f"{len(res.multi_face)} photo(s) with several faces:")
         for path, how in res.multi_face:
@@ -175,6 +196,9 @@ def identify(images: List[Path] = typer.Argument(..., help="Images (or folders) 
         raise FacerecError("no images found in the given paths")
     out, failures = [], []
     with _existing(load_models=True) as g:
+        if not json_out:
+            console.print(f"threshold {_describe(g.open_set() if _opts.threshold is None else None)}",
+                          highlight=False, markup=False, soft_wrap=True)
         for path in files:
             try:
                 faces = g.identify(path, k=k)
@@ -203,6 +227,46 @@ def verify(name: str = typer.Argument(..., help="An enrolled person."), image: P
     with _existing(load_models=True) as g:
         res = g.verify(name, image)
     print_verification(res, json_out, rejected="not this person")
+
+
+@gallery_app.command("info")
+def info(json_out: bool = JsonOpt) -> None:
+    """The gallery's size, model, index, and the identification threshold its size and --fpir give."""
+    with _existing() as g:
+        stats = g.stats()
+        meta = g.store.meta()
+        rule = g.open_set(stats["persons"]) if stats["threshold"] is not None else None
+    verify_threshold = stats.pop("threshold")
+    stats = {**stats, "detector": meta.get("detector"), "verify_threshold": verify_threshold}
+    if json_out:
+        print_json(stats)
+        return
+    for key in ("persons", "faces", "model", "detector", "dim", "index"):
+        console.print(f"{key:18s} {stats[key]}", highlight=False, markup=False)
+    console.print(f"{'verify threshold':18s} {stats['verify_threshold']} (1:1)", highlight=False, markup=False)
+    if rule is not None:
+        console.print(f"{'identify':18s} {_describe(rule)}", highlight=False, markup=False, soft_wrap=True)
+        if rule.warning:
+            say(f"warning: {rule.warning}")
+
+
+def _describe(rule) -> str:
+    """One line: the identification threshold and where it came from."""
+    if rule is None:
+        return f"{_opts.threshold:.4f} (given with --threshold)"
+    if rule.source == "fpir":
+        return (f"{rule.threshold:.4f} (FPIR target {rule.fpir:g} at {rule.persons} person(s); "
+                f"expected FNIR about {rule.expected_fnir:.1%})")
+    if rule.source == "explicit":
+        return f"{rule.threshold:.4f} (given with --threshold)"
+    return f"{rule.threshold:.4f} (1:1 threshold: {rule.note})"
+
+
+def _warn_scale(g) -> None:
+    """Say so when the gallery is too large for its FPIR target at a tolerable miss rate."""
+    rule = g.open_set()
+    if rule.warning:
+        say(f"warning: {rule.warning}")
 
 
 @gallery_app.command("list")

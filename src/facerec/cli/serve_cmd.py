@@ -9,6 +9,7 @@ import typer
 from facerec.cli.common import ProfileOpt, profile_flip, BackendOpt, DeviceOpt, MinFaceOpt, MinScoreOpt, OfflineOpt, console
 from facerec.cli.validate import within
 from facerec.errors import FacerecError
+from facerec.openset import DEFAULT_FPIR
 
 
 def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
@@ -19,6 +20,9 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
           detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector."),
           profile: Optional[str] = ProfileOpt,
           min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
+          fpir: float = typer.Option(DEFAULT_FPIR, "--fpir", min=1e-9, max=0.999999,
+                                     help="Share of strangers /v1/identify may name: its threshold rises with the "
+                                          "number of enrolled persons (a request's threshold wins)."),
           api_key: List[str] = typer.Option([], "--api-key", help="Accepted API key (repeatable; also FACEREC_API_KEYS, "
                                                                   "comma-separated). Required off loopback."),
           workers: int = typer.Option(2, "--threads", "--workers", min=1,
@@ -48,7 +52,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
 
     cfg = ServiceConfig(db=gallery_location(db), model=model, detector=detector, flip=profile_flip(profile), api_keys=keys, host=host, workers=workers,
                         max_bytes=int(max_upload_mb * 1024 * 1024), offline=True if offline else None,
-                        backend=backend, device=device, min_score=min_score, min_face=min_face,
+                        backend=backend, device=device, min_score=min_score, min_face=min_face, fpir=fpir,
                         allowed_hosts=list(allow_host) + env_list("FACEREC_ALLOWED_HOSTS"),
                         allowed_origins=list(allow_origin) + env_list("FACEREC_ALLOWED_ORIGINS"))
     cfg.check_exposure()

@@ -12,6 +12,7 @@ from facerec.cli.common import (ProfileOpt, BackendOpt, DeviceOpt, DetectorOpt, 
                                 OfflineOpt, console, min_quality_option)
 from facerec.cli.validate import similarity
 from facerec.errors import FacerecError
+from facerec.openset import DEFAULT_FPIR
 from facerec.io.text import safe_data
 
 
@@ -22,7 +23,10 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
           samples: int = typer.Option(5, "--samples", min=1, help="Embeddings per track for the identity vote."),
           min_quality: Optional[float] = min_quality_option(),
           threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=similarity,
-                                                    help="Similarity threshold (default: the gallery's)."),
+                                                    help="Similarity threshold [default: the gallery's "
+                                                         "identification threshold for --fpir at its size]."),
+          fpir: float = typer.Option(DEFAULT_FPIR, "--fpir", min=1e-9, max=0.999999,
+                                     help="Share of strangers a face vote may name (with --db)."),
           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the annotated video here (.mp4/.avi)."),
           timeline: Optional[Path] = typer.Option(None, "--timeline", help="Write the JSON Lines timeline here "
                                                                           "instead of stdout."),
@@ -62,7 +66,8 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
             from facerec.gallery import Gallery
 
             gallery = Gallery.open(db, detector=detector, threshold=threshold, offline=True if offline else None,
-                                   backend=backend, device=device, min_score=min_score, min_face=min_face)
+                                   backend=backend, device=device, min_score=min_score, min_face=min_face,
+                                   fpir=fpir)
             analyzer = gallery.analyzer
         else:
             from facerec.cli.common import make_analyzer

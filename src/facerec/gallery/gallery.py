@@ -30,6 +30,7 @@ from facerec.errors import FacerecError, IncompatibleEmbeddingsError, NoFaceErro
 from facerec.gallery.export import EXPORT_FORMAT, read_export
 from facerec.gallery.index import TRAIN_SIZE, FaceIndex
 from facerec.gallery.milvus_store import MilvusStore, is_milvus
+from facerec.openset import DEFAULT_FPIR, OpenSetThreshold, open_set_threshold, validate_fpir
 from facerec.gallery.store import FaceRecord, GalleryStore, Person, PersonNotFoundError
 from facerec.io.atomic import atomic_open
 from facerec.io.hashing import sha256_file
@@ -90,7 +91,7 @@ class Gallery:
     """
 
     def __init__(self, path: str | os.PathLike, analyzer=None, *, embedder_name: Optional[str] = None,
-                 threshold: Optional[float] = None) -> None:
+                 threshold: Optional[float] = None, fpir: Optional[float] = None) -> None:
         self.milvus = is_milvus(path)
         self.path: Path | str = str(path) if self.milvus else Path(path)
         self.store: GalleryStore | MilvusStore = MilvusStore(str(path)) if self.milvus else GalleryStore(self.path)
@@ -117,28 +118,32 @@ class Gallery:
         stored_thr = float(meta["threshold"]) if "threshold" in meta else None
         self._threshold = threshold if threshold is not None else (
             analyzer.threshold if analyzer is not None else stored_thr)
+        self._explicit = threshold
+        self.fpir: float = float(validate_fpir(fpir) or DEFAULT_FPIR)
+        self._open_set: Optional[OpenSetThreshold] = None
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | os.PathLike, model: Optional[str] = None, detector: Optional[str] = None,
              flip: Optional[bool] = None, threshold: Optional[float] = None, offline: Optional[bool] = None,
              load_models: bool = True, backend: Optional[str] = None, device: Optional[str] = None,
-             min_score: Optional[float] = None, min_face: int = 0) -> "Gallery":
+             min_score: Optional[float] = None, min_face: int = 0, fpir: Optional[float] = None) -> "Gallery":
         """Open (or create) a gallery and load the embedder it was made with.
 
         ``model`` is only needed for a new gallery (default: the package default embedder); for
         an existing one it must produce the same vector space or :class:`IncompatibleEmbeddingsError`.
         ``min_score``/``min_face``: the detector's cut-offs for this session (not recorded).
+        ``fpir``: the share of strangers identification may name (default 1%); ``threshold`` overrides it.
         """
         if not load_models:
-            return cls(path, None, threshold=threshold)
+            return cls(path, None, threshold=threshold, fpir=fpir)
         from facerec.analyzer import FaceAnalyzer
         from facerec.models.pipeline import PipelineSpec
 
         pipe = gallery_pipeline(path, model, detector, flip)
         fa = FaceAnalyzer.from_spec(PipelineSpec(model=pipe.model, detector=pipe.detector, flip=pipe.flip, offline=offline,
                                                  backend=backend, device=device, min_score=min_score, min_face=min_face))
-        gallery = cls(path, fa, embedder_name=pipe.model, threshold=threshold)
+        gallery = cls(path, fa, embedder_name=pipe.model, threshold=threshold, fpir=fpir)
         pipe.record(gallery)
         return gallery
 
@@ -156,9 +161,21 @@ class Gallery:
 
     @property
     def threshold(self) -> float:
+        """The 1:1 threshold (``verify``, enrolment's likeness checks); identification uses :meth:`open_set`."""
         if self._threshold is None:
             raise FacerecError("this gallery has no threshold yet (enroll someone first or pass --threshold)")
         return float(self._threshold)
+
+    def open_set(self, persons: Optional[int] = None) -> OpenSetThreshold:
+        """The identification threshold for the gallery's current size: the score that names at most
+        ``fpir`` of strangers among the enrolled persons (an explicit threshold wins). Follows enrolment."""
+        n = self.store.count()[0] if persons is None else int(persons)
+        cached = self._open_set
+        if cached is None or cached.persons != n:
+            cached = open_set_threshold(self.embedder_id, n, fpir=self.fpir, explicit=self._explicit,
+                                        fallback=self._threshold)
+            self._open_set = cached
+        return cached
 
     def _need_analyzer(self):
         if self.analyzer is None:
@@ -339,8 +356,11 @@ class Gallery:
         return out
 
     def identify_faces(self, faces: Sequence[Face], k: int = 1, threshold: Optional[float] = None) -> list[IdentifiedFace]:
-        """Name already-embedded faces: best person at or above the threshold, else ``unknown``."""
-        thr = self.threshold if threshold is None else float(threshold)
+        """Name already-embedded faces: best person at or above the threshold (given, else
+        :meth:`open_set`'s for the gallery's size), else ``unknown``."""
+        rule = self.open_set() if threshold is None else None
+        thr = rule.threshold if rule is not None else float(threshold)  # type: ignore[arg-type]
+        fpir = rule.fpir if rule is not None else None
         vecs = np.stack([f.embedding for f in faces]) if faces else np.zeros((0, self.dim or 0), np.float32)
         results = self.search(vecs, k=max(1, k))
         out = []
@@ -351,7 +371,7 @@ class Gallery:
                                       similarity=top.similarity if top else 0.0, threshold=thr, decision=known,
                                       bbox=face.bbox, score=face.score, landmarks=face.landmarks,
                                       person_id=top.person_id if known else None,  # type: ignore[union-attr]
-                                      candidates=matches[:k], quality=getattr(face, "quality", None)))
+                                      candidates=matches[:k], quality=getattr(face, "quality", None), fpir=fpir))
         return out
 
     def identify(self, image: ImageSource, k: int = 1, threshold: Optional[float] = None) -> list[IdentifiedFace]:
@@ -412,8 +432,11 @@ class Gallery:
 
     def stats(self) -> dict:
         persons, faces = self.store.count()
-        return {"persons": persons, "faces": faces, "model": self.embedder_id, "dim": self.dim,
-                "threshold": self._threshold, "index": self.index_status}
+        out = {"persons": persons, "faces": faces, "model": self.embedder_id, "dim": self.dim,
+               "threshold": self._threshold, "index": self.index_status}
+        if self._threshold is not None or self._explicit is not None:
+            out["identify"] = self.open_set(persons).to_dict()
+        return out
 
     # -- export / import -----------------------------------------------------------------------
     def export(self, path: str | os.PathLike) -> int:

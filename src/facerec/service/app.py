@@ -72,6 +72,8 @@ class ServiceConfig:
     max_bytes: int = 10 * 1024 * 1024
     offline: Optional[bool] = None
     threshold: Optional[float] = None
+    fpir: Optional[float] = None
+    """Share of strangers identification may name (default 1%); its threshold follows the gallery's size."""
     backend: Optional[str] = None
     """Inference backend and device of the models (:mod:`facerec.inference`)."""
     device: Optional[str] = None
@@ -96,7 +98,7 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
     pool = InferencePool(pipe.model, pipe.detector, flip=pipe.flip, workers=cfg.workers, offline=cfg.offline,
                          threshold=cfg.threshold, backend=cfg.backend, device=cfg.device, min_score=cfg.min_score,
                          min_face=cfg.min_face)
-    gallery = Gallery(cfg.db, pool.analyzer, embedder_name=pipe.model, threshold=cfg.threshold)
+    gallery = Gallery(cfg.db, pool.analyzer, embedder_name=pipe.model, threshold=cfg.threshold, fpir=cfg.fpir)
     pipe.record(gallery)
     services = Services(gallery, pool, [k.encode() for k in cfg.api_keys if k])
 

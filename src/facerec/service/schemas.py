@@ -45,6 +45,9 @@ class IdentifiedFace(DetectedFace):
     name: str = Field(description="The person, or 'unknown' below the threshold.")
     person_id: Optional[int]
     similarity: float
+    threshold: Optional[float] = Field(None, description="The threshold this face was held against.")
+    fpir: Optional[float] = Field(None, description="The FPIR target the threshold came from (null: given explicitly "
+                                                    "or the embedder has no impostor calibration).")
     candidates: list[Candidate]
 
 
@@ -90,9 +93,24 @@ class VerifyResponse(BaseModel):
     face: Optional[DetectedFace] = None
 
 
+class OpenSetRule(BaseModel):
+    """The identification threshold in force for the gallery's current size, and where it came from."""
+
+    threshold: float
+    fpir: Optional[float] = Field(None, description="FPIR target (share of strangers named) it was derived from.")
+    persons: int = Field(description="Enrolled persons it was derived for.")
+    comparison_rate: Optional[float] = Field(None, description="Per-comparison false-match rate the target needs.")
+    source: Literal["fpir", "explicit", "uncalibrated"]
+    note: str
+    expected_fnir: Optional[float] = Field(None, description="Share of enrolled persons' photos it is expected to miss.")
+    warning: Optional[str] = Field(None, description="Set when that miss rate is above the stated limit (10%).")
+
+
 class IdentifyResponse(BaseModel):
     model: str
     threshold: float
+    fpir: Optional[float] = Field(None, description="The FPIR target the threshold came from (null: given explicitly).")
+    identify: Optional[OpenSetRule] = None
     width: int
     height: int
     faces: list[IdentifiedFace]
@@ -131,6 +149,8 @@ class Health(BaseModel):
     version: Optional[str] = None
     model: Optional[str] = None
     threshold: Optional[float] = None
+    identify_threshold: Optional[float] = Field(None, description="Identification threshold for this gallery size.")
+    fpir: Optional[float] = Field(None, description="The FPIR target it came from.")
     persons: Optional[int] = None
     faces: Optional[int] = None
     workers: Optional[int] = None
@@ -160,6 +180,8 @@ class ServiceHealth(BaseModel):
     persons: int
     faces: int
     auth: bool
+    identify: Optional[OpenSetRule] = Field(None, description="The identification threshold for this gallery size "
+                                            "(models.threshold is the 1:1 verification one).")
 
 
 # -- request bodies: the fields besides the images (multipart form fields or JSON keys) ---------------

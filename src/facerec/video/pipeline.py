@@ -88,10 +88,18 @@ class VideoProcessor:
         self.options = options or VideoOptions()
         if self.options.every < 1 or self.options.samples < 1:
             raise ValueError("every and samples must be at least 1")
-        self.threshold = (self.options.threshold if self.options.threshold is not None
-                          else gallery.threshold if gallery is not None else analyzer.threshold)
         self.clusters = OnlineClusters(cluster_threshold(analyzer.threshold),
                                        prefix="unknown" if gallery is not None else "person")
+
+    @property
+    def threshold(self) -> float:
+        """The naming threshold: the given one, else the gallery's identification threshold for its
+        current size (its FPIR target), as ``gallery identify`` and the service use."""
+        if self.options.threshold is not None:
+            return float(self.options.threshold)
+        if self.gallery is not None:
+            return self.gallery.open_set().threshold
+        return float(self.analyzer.threshold)
 
     def run(self, source: VideoSource, *, on_track: Optional[Callable[[dict], None]] = None,
             writer: Optional[cv2.VideoWriter] = None, on_frame: Optional[Callable[[np.ndarray], bool]] = None,
@@ -180,6 +188,7 @@ class VideoProcessor:
             return []
         vectors = self.analyzer.embedder.embed_faces(frame, [t.detection.landmarks for t, _, _ in want])
         matches = self.gallery.search(vectors, k=1) if self.gallery is not None else [[] for _ in want]
+        thr = self.threshold
         ended = []
         for (t, q, sample), vec, m in zip(want, vectors, matches):
             st = states[t.id]
@@ -193,7 +202,7 @@ class VideoProcessor:
             if not sample:
                 continue
             top = m[0] if m else None
-            known = top is not None and top.similarity >= self.threshold
+            known = top is not None and top.similarity >= thr
             vote = Vote(name=top.name if known else UNKNOWN, similarity=top.similarity if top else 0.0, quality=q)
             st.identity.add(vec, vote)
         return ended

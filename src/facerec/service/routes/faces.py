@@ -112,7 +112,11 @@ async def verify(request: Request, pool: PoolDep, gallery: GalleryDep,
 async def identify(request: Request, pool: PoolDep, gallery: GalleryDep, k: int = K_QUERY,
                    threshold: Optional[float] = THRESHOLD_QUERY) -> dict:
     width, height, faces = await pool.run(_faces, await one_image(request))
-    named = await run_in_threadpool(gallery.identify_faces, faces, k, threshold)
-    thr = gallery.threshold if threshold is None else threshold
-    return {"model": gallery.embedder_id, "threshold": thr, "width": width, "height": height,
-            "faces": [f.to_dict() for f in named]}
+    rule = None if threshold is not None else await run_in_threadpool(gallery.open_set)
+    named = await run_in_threadpool(gallery.identify_faces, faces, k, threshold if rule is None else rule.threshold)
+    out = {"model": gallery.embedder_id, "threshold": threshold if rule is None else rule.threshold,
+           "fpir": None if rule is None else rule.fpir, "width": width, "height": height,
+           "faces": [{**f.to_dict(), "fpir": None if rule is None else rule.fpir} for f in named]}
+    if rule is not None:
+        out["identify"] = rule.to_dict()
+    return out

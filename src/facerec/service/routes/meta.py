@@ -27,7 +27,9 @@ async def health(request: Request, services: Services = Depends(get_services)) -
     except ApiError:  # liveness stays open; what the gallery holds does not
         return {"status": "ok", "auth": True}
     persons, faces = await run_in_threadpool(gallery.store.count)
+    rule = gallery.open_set(persons)
     return {"status": "ok", "version": __version__, "model": gallery.embedder_id, "threshold": gallery.threshold,
+            "identify_threshold": rule.threshold, "fpir": rule.fpir,
             "persons": persons, "faces": faces, "workers": services.pool.workers, "auth": bool(services.keys)}
 
 
@@ -43,7 +45,9 @@ async def service_health(request: Request, services: Services = Depends(get_serv
     analyzer = pool.analyzer
     loaded = request.app.state.models
     persons, faces = await run_in_threadpool(gallery.store.count)
+    rule = gallery.open_set(persons)
     return {"status": "ok", "version": __version__, "persons": persons, "faces": faces, "auth": bool(services.keys),
+            "identify": rule.to_dict(),
             "models": {"embedder": analyzer.model, "dim": analyzer.embedder.dim, "threshold": gallery.threshold,
                        "detector": loaded["detector"], "flip": loaded["flip"],
                        "backend": getattr(analyzer, "backend", None), "device": getattr(analyzer, "device", None),

@@ -182,7 +182,9 @@ function startRename(li, p) {
 async function health() {
   try {
     const res = await fetch("/health").then((r) => r.json());
-    $("status").textContent = `model ${res.model} · threshold ${Number(res.threshold).toFixed(2)}` + (res.auth ? " · API key required" : "");
+    const ident = res.identify_threshold == null ? "" :
+      ` · identify threshold ${Number(res.identify_threshold).toFixed(2)}` + (res.fpir == null ? "" : ` (FPIR ${res.fpir})`);
+    $("status").textContent = `model ${res.model} · verify threshold ${Number(res.threshold).toFixed(2)}${ident}` + (res.auth ? " · API key required" : "");
   } catch (e) { $("status").textContent = "server unreachable"; }
 }
 
