@@ -86,7 +86,7 @@ def test_validate_fpir():
 
 
 def test_shipped_calibration_covers_the_profiles():
-    from facerec.recognition.profiles import PROFILES
+    from facerec.models.profiles import PROFILES
 
     for name in ("default", "fast"):
         tail = TAILS[PROFILES[name].model]
