@@ -7,6 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
+from support.milvus_server import milvus_server  # noqa: F401 - a real Milvus server, shared by the session
+
 
 @pytest.fixture(scope="session")
 def grace_path() -> Path:
