@@ -1,8 +1,10 @@
 """A real Milvus server (standalone, from the ``milvus`` PyPI package) on free loopback ports, for tests.
 
 ``milvus-server`` extracts a standalone Milvus with embedded etcd and local storage into its data
-folder and runs it; it takes about 30 s to answer. :class:`MilvusServer` gives every port it
-listens on explicitly (free ones on 127.0.0.1), keeps its data in its own temp folder, and runs it
+folder and runs it; it takes 15-30 s to answer. :class:`MilvusServer` gives every port it
+listens on explicitly (free ones on 127.0.0.1; the embedded etcd's peer port, fixed at 2380 by
+``milvus-server``, through an etcd config file that Milvus reads from ``ETCD_CONFIG_PATH``, its
+environment override of ``etcd.config.path``), keeps its data in its own temp folder, and runs it
 in a process group of its own so that :meth:`MilvusServer.stop` ends exactly its processes
 (SIGTERM, then SIGKILL), whatever happens in the tests.
 """
@@ -46,7 +48,8 @@ class MilvusServer:
     def __init__(self, timeout_s: float = 240.0) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="frmilvus-", dir="/tmp"))
         self.timeout_s = timeout_s
-        self.ports = dict(zip(PORT_OPTIONS, _free_ports(len(PORT_OPTIONS))))
+        *ports, self.etcd_peer_port = _free_ports(len(PORT_OPTIONS) + 1)
+        self.ports = dict(zip(PORT_OPTIONS, ports))
         self.port = self.ports["--proxy-port"]
         self.proc: Optional[subprocess.Popen] = None
         self.log = self.root / "server.log"
@@ -66,11 +69,19 @@ class MilvusServer:
         cmd = [exe, "--data", str(self.root / "data")]
         for opt, port in self.ports.items():
             cmd += [opt, str(port)]
+        etcd = self.ports["--etcd-port"]
+        peer = f"http://127.0.0.1:{self.etcd_peer_port}"
+        etcd_config = self.root / "etcd.yaml"
+        etcd_config.write_text(
+            f"name: default\ndata-dir: {self.root / 'etcd'}\n"
+            f"listen-client-urls: http://127.0.0.1:{etcd}\nadvertise-client-urls: http://127.0.0.1:{etcd}\n"
+            f"listen-peer-urls: {peer}\ninitial-advertise-peer-urls: {peer}\ninitial-cluster: default={peer}\n")
+        env = {**os.environ, "ETCD_CONFIG_PATH": str(etcd_config)}
         with open(self.log, "wb") as log:
             # A session (and process group) of its own: stop() signals the group, i.e. the launcher and
             # the Milvus binary it runs, and nothing else.
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True, cwd=self.root)
+                                         start_new_session=True, cwd=self.root, env=env)
         try:
             self._wait_ready()
         except BaseException:
