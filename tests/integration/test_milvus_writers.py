@@ -162,3 +162,18 @@ def test_delete_and_merge_leave_no_vector_behind(milvus_server, dataset, one_run
 def store_dim(store) -> int:
     return int(store.meta()["dim"])
 
+
+
+def test_names_past_the_basic_plane_and_with_quotes(milvus_server):
+    """Found by schemathesis through the Ray deployment: a name with a character past U+FFFF was a 500."""
+    from facerec.gallery.milvus_store import MilvusStore
+
+    store = MilvusStore(milvus_server.unique_url("names"))
+    try:
+        for name in ("\U0005c571", "Gr\u00e2ce \U0001d50a \U0001f642", 'O"Brien \\ x'):
+            pid, _ = store.create_person(name)
+            assert store.person(name).id == pid and store.person(pid).name == name
+        assert [p.name for p in store.persons()] == sorted(("\U0005c571", "Gr\u00e2ce \U0001d50a \U0001f642",
+                                                            'O"Brien \\ x'))
+    finally:
+        store.close()

@@ -28,7 +28,10 @@ must include every other writer's acknowledged rows (:meth:`count`, :meth:`perso
 on a server that waits for Milvus's next time tick (about 200 ms). Reads on the per-image write
 path and searches use ``Session``: this client's own writes are visible, other writers' within a
 time tick; content-derived keys make a stale read on the write path harmless (the same row is
-upserted again). Milvus Lite is one process and ignores the level.
+upserted again). A person looked up by id or name and not found at ``Session`` level is looked up
+again ``Strong``, so a person created through another process (another service replica) is never
+reported missing; a face enrolled through another process may be missed by identify for up to
+one time tick. Milvus Lite is one process and ignores the level.
 """
 from __future__ import annotations
 
@@ -121,7 +124,9 @@ def _client(uri: str):
 
 
 def _quote(text: str) -> str:
-    return json.dumps(text)  # a double-quoted string literal in Milvus filter syntax
+    # a double-quoted string literal in Milvus filter syntax; characters past U+FFFF as themselves, since
+    # Milvus's parser refuses the surrogate pairs (\ud835\udd0a) an ASCII-only dump would write
+    return json.dumps(text, ensure_ascii=False)
 
 
 class MilvusStore:
@@ -247,6 +252,16 @@ class MilvusStore:
 
     # -- persons -------------------------------------------------------------------------------
     def _person_row(self, key: int | str, level: str = SESSION) -> tuple[int, str, float]:
+        """(id, name, created) of a person by id or name; a miss at ``Session`` level is asked again ``Strong``
+        (a person another process created a moment ago, e.g. through another service replica, is found)."""
+        try:
+            return self._person_row_at(key, level)
+        except PersonNotFoundError:
+            if level == STRONG or self.lite:
+                raise
+            return self._person_row_at(key, STRONG)
+
+    def _person_row_at(self, key: int | str, level: str) -> tuple[int, str, float]:
         if isinstance(key, int):
             rows = self._client.get(self.c_persons, ids=[int(key)], output_fields=["id", "name", "created"],
                                     consistency_level=level)
