@@ -32,11 +32,12 @@ from bench_serve_ray import write_section  # noqa: E402
 from support.milvus_server import MilvusServer  # noqa: E402
 
 SECTION = "## 1:N search in a Milvus server"
-INDEXES = {  # name -> (index params, search params)
-    "FLAT (exact)": ({"index_type": "FLAT", "params": {}}, {}),
-    "IVF_FLAT nlist 1024, nprobe 32": ({"index_type": "IVF_FLAT", "params": {"nlist": 1024}}, {"nprobe": 32}),
-    "IVF_SQ8 nlist 1024, nprobe 32": ({"index_type": "IVF_SQ8", "params": {"nlist": 1024}}, {"nprobe": 32}),
-    "HNSW M 16, ef 128": ({"index_type": "HNSW", "params": {"M": 16, "efConstruction": 200}}, {"ef": 128}),
+INDEXES = {  # key -> (label, index params, search params)
+    "flat": ("FLAT (exact)", {"index_type": "FLAT", "params": {}}, {}),
+    "ivf_flat": ("IVF_FLAT nlist 1024, nprobe 32", {"index_type": "IVF_FLAT", "params": {"nlist": 1024}}, {"nprobe": 32}),
+    "ivf_sq8": ("IVF_SQ8 nlist 1024, nprobe 32", {"index_type": "IVF_SQ8", "params": {"nlist": 1024}}, {"nprobe": 32}),
+    "hnsw": ("HNSW M 16, efConstruction 200, ef 128",
+             {"index_type": "HNSW", "params": {"M": 16, "efConstruction": 200}}, {"ef": 128}),
 }
 
 
@@ -100,8 +101,8 @@ def main() -> int:
         for n in [int(s) for s in args.sizes.split(",")]:
             base = with_distractors(lfw, gallery, n)
             truth = exact_top1(base, queries)
-            for label in args.indexes.split(","):
-                index, search = INDEXES[label]
+            for key in args.indexes.split(","):
+                label, index, search = INDEXES[key]
                 seconds = build(client, "bench", base, index)
                 ms, top = [], []
                 for q in queries:

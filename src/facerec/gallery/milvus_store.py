@@ -312,7 +312,8 @@ class MilvusStore:
         """The id of ``name``'s row, written unless present: the first id of its key sequence held by no other name."""
         for attempt in range(_MAX_ATTEMPTS):
             pid = person_key(name, attempt)
-            rows = self._client.get(self.c_persons, ids=[pid], output_fields=["name"], consistency_level=STRONG)
+            # the caller has just missed the name at Strong level, so Session sees every row that matters here
+            rows = self._client.get(self.c_persons, ids=[pid], output_fields=["name"], consistency_level=SESSION)
             if rows and str(rows[0]["name"]) != name:
                 continue  # held by a person renamed from this name (or a hash collision): the next key
             if not rows:
@@ -374,8 +375,8 @@ class MilvusStore:
         """Delete every face of a person, then the person: (deleted face ids, 0)."""
         with self._lock:
             pid, _, _ = self._person_row(key)
-            ids = [int(r["id"]) for r in self._all(self.c_faces, f"person_id == {pid}", ["id"])]
-            self._delete_person_rows(pid)
+            ids = [int(r["id"]) for r in self._all(self.c_faces, f"person_id == {pid}", ["id"], SESSION)]
+            self._delete_person_rows(pid)  # deletes by filter: faces not yet visible to this read go too
             return ids, 0
 
     def _delete_person_rows(self, pid: int) -> None:
