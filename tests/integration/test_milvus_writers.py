@@ -6,7 +6,6 @@ process, as an operator would run them.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

@@ -4,7 +4,6 @@ scheme, request ids, unknown-field refusal and offline /docs."""
 from __future__ import annotations
 
 
-import cv2
 import numpy as np
 import pytest
 
@@ -15,15 +14,11 @@ pytest.importorskip("jsonschema")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from support.contract import exercise_every_route  # noqa: E402
+from support.contract import exercise_every_route, jpg as _jpg  # noqa: E402
 
 from facerec.service.app import ServiceConfig, create_app  # noqa: E402
 
 
-def _jpg(img: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".jpg", img)
-    assert ok
-    return buf.tobytes()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -27,8 +26,9 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import response_schema_conformance  # noqa: E402
 
-from support.contract import exercise_every_route  # noqa: E402
+from support.contract import exercise_every_route, jpg as _jpg  # noqa: E402
 from support.ray_cluster import LoopbackCluster, free_port  # noqa: E402
+from support.server import stop  # noqa: E402
 from support.transforms import same_person_variants  # noqa: E402
 
 import facerec  # noqa: E402
@@ -43,12 +43,6 @@ def _env() -> dict:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
     env["RAY_AUTH_MODE"] = "disabled"
     return env
-
-
-def _jpg(img: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".jpg", img)
-    assert ok
-    return buf.tobytes()
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +72,7 @@ def deployment(milvus_server):
                 time.sleep(1.0)
             yield url, proc, cluster
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=120)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc, timeout=120)
             log.close()
 
 

@@ -2,6 +2,15 @@
 from __future__ import annotations
 
 
+def jpg(img) -> bytes:
+    """A BGR image as JPEG bytes."""
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return buf.tobytes()
+
+
 class Contract:
     """``check(resp, path, method)``: the status is documented for the route and the JSON body
     validates against its schema; returns the body. ``checked`` lists what was seen."""
