@@ -163,15 +163,19 @@ def store_dim(store) -> int:
 
 
 
-def test_names_past_the_basic_plane_and_with_quotes(milvus_server):
+def test_names_past_the_basic_plane_and_ids_past_int64(milvus_server):
     """Found by schemathesis through the Ray deployment: a name with a character past U+FFFF was a 500."""
     from facerec.gallery.milvus_store import MilvusStore
+    from facerec.gallery.store import PersonNotFoundError
 
     store = MilvusStore(milvus_server.unique_url("names"))
     try:
         for name in ("\U0005c571", "Gr\u00e2ce \U0001d50a \U0001f642", 'O"Brien \\ x'):
             pid, _ = store.create_person(name)
             assert store.person(name).id == pid and store.person(pid).name == name
+        for wild in (1 << 63, -(1 << 63) - 1, 10**30):  # found by schemathesis too: ids past INT64 were a 500
+            with pytest.raises(PersonNotFoundError):
+                store.person(wild)
         assert [p.name for p in store.persons()] == sorted(("\U0005c571", "Gr\u00e2ce \U0001d50a \U0001f642",
                                                             'O"Brien \\ x'))
     finally:

@@ -64,6 +64,8 @@ SESSION = "Session"
 _PERSON_BITS = 53
 _FACE_BITS = 63
 _MAX_ATTEMPTS = 64
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+"""Milvus's INT64 keys: an id outside is no row (asking Milvus for it is an error, not a miss)."""
 
 
 def _hash_key(bits: int, *parts: object) -> int:
@@ -263,7 +265,7 @@ class MilvusStore:
 
     def _person_row_at(self, key: int | str, level: str) -> tuple[int, str, float]:
         if isinstance(key, int):
-            rows = self._client.get(self.c_persons, ids=[int(key)], output_fields=["id", "name", "created"],
+            rows = [] if not _INT64_MIN <= key <= _INT64_MAX else self._client.get(self.c_persons, ids=[int(key)], output_fields=["id", "name", "created"],
                                     consistency_level=level)
         else:
             rows = self._client.query(self.c_persons, filter=f"name == {_quote(validate_name(key))}",
@@ -294,7 +296,7 @@ class MilvusStore:
                               faces=counts.get(int(r["id"]), 0)) for r in rows), key=lambda p: p.name)
 
     def names(self, person_ids: Sequence[int]) -> dict[int, str]:
-        ids = sorted({int(i) for i in person_ids})
+        ids = sorted({int(i) for i in person_ids if _INT64_MIN <= int(i) <= _INT64_MAX})
         if not ids:
             return {}
         rows = self._client.get(self.c_persons, ids=ids, output_fields=["id", "name"], consistency_level=SESSION)
@@ -498,7 +500,7 @@ class MilvusStore:
 
     def face_owners(self, face_ids: Sequence[int]) -> dict[int, int]:
         """face id -> person id, for the faces that still exist."""
-        ids = sorted({int(i) for i in face_ids if i >= 0})
+        ids = sorted({int(i) for i in face_ids if 0 <= i <= _INT64_MAX})
         if not ids or not self._has_faces:
             return {}
         rows = self._client.get(self.c_faces, ids=ids, output_fields=["id", "person_id"], consistency_level=SESSION)
