@@ -7,6 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
+from support.milvus_server import milvus_server  # noqa: F401 - a real Milvus server, shared by the session
+
 
 @pytest.fixture(scope="session")
 def grace_path() -> Path:
@@ -66,6 +68,9 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 # by their measured time (setup + call of 4 s or more in a full run with --durations=0, 2026-12-02).
 _MODULE_MARKS = {
     "test_ray_engine": ("ray", "slow"),
+    "test_service_ray": ("ray", "service", "milvus", "slow"),
+    "test_milvus_writers": ("milvus", "slow"),
+    "test_cli_cluster_profiles": ("slow",),
     "test_webpage": ("browser", "slow"),
     "test_container": ("docker", "slow"),
     "test_service_openapi": ("service", "slow"),

@@ -48,10 +48,16 @@ def running_server(db: Path, *extra: str, timeout: float = 240.0, env: dict | No
                 time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=20)
         log.close()
+
+
+def stop(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM ``proc`` (if still running), then SIGKILL after ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

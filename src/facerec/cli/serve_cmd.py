@@ -38,9 +38,20 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
                                                                             "FACEREC_ALLOWED_ORIGINS)."),
           log_level: str = typer.Option("info", "--log-level", help="debug, info (one access line per request), "
                                                                    "warning or error; logs go to stderr."),
-          offline: bool = OfflineOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
-    """Run the REST API and web page (FastAPI + uvicorn)."""
+          offline: bool = OfflineOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt,
+          engine: str = typer.Option("local", "--engine", help="local (one process, uvicorn) or ray (Ray Serve "
+                                                               "replicas on a cluster; the gallery must be a Milvus "
+                                                               "server)."),
+          address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (host:port; also "
+                                                                        "RAY_ADDRESS); default: start a local Ray."),
+          replicas: int = typer.Option(1, "--replicas", min=1, help="Service replicas with --engine ray, spread over "
+                                                                     "the cluster's nodes.")) -> None:
+    """Run the REST API and web page (FastAPI + uvicorn, or Ray Serve with --engine ray)."""
     level = configure_logging(log_level)
+    if engine not in ("local", "ray"):
+        raise FacerecError(f"--engine must be local or ray, not {engine!r}")
+    if engine == "local" and (address or replicas != 1):
+        raise FacerecError("--address and --replicas need --engine ray")
     try:
         import uvicorn
 
@@ -56,6 +67,13 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
                         allowed_hosts=list(allow_host) + env_list("FACEREC_ALLOWED_HOSTS"),
                         allowed_origins=list(allow_origin) + env_list("FACEREC_ALLOWED_ORIGINS"))
     cfg.check_exposure()
+    if engine == "ray":
+        from facerec.service import ray_serve
+
+        ray_serve.require_milvus_server(db)  # before any model or Ray starts
+        ray_serve.run(cfg, port=port, replicas=replicas, address=address,
+                      say=lambda line: console.print(line, highlight=False))
+        return
     sock = listen(host, port)  # a port in use is one error line, before the models load
     try:
         app = create_app(cfg)

@@ -7,13 +7,35 @@
 Milvus itself). Nothing lives outside Milvus, so there is no second store that can drift.
 
 :class:`MilvusStore` offers the methods :class:`~facerec.gallery.store.GalleryStore` offers,
-plus :meth:`MilvusStore.search`. Milvus has no multi-row transactions: writes of one process are
-serialised by a lock (shared by every store of that gallery in the process), names and (person, image) pairs are checked under it before writing, and
-a delete removes the faces before the person, so an interrupted delete leaves a person without
-faces, never faces without a person. Several writer processes on one server can still race.
+plus :meth:`MilvusStore.search`.
+
+**Many writers.** Milvus has no multi-row transactions and no counters, so no id is allocated:
+every key is derived from content, and every write is an upsert. A person's id is a hash of the
+name (:func:`person_key`, below 2**53 so a browser's JavaScript numbers hold it exactly); a face's
+id a hash of (person id, image SHA-256, face number) (:func:`face_key`, 63 bits), the face number
+being 0 when only images new to the person are stored (``skip_enrolled``, as dataset enrolment
+does), else how many faces of that image the person already has. Two processes enrolling the same name
+or the same image at once therefore write the same row twice, not two rows, and a retried or
+repeated write changes nothing. A renamed person keeps its id; a new person of its old name then
+takes the next id of the name's deterministic sequence (``person_key(name, attempt)``), which
+every writer computes alike. A delete removes the person's faces, the person, and again any face
+written for that id meanwhile, so it leaves no vector behind; a merge moves faces under the target's
+keys before deleting the source. Within one process writes are also serialised by a lock.
+
+**Consistency levels.** The collections are created ``Strong``. Reads whose answer is printed or
+must include every other writer's acknowledged rows (:meth:`count`, :meth:`persons`,
+:meth:`enrolled_images` for a resumed run, exports, :meth:`check`) ask for ``Strong`` explicitly:
+on a server that waits for Milvus's next time tick (about 200 ms). Reads on the per-image write
+path and searches use ``Session``: this client's own writes are visible, other writers' within a
+time tick; content-derived keys make a stale read on the write path harmless (the same row is
+upserted again). A person looked up by id or name and not found at ``Session`` level is looked up
+again ``Strong``, so a person created through another process (another service replica) is never
+reported missing; a face enrolled through another process may be missed by identify for up to
+one time tick. Milvus Lite is one process and ignores the level.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -21,6 +43,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from collections import Counter
 from typing import Iterator, Optional, Sequence
 from urllib.parse import urlparse
 
@@ -34,6 +57,30 @@ DEFAULT_NAME = "facerec"
 _PAGE = 1000
 _LOCKS: dict[tuple[str, str], threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
+STRONG = "Strong"
+"""Reads that must see every writer's acknowledged rows (counts that are printed, resumes)."""
+SESSION = "Session"
+"""Reads on the write path and searches: this client's writes visible, other writers' within a time tick."""
+_PERSON_BITS = 53
+_FACE_BITS = 63
+_MAX_ATTEMPTS = 64
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+"""Milvus's INT64 keys: an id outside is no row (asking Milvus for it is an error, not a miss)."""
+
+
+def _hash_key(bits: int, *parts: object) -> int:
+    digest = hashlib.sha256("\0".join(str(p) for p in parts).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % ((1 << bits) - 1) + 1  # in [1, 2**bits - 1]
+
+
+def person_key(name: str, attempt: int = 0) -> int:
+    """The id of a person named ``name``: attempt 0 unless that id is held by another name (a rename)."""
+    return _hash_key(_PERSON_BITS, "facerec-person", attempt, name)
+
+
+def face_key(person_id: int, image_sha256: str, number: int) -> int:
+    """The id of face ``number`` (0 for the first) of an image enrolled under a person."""
+    return _hash_key(_FACE_BITS, "facerec-face", int(person_id), image_sha256, int(number))
 
 
 def is_milvus(location: object) -> bool:
@@ -82,11 +129,13 @@ def _client(uri: str):
 
 
 def _quote(text: str) -> str:
-    return json.dumps(text)  # a double-quoted string literal in Milvus filter syntax
+    # a double-quoted string literal in Milvus filter syntax; characters past U+FFFF as themselves, since
+    # Milvus's parser refuses the surrogate pairs (\ud835\udd0a) an ASCII-only dump would write
+    return json.dumps(text, ensure_ascii=False)
 
 
 class MilvusStore:
-    """Persons and face vectors in Milvus collections; thread-safe (writes behind one lock)."""
+    """Persons and face vectors in Milvus collections; thread-safe, and safe with writers in other processes."""
 
     exact = True
     """Searches use a FLAT (exact inner product) index on Milvus Lite, AUTOINDEX on a server."""
@@ -98,6 +147,7 @@ class MilvusStore:
         with _LOCKS_GUARD:  # one writer lock per gallery in this process, however many stores open it
             self._lock = _LOCKS.setdefault((self.uri, self.name), threading.RLock())
         self._client = _client(self.uri)
+        self._faces_exist = False
         self.c_meta, self.c_persons, self.c_faces = (f"{self.name}_meta", f"{self.name}_persons", f"{self.name}_faces")
         with self._lock:
             if not self._client.has_collection(self.c_meta):
@@ -107,8 +157,8 @@ class MilvusStore:
             for name in (self.c_meta, self.c_persons, self.c_faces):  # a reopened gallery's collections start released
                 if self._client.has_collection(name):
                     self._client.load_collection(name)
-            if "gallery_id" not in self.meta():
-                self.set_meta({"gallery_id": uuid.uuid4().hex, "next_person": "1", "next_face": "1"})
+            if "gallery_id" not in self.meta():  # two processes creating the gallery at once: the last id stays
+                self.set_meta({"gallery_id": uuid.uuid4().hex})
             if "dim" in self.meta():
                 self._ensure_faces(int(self.meta()["dim"]))
 
@@ -122,7 +172,12 @@ class MilvusStore:
         params = self._client.prepare_index_params()
         index = "FLAT" if self.lite or vector_dim <= 2 else "AUTOINDEX"
         params.add_index(field_name="vector", index_type=index, metric_type="IP")
-        self._client.create_collection(name, schema=schema, index_params=params, consistency_level="Strong")
+        try:
+            self._client.create_collection(name, schema=schema, index_params=params, consistency_level=STRONG)
+        except Exception:  # noqa: BLE001 - another process created it first (same schema): use theirs
+            if not self._client.has_collection(name):
+                raise
+        self._client.load_collection(name)
 
     def _create_small(self, name: str, key_is_text: bool) -> None:
         """Meta (key -> value) or persons (id, name, created); Milvus wants a vector in every collection."""
@@ -157,13 +212,16 @@ class MilvusStore:
 
     @property
     def _has_faces(self) -> bool:
-        return self._client.has_collection(self.c_faces)
+        if not self._faces_exist:  # once there, it stays (nothing drops it)
+            self._faces_exist = bool(self._client.has_collection(self.c_faces))
+        return self._faces_exist
 
-    def _all(self, collection: str, filter: str, fields: list[str]) -> list[dict]:
-        """Every row matching ``filter`` (paged: Milvus caps one query's window)."""
+    def _all(self, collection: str, filter: str, fields: list[str], level: str = STRONG) -> list[dict]:
+        """Every row matching ``filter`` (paged: Milvus caps one query's window), read at consistency ``level``."""
         if collection == self.c_faces and not self._has_faces:
             return []
-        it = self._client.query_iterator(collection, batch_size=_PAGE, filter=filter, output_fields=fields)
+        it = self._client.query_iterator(collection, batch_size=_PAGE, filter=filter, output_fields=fields,
+                                         consistency_level=level)
         out: list[dict] = []
         try:
             while True:
@@ -173,12 +231,6 @@ class MilvusStore:
                 out.extend(page)
         finally:
             it.close()
-
-    def _next_ids(self, kind: str, n: int) -> list[int]:
-        key = f"next_{kind}"
-        first = int(self.meta().get(key, "1"))
-        self.set_meta({key: str(first + n)})
-        return list(range(first, first + n))
 
     def close(self) -> None:
         with self._lock:
@@ -204,28 +256,40 @@ class MilvusStore:
         return 0  # no search cache outside Milvus to keep in step
 
     # -- persons -------------------------------------------------------------------------------
-    def _person_row(self, key: int | str) -> tuple[int, str, float]:
+    def _person_row(self, key: int | str, level: str = SESSION) -> tuple[int, str, float]:
+        """(id, name, created) of a person by id or name; a miss at ``Session`` level is asked again ``Strong``
+        (a person another process created a moment ago, e.g. through another service replica, is found)."""
+        try:
+            return self._person_row_at(key, level)
+        except PersonNotFoundError:
+            if level == STRONG or self.lite:
+                raise
+            return self._person_row_at(key, STRONG)
+
+    def _person_row_at(self, key: int | str, level: str) -> tuple[int, str, float]:
         if isinstance(key, int):
-            rows = self._client.get(self.c_persons, ids=[int(key)], output_fields=["id", "name", "created"])
+            rows = [] if not _INT64_MIN <= key <= _INT64_MAX else self._client.get(self.c_persons, ids=[int(key)], output_fields=["id", "name", "created"],
+                                    consistency_level=level)
         else:
             rows = self._client.query(self.c_persons, filter=f"name == {_quote(validate_name(key))}",
-                                      output_fields=["id", "name", "created"], limit=1)
+                                      output_fields=["id", "name", "created"], consistency_level=level)
+            rows = sorted(rows, key=lambda r: int(r["id"]))[:1]  # a name stored twice by an older facerec: the first
         if not rows:
             what = f"id {key}" if isinstance(key, int) else repr(key)
             raise PersonNotFoundError(f"no person {what} in the gallery")
         return int(rows[0]["id"]), str(rows[0]["name"]), float(rows[0]["created"])
 
-    def _face_counts(self, person_ids: Optional[Sequence[int]] = None) -> dict[int, int]:
+    def _face_counts(self, person_ids: Optional[Sequence[int]] = None, level: str = STRONG) -> dict[int, int]:
         flt = "id >= 0" if person_ids is None else f"person_id in {sorted({int(i) for i in person_ids})}"
         counts: dict[int, int] = {}
-        for r in self._all(self.c_faces, flt, ["person_id"]):
+        for r in self._all(self.c_faces, flt, ["person_id"], level):
             counts[int(r["person_id"])] = counts.get(int(r["person_id"]), 0) + 1
         return counts
 
     def person(self, key: int | str) -> Person:
         with self._lock:
             pid, name, created = self._person_row(key)
-            return Person(id=pid, name=name, created=created, faces=self._face_counts([pid]).get(pid, 0))
+            return Person(id=pid, name=name, created=created, faces=self._face_counts([pid], SESSION).get(pid, 0))
 
     def persons(self) -> list[Person]:
         with self._lock:
@@ -235,23 +299,33 @@ class MilvusStore:
                               faces=counts.get(int(r["id"]), 0)) for r in rows), key=lambda p: p.name)
 
     def names(self, person_ids: Sequence[int]) -> dict[int, str]:
-        ids = sorted({int(i) for i in person_ids})
+        ids = sorted({int(i) for i in person_ids if _INT64_MIN <= int(i) <= _INT64_MAX})
         if not ids:
             return {}
-        rows = self._client.get(self.c_persons, ids=ids, output_fields=["id", "name"])
+        rows = self._client.get(self.c_persons, ids=ids, output_fields=["id", "name"], consistency_level=SESSION)
         return {int(r["id"]): str(r["name"]) for r in rows}
 
     def count(self) -> tuple[int, int]:
         """(persons, faces)."""
         with self._lock:
-            persons = self._client.query(self.c_persons, filter="", output_fields=["count(*)"])[0]["count(*)"]
-            faces = len(self)
+            persons = self._client.query(self.c_persons, filter="", output_fields=["count(*)"],
+                                         consistency_level=STRONG)[0]["count(*)"]
+            faces = self._count_faces(STRONG)
         return int(persons), int(faces)
 
     def _insert_person(self, name: str) -> int:
-        (pid,) = self._next_ids("person", 1)
-        self._client.insert(self.c_persons, [{"id": pid, "name": name, "created": time.time(), "vector": [1.0, 0.0]}])
-        return pid
+        """The id of ``name``'s row, written unless present: the first id of its key sequence held by no other name."""
+        for attempt in range(_MAX_ATTEMPTS):
+            pid = person_key(name, attempt)
+            # the caller has just missed the name at Strong level, so Session sees every row that matters here
+            rows = self._client.get(self.c_persons, ids=[pid], output_fields=["name"], consistency_level=SESSION)
+            if rows and str(rows[0]["name"]) != name:
+                continue  # held by a person renamed from this name (or a hash collision): the next key
+            if not rows:
+                self._client.upsert(self.c_persons, [{"id": pid, "name": name, "created": time.time(),
+                                                      "vector": [1.0, 0.0]}])
+            return pid
+        raise FacerecError(f"no free person id for {name!r} after {_MAX_ATTEMPTS} attempts")
 
     def create_person(self, name: str, exist_ok: bool = False) -> tuple[int, int]:
         name = validate_name(name)
@@ -278,9 +352,10 @@ class MilvusStore:
             self._client.upsert(self.c_persons, [{"id": pid, "name": new_name, "created": created, "vector": [1.0, 0.0]}])
             return 0
 
-    def _face_rows(self, flt: str, with_vector: bool = True) -> list[dict]:
+    def _face_rows(self, flt: str, with_vector: bool = True, level: str = STRONG) -> list[dict]:
         fields = ["id", "person_id", "image_sha256", "image_path", "bbox", "det_score", "created"]
-        return sorted(self._all(self.c_faces, flt, fields + (["vector"] if with_vector else [])), key=lambda r: r["id"])
+        rows = self._all(self.c_faces, flt, fields + (["vector"] if with_vector else []), level)
+        return sorted(rows, key=lambda r: r["id"])
 
     def merge(self, source: int | str, target: int | str) -> tuple[int, int]:
         """Move every face of ``source`` to ``target`` and delete ``source``: (faces moved, 0)."""
@@ -290,23 +365,45 @@ class MilvusStore:
             if sid == tid:
                 raise FacerecError(f"cannot merge {sname!r} into itself")
             rows = self._face_rows(f"person_id == {sid}")
-            for r in rows:
-                r["person_id"] = tid
+            old_ids = [int(r["id"]) for r in rows]
+            numbers = self._numbering(tid, [str(r["image_sha256"]) for r in rows])
+            for r, n in zip(rows, numbers):  # under the target's keys, so a repeated merge writes the same rows
+                r["id"], r["person_id"] = face_key(tid, str(r["image_sha256"]), n), tid
                 r["vector"] = [float(v) for v in r["vector"]]
             if rows:
                 self._client.upsert(self.c_faces, rows)
-            self._client.delete(self.c_persons, ids=[sid])
+                self._client.delete(self.c_faces, ids=old_ids)
+            self._delete_person_rows(sid)
             return len(rows), 0
 
     def delete_person(self, key: int | str) -> tuple[list[int], int]:
         """Delete every face of a person, then the person: (deleted face ids, 0)."""
         with self._lock:
             pid, _, _ = self._person_row(key)
-            ids = [int(r["id"]) for r in self._all(self.c_faces, f"person_id == {pid}", ["id"])]
-            if ids and self._has_faces:
-                self._client.delete(self.c_faces, filter=f"person_id == {pid}")
-            self._client.delete(self.c_persons, ids=[pid])
+            ids = [int(r["id"]) for r in self._all(self.c_faces, f"person_id == {pid}", ["id"], SESSION)]
+            self._delete_person_rows(pid)  # deletes by filter: faces not yet visible to this read go too
             return ids, 0
+
+    def _delete_person_rows(self, pid: int) -> None:
+        """Faces, then the person, then any face another writer added meanwhile: no vector is left behind."""
+        if self._has_faces:
+            self._client.delete(self.c_faces, filter=f"person_id == {pid}")
+        self._client.delete(self.c_persons, ids=[pid])
+        if self._has_faces:
+            self._client.delete(self.c_faces, filter=f"person_id == {pid}")
+
+    def _numbering(self, pid: int, shas: Sequence[str]) -> list[int]:
+        """The face number of each image of ``shas`` under a person: faces of it already there, plus earlier in ``shas``."""
+        if not shas or not self._has_faces:
+            have: Counter[str] = Counter()
+        else:
+            flt = f"person_id == {int(pid)} and image_sha256 in {json.dumps(sorted(set(shas)))}"
+            have = Counter(str(r["image_sha256"]) for r in self._all(self.c_faces, flt, ["image_sha256"], SESSION))
+        out = []
+        for sha in shas:
+            out.append(have[sha])
+            have[sha] += 1
+        return out
 
     # -- faces ---------------------------------------------------------------------------------
     def add_faces(self, person: int | str, faces: Sequence[FaceRecord], create: bool = True,
@@ -338,7 +435,8 @@ class MilvusStore:
                 self._ensure_faces(dim)
             seen = set()
             if skip_enrolled and pid is not None:
-                seen = {str(r["image_sha256"]) for r in self._all(self.c_faces, f"person_id == {pid}", ["image_sha256"])}
+                seen = {str(r["image_sha256"]) for r in self._all(self.c_faces, f"person_id == {pid}", ["image_sha256"],
+                                                                    SESSION)}
             kept = []
             for k, f in enumerate(faces):
                 if skip_enrolled and f.image_sha256 in seen:
@@ -347,14 +445,16 @@ class MilvusStore:
                 kept.append(k)
             if pid is None:
                 pid = self._insert_person(validate_name(str(person)))
-            ids = self._next_ids("face", len(kept)) if kept else []
+            # skip_enrolled: each kept image is new for the person, so its face is number 0 for every writer
+            numbers = [0] * len(kept) if skip_enrolled else self._numbering(pid, [faces[k].image_sha256 for k in kept])
+            ids = [face_key(pid, faces[k].image_sha256, n) for k, n in zip(kept, numbers)]
             now = time.time()
             rows = [{"id": i, "person_id": pid, "vector": vecs[k].tolist(), "image_sha256": faces[k].image_sha256,
                      "image_path": faces[k].image_path or "",
                      "bbox": json.dumps([round(float(v), 2) for v in faces[k].bbox]),
                      "det_score": float(faces[k].det_score), "created": now} for i, k in zip(ids, kept)]
             if rows:
-                self._client.insert(self.c_faces, rows)
+                self._client.upsert(self.c_faces, rows)  # a retry, or a concurrent writer of the same face: one row
             return pid, ids, 0, kept
 
     def has_image(self, person: str, image_sha256: str) -> bool:
@@ -364,7 +464,7 @@ class MilvusStore:
             return False
         return bool(self._has_faces and self._client.query(
             self.c_faces, filter=f"person_id == {pid} and image_sha256 == {_quote(image_sha256)}",
-            output_fields=["id"], limit=1))
+            output_fields=["id"], limit=1, consistency_level=SESSION))
 
     def enrolled_images(self) -> set[tuple[str, str]]:
         """Every (person name, image sha256) pair in the gallery."""
@@ -388,8 +488,8 @@ class MilvusStore:
             want = [int(i) for i in ids]
             rows = []
             for start in range(0, len(want), _PAGE):
-                rows += self._client.get(self.c_faces, ids=want[start:start + _PAGE], output_fields=["id", "vector"]) \
-                    if self._has_faces and want else []
+                rows += self._client.get(self.c_faces, ids=want[start:start + _PAGE], output_fields=["id", "vector"],
+                                         consistency_level=SESSION) if self._has_faces and want else []
         rows = sorted(rows, key=lambda r: int(r["id"]))
         out_ids = np.array([int(r["id"]) for r in rows], dtype=np.int64)
         if not rows:
@@ -403,16 +503,16 @@ class MilvusStore:
 
     def face_owners(self, face_ids: Sequence[int]) -> dict[int, int]:
         """face id -> person id, for the faces that still exist."""
-        ids = sorted({int(i) for i in face_ids if i >= 0})
+        ids = sorted({int(i) for i in face_ids if 0 <= i <= _INT64_MAX})
         if not ids or not self._has_faces:
             return {}
-        rows = self._client.get(self.c_faces, ids=ids, output_fields=["id", "person_id"])
+        rows = self._client.get(self.c_faces, ids=ids, output_fields=["id", "person_id"], consistency_level=SESSION)
         return {int(r["id"]): int(r["person_id"]) for r in rows}
 
     def person_vectors(self, key: int | str) -> tuple[Person, np.ndarray]:
         with self._lock:
             person = self.person(key)
-            rows = self._face_rows(f"person_id == {person.id}")
+            rows = self._face_rows(f"person_id == {person.id}", level=SESSION)
         vecs = np.array([r["vector"] for r in rows], np.float32) if rows else np.zeros((0, 0), np.float32)
         return person, vecs
 
@@ -440,9 +540,14 @@ class MilvusStore:
 
     # -- search (the gallery's index for this backend) -------------------------------------------
     def __len__(self) -> int:
+        """Faces searchable now (read at ``Session`` level: the search path's size, not a printed count)."""
+        return self._count_faces(SESSION)
+
+    def _count_faces(self, level: str) -> int:
         if not self._has_faces:
             return 0
-        return int(self._client.query(self.c_faces, filter="", output_fields=["count(*)"])[0]["count(*)"])
+        return int(self._client.query(self.c_faces, filter="", output_fields=["count(*)"],
+                                      consistency_level=level)[0]["count(*)"])
 
     def search(self, queries: np.ndarray, k: int, vectors=None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (inner products, face ids) per query row, searched by Milvus; missing slots have id -1."""
@@ -454,7 +559,7 @@ class MilvusStore:
         if n == 0 or k == 0 or not self._has_faces:
             return sims, ids
         hits = self._client.search(self.c_faces, data=queries.tolist(), limit=k, output_fields=["id"],
-                                   search_params={"metric_type": "IP"})
+                                   search_params={"metric_type": "IP"}, consistency_level=SESSION)
         for r, row in enumerate(hits):
             for j, hit in enumerate(row[:k]):
                 sims[r, j], ids[r, j] = float(hit["distance"]), int(hit["id"])

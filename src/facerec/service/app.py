@@ -84,6 +84,8 @@ class ServiceConfig:
     """Host names besides loopback that a key-less service answers to (``--allow-host``)."""
     allowed_origins: list[str] = field(default_factory=list)
     """Web origins (``https://app.example``) allowed to send writes (``--allow-origin``; ``*`` for any)."""
+    request_id_header: bool = True
+    """Set ``X-Request-ID`` on answers; False behind Ray Serve's proxy, which sets the id it passed in."""
 
     def check_exposure(self) -> None:
         """Refuse to serve beyond loopback without an API key."""
@@ -125,7 +127,7 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_bytes)
     app.add_middleware(RequestGuard, keyed=bool(services.keys), allowed_hosts=[cfg.host, *cfg.allowed_hosts],
                        allowed_origins=cfg.allowed_origins)  # refused before the body is read
-    app.add_middleware(RequestContext)  # outermost: every answer gets its request id, every request a log line
+    app.add_middleware(RequestContext, set_header=cfg.request_id_header)  # outermost: every answer gets its request id, every request a log line
     for router in (meta.router, faces.router, persons.router):
         app.include_router(router)
     app.include_router(video.router, dependencies=AUTH, responses=ERRORS)

@@ -20,8 +20,10 @@ def request_id(scope) -> str:
 
 
 class RequestContext:
-    def __init__(self, app) -> None:
+    def __init__(self, app, set_header: bool = True) -> None:
         self.app = app
+        self.set_header = set_header
+        """False behind a proxy that passes its X-Request-ID in and sets it on every answer (Ray Serve's)."""
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -37,7 +39,8 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
-                message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
+                if self.set_header:
+                    message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
                 is_json = any(k.lower() == b"content-type" and v.startswith(b"application/json") for k, v in headers)
                 if status >= 400 and is_json:
                     held = {"start": message, "body": b""}  # to put the id into the error body

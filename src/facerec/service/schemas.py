@@ -182,6 +182,12 @@ class ServiceHealth(BaseModel):
     auth: bool
     identify: Optional[OpenSetRule] = Field(None, description="The identification threshold for this gallery size "
                                             "(models.threshold is the 1:1 verification one).")
+    replicas: Optional[int] = None
+    """Service replicas asked for (``serve --engine ray`` only)."""
+    nodes: Optional[dict[str, int]] = None
+    """Ray node id -> replicas running there (``serve --engine ray`` only)."""
+    node: Optional[str] = None
+    """The Ray node of the replica that answered (``serve --engine ray`` only)."""
 
 
 # -- request bodies: the fields besides the images (multipart form fields or JSON keys) ---------------

@@ -52,7 +52,13 @@ async def service_health(request: Request, services: Services = Depends(get_serv
                        "detector": loaded["detector"], "flip": loaded["flip"],
                        "backend": getattr(analyzer, "backend", None), "device": getattr(analyzer, "device", None),
                        "min_score": analyzer.min_score, "min_face": analyzer.min_face, "runtimes": analyzer.runtimes,
-                       "threads": pool.workers}}
+                       "threads": pool.workers}, **(await _cluster(request))}
+
+
+async def _cluster(request: Request) -> dict:
+    """Replicas and their nodes when the app runs as a Ray Serve deployment (facerec.service.ray_serve)."""
+    cluster = getattr(request.app.state, "cluster", None)
+    return await cluster.health() if cluster is not None else {}
 
 
 def install_docs(app: FastAPI) -> None:
