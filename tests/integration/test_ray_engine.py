@@ -131,6 +131,27 @@ def _wait_for_shard(proc: subprocess.Popen, shards: Path, timeout_s: float = 300
         time.sleep(0.3)
 
 
+def _stop_mid_run(cmd: list[str], env: dict, shards: Path, sig: int) -> subprocess.Popen:
+    """Run a `facerec ... --engine ray` that starts its own Ray, send it ``sig`` once a first shard is
+    written (Ray and its actors all up), and check that every process of its Ray is gone soon after."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_shard(proc, shards)
+        ray_procs = descendants(proc.pid)
+        assert proc.poll() is None, f"finished before it could be stopped: {proc.stderr.read()[-2000:]}"
+        assert any("raylet" in c for c in ray_procs.values()) and any("gcs_server" in c for c in ray_procs.values())
+        proc.send_signal(sig)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 90
+    while alive(ray_procs) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not alive(ray_procs), {p: ray_procs[p][:80] for p in alive(ray_procs)}
+    return proc
+
+
 def test_killed_ray_run_takes_its_ray_along_and_resumes_locally(faces_dir: Path, tmp_path: Path, env: dict,
                                                                  local_run) -> None:
     """SIGKILL of a CLI that started its own Ray mid-run: no process of that Ray survives it, the
@@ -140,21 +161,8 @@ def test_killed_ray_run_takes_its_ray_along_and_resumes_locally(faces_dir: Path,
     out = tmp_path / "emb.parquet"
     cmd = [sys.executable, "-m", "facerec", "embed", str(faces_dir), "--out", str(out), "--engine", "ray",
            "-j", "1", "--shard-size", "3"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for_shard(proc, tmp_path / "emb.parquet.shards")
-        ray_procs = descendants(proc.pid)
-        assert proc.poll() is None, f"finished before it could be stopped: {proc.stderr.read()[-2000:]}"
-        assert any("raylet" in c for c in ray_procs.values()), ray_procs
-        proc.kill()
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    deadline = time.monotonic() + 90
-    while alive(ray_procs) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not alive(ray_procs), {p: ray_procs[p][:80] for p in alive(ray_procs)}
+    proc = _stop_mid_run(cmd, env, tmp_path / "emb.parquet.shards", signal.SIGKILL)
+    assert proc.returncode != 0
 
     shards = sorted((tmp_path / "emb.parquet.shards").glob("shard-*.parquet"))
     assert 1 <= len(shards) < 4 and not out.exists()
@@ -228,22 +236,8 @@ def test_sigterm_stops_the_local_ray_the_cli_started(tmp_path: Path, grace_bgr, 
         cv2.imwrite(str(photos / f"grace_{k:03d}.jpg"), grace_bgr if k % 2 else grace_bgr[:, ::-1])
     cmd = [sys.executable, "-m", "facerec", "embed", str(photos), "--out", str(tmp_path / "e.npz"), "--engine", "ray",
            "-j", "1", "--shard-size", "5"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for_shard(proc, tmp_path / "e.npz.shards")
-        ray_procs = descendants(proc.pid)
-        assert proc.poll() is None, f"finished before it could be stopped: {proc.stderr.read()[-2000:]}"
-        assert any("raylet" in c for c in ray_procs.values()) and any("gcs_server" in c for c in ray_procs.values())
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc = _stop_mid_run(cmd, env, tmp_path / "e.npz.shards", signal.SIGTERM)
     assert proc.returncode != 0 and not (tmp_path / "e.npz").exists()
-    deadline = time.monotonic() + 60
-    while alive(ray_procs) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not alive(ray_procs), {p: ray_procs[p][:80] for p in alive(ray_procs)}
     assert list((tmp_path / "e.npz.shards").glob("shard-*.parquet"))  # what was done is kept for the re-run
 
 
