@@ -155,6 +155,10 @@ def reused_analyzers(monkeypatch):
             cache[key] = real(*args, **kwargs)
         return cache[key]
 
+    def from_spec(spec, *, fallback: bool = False, store=None):
+        return shared(**spec.analyzer_kwargs(), fallback=fallback, store=store)
+
+    shared.from_spec = from_spec  # the package builds analyzers through FaceAnalyzer.from_spec
     monkeypatch.setattr(facerec.analyzer, "FaceAnalyzer", shared)
 
 

@@ -37,6 +37,8 @@ class YuNetDetector(Detector):
         if faces is None:
             return out
         for row in faces:
+            if not np.isfinite(row[:15]).all() or row[2] <= 0 or row[3] <= 0:
+                continue  # OpenCV 4.14's YuNet can return inf/nan boxes on slivers of a few pixels
             x, y, bw, bh = row[:4] / scale
             lms = row[4:14].reshape(5, 2) / scale
             out.append(Detection(bbox=np.array([x, y, x + bw, y + bh], dtype=np.float32),
