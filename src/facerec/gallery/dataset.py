@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from facerec.detection.selection import Pick
 from facerec.gallery.gallery import Gallery, image_digest
-from facerec.gallery.store import FaceRecord
+from facerec.gallery.backend import FaceRecord
 from facerec.io.text import safe_text
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def _resolve(gallery: Gallery, res: EmbeddedImage) -> tuple[Optional[int], str]:
     """Which face of a multi-face photo is the person (None: none is), and how that was decided."""
     import numpy as np
 
-    from facerec.gallery.store import PersonNotFoundError
+    from facerec.gallery.backend import PersonNotFoundError
 
     person, _ = res.key  # type: ignore[misc]
     try:
