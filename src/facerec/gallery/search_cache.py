@@ -31,12 +31,21 @@ class SearchCache:
         self._known: Optional[tuple[str, int]] = None
 
     def _space(self) -> Optional[tuple[str, int]]:
-        """(embedder id, dim) of the gallery's vectors; None before its first face (fixed once set)."""
-        if self._known is None:
-            meta = self.store.meta()
-            if "embedder_id" in meta and "dim" in meta:
-                self._known = meta["embedder_id"], int(meta["dim"])
-        return self._known
+        """(embedder id, dim) of the gallery's vectors (dim read off a stored face when not recorded);
+        None while there is neither. Fixed once the embedder is recorded."""
+        if self._known is not None:
+            return self._known
+        meta = self.store.meta()
+        if "dim" in meta:
+            dim = int(meta["dim"])
+        else:
+            first = next(self.store.iter_vectors(batch=1), None)
+            if first is None:
+                return None
+            dim = int(first[1].shape[1])
+        if "embedder_id" in meta:
+            self._known = meta["embedder_id"], dim
+        return meta.get("embedder_id", ""), dim
 
     def current(self) -> Optional[FaceIndex]:
         """The index, loaded or rebuilt, brought up to the store's current generation."""
