@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Iterator, NamedTuple, Optional, Sequence
+from typing import Callable, Iterator, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -90,6 +90,21 @@ def validate_name(name: str) -> str:
     if len(clean) > 200:
         raise InvalidNameError("a person's name must be at most 200 characters")
     return clean
+
+
+def writer_target(find: Callable[[int | str], tuple], person: int | str, *, create: bool,
+                  new_person: bool) -> Optional[int]:
+    """The id of the person :meth:`GalleryBackend.add_faces` writes to, from ``find`` (a backend's
+    lookup, returning (id, name, ...)); None when a new person of that name is to be created."""
+    try:
+        row = find(person)
+    except PersonNotFoundError:
+        if not create or isinstance(person, int):
+            raise
+        return None
+    if new_person:
+        raise PersonExistsError(f"a person named {row[1]!r} already exists")
+    return int(row[0])
 
 
 class GalleryBackend(ABC):

@@ -51,7 +51,7 @@ import numpy as np
 
 from facerec.errors import FacerecError
 from facerec.gallery.backend import (Counts, FaceRecord, FacesAdded, GalleryBackend, Person, PersonExistsError,
-                                     PersonNotFoundError, validate_name)
+                                     PersonNotFoundError, validate_name, writer_target)
 
 SCHEMES = ("milvus://", "http://", "https://")
 DEFAULT_NAME = "facerec"
@@ -408,14 +408,7 @@ class MilvusStore(GalleryBackend):
             if dim is not None and vec.shape[0] != dim:
                 raise FacerecError(f"vector of dimension {vec.shape[0]} does not fit this gallery ({dim})")
         with self._lock:
-            try:
-                pid, name, _ = self._person_row(person)
-                if new_person:
-                    raise PersonExistsError(f"a person named {name!r} already exists")
-            except PersonNotFoundError:
-                if not create or isinstance(person, int):
-                    raise
-                pid = None
+            pid = writer_target(self._person_row, person, create=create, new_person=new_person)
             if dim is not None:
                 self._ensure_faces(dim)
             seen = set()

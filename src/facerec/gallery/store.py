@@ -21,7 +21,7 @@ import numpy as np
 
 from facerec.errors import FacerecError
 from facerec.gallery.backend import (Counts, FaceRecord, FacesAdded, GalleryBackend, InvalidNameError, Person,
-                                     PersonExistsError, PersonNotFoundError, validate_name)
+                                     PersonExistsError, PersonNotFoundError, validate_name, writer_target)
 from facerec.gallery.search_cache import SearchCache
 from facerec.io.text import safe_text
 
@@ -294,14 +294,9 @@ class GalleryStore(GalleryBackend):
                       new_person: bool, skip_enrolled: bool) -> tuple[int, list[int], int, list[int]]:
         """(person id, new face ids, generation, indices of ``faces`` stored), in one transaction."""
         with self.transaction() as db:
-            try:
-                pid, name = self._person_row(person)
-                if new_person:
-                    raise PersonExistsError(f"a person named {name!r} already exists")
-            except PersonNotFoundError:
-                if not create or isinstance(person, int):
-                    raise
-                cur = db.execute("INSERT INTO persons(name, created) VALUES(?, ?)", (validate_name(person), time.time()))
+            pid = writer_target(self._person_row, person, create=create, new_person=new_person)
+            if pid is None:
+                cur = db.execute("INSERT INTO persons(name, created) VALUES(?, ?)", (validate_name(str(person)), time.time()))
                 pid = int(cur.lastrowid)
             ids, kept = [], []
             now = time.time()
