@@ -85,11 +85,13 @@ def _db() -> Path | str:
 
 def _open(load_models: bool = True):
     from facerec.gallery import Gallery
+    from facerec.models.pipeline import MODEL_FIELDS, PipelineSpec
 
-    return Gallery.open(_db(), model=_opts.model, detector=_opts.detector, flip=_opts.flip,
-                        threshold=_opts.threshold, offline=True if _opts.offline else None, load_models=load_models,
-                        backend=_opts.backend, device=_opts.device, min_score=_opts.min_score,
-                        min_face=_opts.min_face, fpir=_opts.fpir)
+    fields = {key: getattr(_opts, key) for key in ("model", "detector", "flip", "threshold", "backend", "device",
+                                                   "min_score", "min_face")}
+    spec = PipelineSpec.from_profile(None, **fields, offline=True if _opts.offline else None)
+    given = [key for key in MODEL_FIELDS if fields[key] is not None]  # the others: the gallery's record
+    return Gallery.open(_db(), spec, given=given, load_models=load_models, fpir=_opts.fpir)
 
 
 def _existing(load_models: bool = False):

@@ -91,10 +91,7 @@ class VideoJobs:
         if self._analyzer is None:
             from facerec.analyzer import FaceAnalyzer
 
-            m, cfg = self.state.models, self.state.config
-            self._analyzer = FaceAnalyzer(model=m["model"], detector=m["detector"], flip=m["flip"],
-                                          threshold=cfg.threshold, offline=cfg.offline, backend=cfg.backend,
-                                          device=cfg.device, min_score=cfg.min_score, min_face=cfg.min_face)
+            self._analyzer = FaceAnalyzer.from_spec(self.state.spec)
         return self._analyzer
 
     def reserve(self, owner: str) -> VideoJob:
