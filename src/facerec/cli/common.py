@@ -56,6 +56,12 @@ AddressOpt = typer.Option(None, "--address", help="With --engine ray: the cluste
                                                   "default RAY_ADDRESS, else a local Ray started for this run).")
 
 
+def add_commands(app: typer.Typer, *commands: Callable[..., None]) -> None:
+    """Register each function as the command named after it."""
+    for command in commands:
+        app.command(command.__name__)(command)
+
+
 @contextlib.contextmanager
 def batch_engine(engine: str, address: Optional[str]) -> Iterator[Any]:
     """The engine of a batch command (None: local), connected for the ``with`` block; after a Ray

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt,
+from facerec.cli.common import (add_commands, ProfileOpt, MinFaceOpt, MinScoreOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt,
                                 ModelOpt, OfflineOpt,
                                 batch_engine, console, finite, list_failures, make_analyzer, min_quality_option,
                                 pipeline_spec, print_json, progress_bar, say)
@@ -282,7 +282,4 @@ def plot(embeddings: Path = typer.Argument(..., help="A labelled embeddings file
 
 
 def register(app: typer.Typer) -> None:
-    app.command("align")(align)
-    app.command("train")(train)
-    app.command("classify")(classify)
-    app.command("plot")(plot)
+    add_commands(app, align, train, classify, plot)

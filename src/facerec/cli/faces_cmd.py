@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import typer
 
-from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JsonOpt,
+from facerec.cli.common import (add_commands, ProfileOpt, MinFaceOpt, MinScoreOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JsonOpt,
                                 ModelOpt, OfflineOpt,
                                 aligned_zoom, batch_engine, console, finite, list_failures, make_analyzer,
                                 min_quality_option, pipeline_spec, print_json, print_verification,
@@ -145,6 +145,4 @@ def verify(ctx: typer.Context, image_a: Path = typer.Argument(..., help="First i
 
 
 def register(app: typer.Typer) -> None:
-    app.command("detect")(detect)
-    app.command("embed")(embed)
-    app.command("verify")(verify)
+    add_commands(app, detect, embed, verify)

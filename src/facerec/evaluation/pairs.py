@@ -59,18 +59,15 @@ def _fields(line: str) -> list[str]:
 def _parse_line(fields: list[str], where: str) -> tuple[str, str, bool]:
     fields = [f.strip() for f in fields if f.strip()]
     n = len(fields)
-    if n == 3 and _int(fields[1]) is not None and _int(fields[2]) is not None:
-        i, j = _int(fields[1]), _int(fields[2])
-        if i < 1 or j < 1:  # type: ignore[operator]
-            raise PairsError(f"{where}: image numbers start at 1, got {fields[1]!r} {fields[2]!r}")
-        return lfw_path(fields[0], i), lfw_path(fields[0], j), True  # type: ignore[arg-type]
-    if n == 4 and _int(fields[1]) is not None and _int(fields[3]) is not None:
-        i, j = _int(fields[1]), _int(fields[3])
-        if i < 1 or j < 1:  # type: ignore[operator]
-            raise PairsError(f"{where}: image numbers start at 1, got {fields[1]!r} {fields[3]!r}")
-        if fields[0] == fields[2]:
-            raise PairsError(f"{where}: a mismatched pair names the same person twice ({fields[0]})")
-        return lfw_path(fields[0], i), lfw_path(fields[2], j), False  # type: ignore[arg-type]
+    # LFW's lines: where the two names and the two image numbers stand, matched 'name i j' or mismatched 'a i b j'
+    places = {3: (0, 1, 0, 2), 4: (0, 1, 2, 3)}.get(n)
+    if places is not None and _int(fields[places[1]]) is not None and _int(fields[places[3]]) is not None:
+        a, i, b, j = (fields[k] for k in places)
+        if _int(i) < 1 or _int(j) < 1:  # type: ignore[operator]
+            raise PairsError(f"{where}: image numbers start at 1, got {i!r} {j!r}")
+        if n == 4 and a == b:
+            raise PairsError(f"{where}: a mismatched pair names the same person twice ({a})")
+        return lfw_path(a, _int(i)), lfw_path(b, _int(j)), n == 3  # type: ignore[arg-type]
     if n == 3 and fields[2].lower() in ("1", "0", "true", "false", "same", "different"):
         return _portable(fields[0], where), _portable(fields[1], where), fields[2].lower() in ("1", "true", "same")
     shown = "\t".join(fields)
