@@ -22,7 +22,7 @@ from typing import Iterable, Optional, Sequence
 
 from facerec.errors import FacerecError
 from facerec.io.files import dataset_items
-from facerec.io.safe_read import MAX_TEXT_BYTES, UnreadableFile, read_regular
+from facerec.io.safe_read import MAX_TEXT_BYTES, read_or_fail
 
 
 class PairsError(FacerecError):
@@ -142,17 +142,11 @@ def spread_folds(raw: Sequence[tuple[str, str, bool, int]], n_folds: int = 10) -
 def read_pairs(path: os.PathLike | str) -> list[Pair]:
     """Pairs from a pairs file (see the module docstring for the formats)."""
     p = Path(path)
+    data = read_or_fail(p, lambda why: PairsError(f"{p}: {why}"), MAX_TEXT_BYTES, missing="no such pairs file")
     try:
-        # files saved by Windows editors start with a BOM
-        text = read_regular(p, MAX_TEXT_BYTES).decode("utf-8-sig")
-    except FileNotFoundError:
-        raise PairsError(f"{p}: no such pairs file") from None
+        text = data.decode("utf-8-sig")  # files saved by Windows editors start with a BOM
     except UnicodeDecodeError:
         raise PairsError(f"{p}: not a text file") from None
-    except UnreadableFile as exc:
-        raise PairsError(f"{p}: {exc}") from None
-    except OSError as exc:
-        raise PairsError(f"{p}: {exc.strerror or exc}") from None
     return parse_pairs(text, source=p.name)
 
 
