@@ -56,6 +56,33 @@ AddressOpt = typer.Option(None, "--address", help="With --engine ray: the cluste
                                                   "default RAY_ADDRESS, else a local Ray started for this run).")
 
 
+def with_options(options: Callable[..., None]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator adding the parameters of ``options`` (a function that only declares CLI options) after a
+    command's own; the command reads them from its context (``ctx.params``), so several commands declare
+    a block of options once."""
+    import functools
+    import inspect
+    import typing
+
+    extra_hints = typing.get_type_hints(options)
+    extra = [p.replace(annotation=extra_hints[p.name]) for p in inspect.signature(options).parameters.values()]
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        hints = typing.get_type_hints(command)
+        own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(command).parameters.values()]
+        names = {p.name for p in own}
+
+        @functools.wraps(command)
+        def run(**kwargs: Any) -> None:
+            command(**{key: value for key, value in kwargs.items() if key in names})
+
+        run.__signature__ = inspect.Signature(own + extra)  # type: ignore[attr-defined]
+        run.__annotations__ = {**hints, **extra_hints}
+        return run
+
+    return decorate
+
+
 def add_commands(app: typer.Typer, *commands: Callable[..., None]) -> None:
     """Register each function as the command named after it."""
     for command in commands:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import typer
 
 from facerec.cli.common import (BackendOpt, DeviceOpt, MinFaceOpt, MinScoreOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt,
-                                WorkersAlias, console, pipeline_spec, print_json, progress, report_failures, say)
+                                WorkersAlias, console, pipeline_spec, with_options, print_json, progress, report_failures, say)
 from facerec.errors import FacerecError
 from facerec.models.pipeline import PipelineSpec
 
@@ -130,21 +130,31 @@ def _print_report(rep: dict, title: str) -> None:
         out.print(f"[yellow]{rep['skipped_pairs']} pair(s) skipped: unreadable images[/yellow]")
 
 
+def _run_options(pick_default: str, pick_note: str) -> Callable[..., None]:
+    """The options of both evaluate commands (read by :meth:`EvalSettings.from_command`); ``--pick``'s default."""
+    def options(
+        profile: str = ProfileOpt, model: Optional[str] = ModelOverride, detector: Optional[str] = DetectorOverride,
+        flip: Optional[bool] = FlipOverride,
+        min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
+        pick: str = typer.Option(pick_default, "--pick", help=_pick_help(pick_note)),
+        select: Optional[str] = SelectAlias,
+        workers: int = WorkersOpt, workers_alias: Optional[int] = WorkersAlias, cache_dir: Optional[Path] = CacheDirOpt,
+        no_cache: bool = NoCacheOpt, roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
+        engine: str = EngineOpt, address: Optional[str] = AddressOpt,
+        backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt,
+    ) -> None:
+        """Declares the options only."""
+
+    return options
+
+
 @evaluate_app.command("lfw")
+@with_options(_run_options("center", "center: the LFW subject"))
 def evaluate_lfw(
     ctx: typer.Context,
     lfw: Optional[Path] = typer.Option(None, "--lfw", help="The LFW image folder (Name/Name_0001.jpg) "
                                        "[default: lfw/ in $FACEREC_DATA, ./data or ../shared/data]."),
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="pairs.txt (default: next to --lfw)."),
-    profile: str = ProfileOpt, model: Optional[str] = ModelOverride, detector: Optional[str] = DetectorOverride,
-    flip: Optional[bool] = FlipOverride,
-    min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
-    pick: str = typer.Option("center", "--pick", help=_pick_help("center: the LFW subject")),
-    select: Optional[str] = SelectAlias,
-    workers: int = WorkersOpt, workers_alias: Optional[int] = WorkersAlias, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
-    roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
-    engine: str = EngineOpt, address: Optional[str] = AddressOpt,
-    backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt,
 ) -> None:
     """The LFW View 2 protocol: 10 folds, threshold chosen on the other 9, accuracy ± std, AUC, EER, VAL@FAR."""
     from facerec.datasets.paths import lfw_dir
@@ -155,10 +165,12 @@ def evaluate_lfw(
         raise FacerecError(f"{lfw}: no such folder")
     pairs_file = pairs or _find_pairs(lfw)
     opts = EvalSettings.from_command(ctx)
-    _run(read_pairs(pairs_file), lfw, opts, f"LFW {pairs_file.name}", {"pairs_file": str(pairs_file), "profile": profile})
+    _run(read_pairs(pairs_file), lfw, opts, f"LFW {pairs_file.name}",
+         {"pairs_file": str(pairs_file), "profile": ctx.params["profile"]})
 
 
 @evaluate_app.command("pairs")
+@with_options(_run_options("largest", "largest"))
 def evaluate_pairs(
     ctx: typer.Context,
     dataset: Path = typer.Argument(..., help="Folder of images (folder per person when pairs are generated)."),
@@ -167,15 +179,6 @@ def evaluate_pairs(
     folds: int = typer.Option(10, "--folds", min=2, help="Folds of disjoint people when generating."),
     seed: int = typer.Option(0, "--seed", help="Seed for generated pairs."),
     save_pairs: Optional[Path] = typer.Option(None, "--save-pairs", help="Write the generated pairs here."),
-    profile: str = ProfileOpt, model: Optional[str] = ModelOverride, detector: Optional[str] = DetectorOverride,
-    flip: Optional[bool] = FlipOverride,
-    min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
-    pick: str = typer.Option("largest", "--pick", help=_pick_help("largest")),
-    select: Optional[str] = SelectAlias,
-    workers: int = WorkersOpt, workers_alias: Optional[int] = WorkersAlias, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
-    roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
-    engine: str = EngineOpt, address: Optional[str] = AddressOpt,
-    backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt,
 ) -> None:
     """Verification accuracy on your own data: a pairs file, or pairs generated from a folder per person."""
     from facerec.evaluation.pairs import generate_pairs, read_pairs, write_pairs
