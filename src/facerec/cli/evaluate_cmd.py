@@ -193,7 +193,7 @@ def evaluate_pairs(
         if save_pairs is not None:
             write_pairs(save_pairs, plist)
     opts = EvalSettings.from_command(ctx)
-    _run(plist, dataset, opts, dataset.name, {"pairs_file": source, "profile": profile})
+    _run(plist, dataset, opts, dataset.name, {"pairs_file": source, "profile": ctx.params["profile"]})
 
 
 @datasets_app.command("download")
