@@ -74,6 +74,7 @@ def lfw_member(member: str) -> tuple[list[str], np.ndarray]:
 def lowres_embeddings(jobs: int = 2, lock: bool = True) -> tuple[list[str], np.ndarray]:
     """(relative paths, unit vectors) of arcface_mbf on the degraded pair images (computed once)."""
     from facerec.io.embeddings import load_embeddings
+    from facerec.models.pipeline import PipelineSpec
     from facerec.workflows.embed_dataset import EmbedOptions, embed_items
 
     out = CACHE / "lfw_lowres_arcface_mbf.npz"
@@ -86,7 +87,7 @@ def lowres_embeddings(jobs: int = 2, lock: bool = True) -> tuple[list[str], np.n
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 dst.write_bytes(degrade(cv2.imread(str(LFW / rel))))
         items = [(str(LOWRES_DIR / rel), rel.split("/")[0]) for rel in rels]
-        options = EmbedOptions(model="arcface_mbf", detector="scrfd:320", flip=False, fallback=True)
+        options = EmbedOptions(PipelineSpec("arcface_mbf", "scrfd:320", flip=False), fallback=True)
         with cpu_lock(lock):
             log(f"embedding {len(items)} degraded images -> {out}")
             report = embed_items(items, out, options=options, jobs=jobs,

@@ -29,6 +29,7 @@ def main() -> int:
     from facerec.evaluation.pairs import read_pairs
     from facerec.evaluation.protocol import accuracy_at, best_threshold, evaluate_scores
     from facerec.evaluation.runner import EmbeddingRunner
+    from facerec.models.pipeline import PipelineSpec
     from facerec.recognition.factory import embedder_names
     from facerec.models.profiles import PROFILES
 
@@ -61,7 +62,7 @@ def main() -> int:
     t0 = time.time()
     for label, model, detector, flip in configs:
         try:
-            runner = EmbeddingRunner(model, detector, flip=flip, workers=args.workers)
+            runner = EmbeddingRunner(PipelineSpec(model, detector, flip), workers=args.workers)
         except Exception as exc:  # noqa: BLE001
             skipped.append((label, f"{type(exc).__name__}: {exc}"))
             continue

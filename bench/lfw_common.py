@@ -107,7 +107,9 @@ def score_config(model: str, detector: str, flip: bool, pick: str = "center", wo
     from facerec.evaluation.pairs import read_pairs
     from facerec.evaluation.runner import EmbeddingRunner
 
-    runner = EmbeddingRunner(model, detector, flip=flip, pick=pick, workers=workers)
+    from facerec.models.pipeline import PipelineSpec
+
+    runner = EmbeddingRunner(PipelineSpec(model, detector, flip), pick=pick, workers=workers)
     with cpu_lock(lock):
         t0 = time.time()
         v2 = score_pairs(read_pairs(VIEW2), LFW, runner)

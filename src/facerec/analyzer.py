@@ -50,11 +50,16 @@ class FaceAnalyzer:
         (:func:`~facerec.detection.factory.build_detector`)."""
         self.store = store or ModelStore(offline=offline)
         self.backend, self.device = resolve_backend(backend), device
+        flip = DEFAULT_FLIP if flip is None else flip
+        self.spec = PipelineSpec(model=model, detector=detector, flip=flip, threshold=threshold, min_score=min_score,
+                                 min_face=int(min_face), backend=self.backend, device=device, threads=threads,
+                                 offline=offline)
+        """What this analyzer was built from (workers build theirs from it)."""
         self.min_score, self.min_face = min_score, int(min_face)
         runtime = {"threads": threads, "backend": self.backend, "device": device}
         self.detector: Detector = build_detector(detector, self.store, min_score=min_score, min_face=min_face,
                                                  **runtime)
-        self.embedder: Embedder = build_embedder(model, self.store, flip=DEFAULT_FLIP if flip is None else flip,
+        self.embedder: Embedder = build_embedder(model, self.store, flip=flip,
                                                 threshold=threshold, **runtime)
         self.fallback = fallback
 

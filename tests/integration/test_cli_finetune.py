@@ -63,9 +63,11 @@ def test_finetune_then_use_the_head_everywhere(capsys, dataset: Path, tmp_path: 
 
     from fastapi.testclient import TestClient
 
+    from facerec.models.pipeline import PipelineSpec
     from facerec.service.app import ServiceConfig, create_app
 
-    with TestClient(create_app(ServiceConfig(db=tmp_path / "s.db", model=model, workers=1))) as client:
+    with TestClient(create_app(ServiceConfig(db=tmp_path / "s.db", spec=PipelineSpec(model=model), given=("model",),
+                                             workers=1))) as client:
         assert client.get("/health").json()["model"] == verdict["model"]
         r = client.post("/v1/embed", files={"image": ("g.png", grace.read_bytes(), "image/png")})
         assert r.status_code == 200 and r.json()["dim"] == 16

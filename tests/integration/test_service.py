@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from support.galleries import BACKENDS, location  # noqa: E402
 
 from facerec.errors import FacerecError  # noqa: E402
+from facerec.models.pipeline import PipelineSpec  # noqa: E402
 from facerec.service.app import ServiceConfig, create_app  # noqa: E402
 
 
@@ -217,7 +218,7 @@ def test_detector_settings_apply_to_the_routes_and_the_video_worker(tmp_path, ph
     by the inference pool and by the video jobs' own analyzer alike; /v1/health says so."""
     from facerec.service.video import VideoJobs
 
-    app = create_app(ServiceConfig(db=tmp_path / "m.db", workers=1, min_face=120))
+    app = create_app(ServiceConfig(db=tmp_path / "m.db", workers=1, spec=PipelineSpec(min_face=120)))
     with TestClient(app, base_url="http://127.0.0.1") as c:
         assert c.post("/v1/detect", files={"image": photos["astro"]}).json()["faces"] == []
         assert len(c.post("/v1/detect", files={"image": photos["grace"]}).json()["faces"]) == 1

@@ -11,6 +11,7 @@ import pytest
 
 from facerec.evaluation.cache import ArrayCache, image_key
 from facerec.evaluation.runner import EmbeddingRunner
+from facerec.models.pipeline import PipelineSpec
 
 from support.transforms import jpeg
 
@@ -57,40 +58,40 @@ def images(tmp_path: Path, grace_bgr: np.ndarray, astronaut_bgr: np.ndarray) -> 
 
 def test_runner_reuses_and_invalidates(tmp_path: Path, images: list[Path], grace_bgr: np.ndarray):
     cache = tmp_path / "cache"
-    first = EmbeddingRunner("arcface_mbf", "scrfd", cache_dir=cache).run(images)
+    first = EmbeddingRunner(PipelineSpec("arcface_mbf", "scrfd"), cache_dir=cache).run(images)
     assert first.computed == 3 and not first.failures
     assert first.fallback.tolist() == [False, False, True]
     assert first.faces.tolist()[:2] == [1, 1] and first.faces[2] == 0
-    fresh = EmbeddingRunner("arcface_mbf", "scrfd", use_cache=False).run(images)
+    fresh = EmbeddingRunner(PipelineSpec("arcface_mbf", "scrfd"), use_cache=False).run(images)
     assert np.allclose(first.vectors[0], fresh.vectors[0], atol=1e-6)
     # nothing changed: nothing computed, same vectors
-    again = EmbeddingRunner("arcface_mbf", "scrfd", cache_dir=cache).run(images)
+    again = EmbeddingRunner(PipelineSpec("arcface_mbf", "scrfd"), cache_dir=cache).run(images)
     assert again.computed == 0 and np.array_equal(again.vectors[0], first.vectors[0])
     # touched (a copy, a restore, a re-mount) but not changed: still cached
     os.utime(images[1], ns=(5, 5))
-    assert EmbeddingRunner("arcface_mbf", "scrfd", cache_dir=cache).run(images).computed == 0
+    assert EmbeddingRunner(PipelineSpec("arcface_mbf", "scrfd"), cache_dir=cache).run(images).computed == 0
     # the image changed: only it is computed again
     cv2.imwrite(str(images[0]), jpeg(grace_bgr, 30))
     os.utime(images[0], ns=(1, 1))
-    edited = EmbeddingRunner("arcface_mbf", "scrfd", cache_dir=cache).run(images)
+    edited = EmbeddingRunner(PipelineSpec("arcface_mbf", "scrfd"), cache_dir=cache).run(images)
     assert edited.computed == 1
     assert not np.allclose(edited.vectors[0][0], first.vectors[0][0])
     assert float(edited.vectors[0][0] @ first.vectors[0][0]) > 0.8  # still the same face
     # every setting of the pipeline selects another cache entry
-    for model, detector, kwargs in [("arcface_mbf", "scrfd:320", {}), ("arcface_mbf", "yunet", {}),
-                                    ("sface", "scrfd", {}), ("arcface_mbf", "scrfd", {"flip": True}),
-                                    ("arcface_mbf", "scrfd", {"pick": "largest"})]:
-        run = EmbeddingRunner(model, detector, cache_dir=cache, **kwargs).run(images)
-        assert run.computed == 3, (model, detector, kwargs)
+    for spec, kwargs in [(PipelineSpec("arcface_mbf", "scrfd:320"), {}), (PipelineSpec("arcface_mbf", "yunet"), {}),
+                         (PipelineSpec("sface", "scrfd"), {}), (PipelineSpec("arcface_mbf", "scrfd", flip=True), {}),
+                         (PipelineSpec("arcface_mbf", "scrfd"), {"pick": "largest"})]:
+        run = EmbeddingRunner(spec, cache_dir=cache, **kwargs).run(images)
+        assert run.computed == 3, (spec, kwargs)
     # an ensemble is made of its cached members: nothing new to compute
-    ens = EmbeddingRunner("arcface_mbf+sface", "scrfd", cache_dir=cache).run(images)
+    ens = EmbeddingRunner(PipelineSpec("arcface_mbf+sface", "scrfd"), cache_dir=cache).run(images)
     assert ens.computed == 0 and ens.member_ids == ["arcface_mbf", "sface"]
 
 
 def test_runner_lists_unreadable_files(tmp_path: Path, images: list[Path]):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not an image")
-    run = EmbeddingRunner("arcface_mbf", "scrfd", cache_dir=tmp_path / "c").run(
+    run = EmbeddingRunner(PipelineSpec("arcface_mbf", "scrfd"), cache_dir=tmp_path / "c").run(
         [images[0], broken, tmp_path / "missing.jpg"])
     assert sorted(run.failures) == [1, 2]
     assert run.computed == 1 and np.linalg.norm(run.vectors[0][0]) == pytest.approx(1.0, abs=1e-5)

@@ -152,6 +152,7 @@ def test_refuses_other_embedder(tmp_path, analyzer, grace_bgr, gallery_backend):
         other = FaceAnalyzer(model="sface")
         face = other.face(grace_bgr)
         from facerec.gallery.gallery import record_of
+        from facerec.models.pipeline import PipelineSpec
 
         with pytest.raises(IncompatibleEmbeddingsError):
             g.add_records("Grace Hopper", [record_of(face, "x", None)], model=other.model)
@@ -160,7 +161,7 @@ def test_refuses_other_embedder(tmp_path, analyzer, grace_bgr, gallery_backend):
     with pytest.raises(IncompatibleEmbeddingsError):
         Gallery(db, other)
     with pytest.raises(IncompatibleEmbeddingsError):
-        Gallery.open(db, model="sface")
+        Gallery.open(db, PipelineSpec(model="sface"))
     assert Gallery.open(db, load_models=False).embedder_id == analyzer.model
 
 

@@ -8,7 +8,7 @@ softmax temperature. Prediction runs from the stored arrays (NumPy), so loading 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Type
+from typing import Any, Callable, ClassVar, Optional, Type
 
 import numpy as np
 
@@ -36,6 +36,11 @@ class Classifier(ABC):
 
     kind: ClassVar[str]
     classes_: np.ndarray
+    state: ClassVar[dict[str, tuple[str, type]]]
+    """The learned arrays as saved: name -> (attribute, dtype)."""
+    settings: ClassVar[dict[str, tuple[str, Optional[Callable[[Any], Any]]]]] = {}
+    """The saved parameters: name -> (attribute, conversion on load): the ``__init__`` hyperparameters,
+    or learned numbers (attributes ending in ``_``: required on load)."""
 
     def fit(self, X: np.ndarray, y) -> "Classifier":
         """Learn the classes of ``y`` and train on vectors ``X``."""
@@ -61,13 +66,13 @@ class Classifier(ABC):
         """The most likely class of every row."""
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
-    @abstractmethod
     def arrays(self) -> dict[str, np.ndarray]:
         """The learned state needed for prediction, as arrays."""
+        return {key: getattr(self, attr) for key, (attr, _) in self.state.items()}
 
     def params(self) -> dict:
-        """JSON-able hyperparameters (the ``__init__`` arguments)."""
-        return {}
+        """JSON-able hyperparameters (the ``__init__`` arguments) and learned numbers."""
+        return {key: getattr(self, attr) for key, (attr, _) in self.settings.items()}
 
     def set_params(self, **params) -> "Classifier":
         """Change hyperparameters before :meth:`fit` (unknown names are an error)."""
@@ -78,15 +83,24 @@ class Classifier(ABC):
         return self
 
     @classmethod
-    @abstractmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], params: dict, classes: np.ndarray) -> "Classifier":
         """Rebuild a fitted classifier from :meth:`arrays`, :meth:`params` and its classes."""
+        obj = cls()
+        for key, (attr, convert) in cls.settings.items():
+            if key in params or attr.endswith("_"):  # a hyperparameter not saved keeps its default
+                setattr(obj, attr, params[key] if convert is None else convert(params[key]))
+        obj.classes_ = np.asarray(classes)
+        for key, (attr, dtype) in cls.state.items():
+            setattr(obj, attr, np.asarray(arrays[key], dtype))
+        return obj
 
 
 class LinearSVM(Classifier):
     """One-vs-rest linear SVM (``LinearSVC``) with per-class Platt sigmoids, normalised across classes."""
 
     kind = "svm"
+    state = {"coef": ("coef_", np.float64), "intercept": ("intercept_", np.float64), "platt": ("platt_", np.float64)}
+    settings = {"C": ("C", float), "random_state": ("random_state", None)}
 
     def __init__(self, C: float = 1.0, random_state: int = 0) -> None:
         self.C = float(C)
@@ -115,19 +129,6 @@ class LinearSVM(Classifier):
         p = _sigmoid(self.platt_[:, 0] * self.decision_function(X) + self.platt_[:, 1])
         return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
 
-    def arrays(self):
-        return {"coef": self.coef_, "intercept": self.intercept_, "platt": self.platt_}
-
-    def params(self):
-        return {"C": self.C, "random_state": self.random_state}
-
-    @classmethod
-    def from_arrays(cls, arrays, params, classes):
-        obj = cls(params.get("C", 1.0), params.get("random_state", 0))
-        obj.classes_ = np.asarray(classes)
-        obj.coef_, obj.intercept_, obj.platt_ = (np.asarray(arrays[k], np.float64)
-                                                 for k in ("coef", "intercept", "platt"))
-        return obj
 
 
 def _ovr(coef: np.ndarray, intercept: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -167,6 +168,8 @@ class LogReg(Classifier):
     """Multinomial logistic regression (``LogisticRegression``, lbfgs)."""
 
     kind = "logreg"
+    state = {"coef": ("coef_", np.float64), "intercept": ("intercept_", np.float64)}
+    settings = {"C": ("C", float), "max_iter": ("max_iter", int), "random_state": ("random_state", None)}
 
     def __init__(self, C: float = 10.0, max_iter: int = 2000, random_state: int = 0) -> None:
         self.C = float(C)
@@ -185,24 +188,14 @@ class LogReg(Classifier):
     def predict_proba(self, X):
         return _softmax(np.asarray(X, np.float64) @ self.coef_.T + self.intercept_)
 
-    def arrays(self):
-        return {"coef": self.coef_, "intercept": self.intercept_}
-
-    def params(self):
-        return {"C": self.C, "max_iter": self.max_iter, "random_state": self.random_state}
-
-    @classmethod
-    def from_arrays(cls, arrays, params, classes):
-        obj = cls(params.get("C", 10.0), params.get("max_iter", 2000), params.get("random_state", 0))
-        obj.classes_ = np.asarray(classes)
-        obj.coef_, obj.intercept_ = np.asarray(arrays["coef"], np.float64), np.asarray(arrays["intercept"], np.float64)
-        return obj
 
 
 class KNN(Classifier):
     """k nearest training vectors by cosine similarity; votes weighted by similarity."""
 
     kind = "knn"
+    state = {"vectors": ("fit_X_", np.float32), "labels": ("fit_y_", np.int64)}
+    settings = {"k": ("n_neighbors", int)}
 
     def __init__(self, n_neighbors: int = 5) -> None:
         self.n_neighbors = int(n_neighbors)
@@ -219,18 +212,6 @@ class KNN(Classifier):
         np.add.at(votes, (np.broadcast_to(rows, top.shape), self.fit_y_[top]), np.maximum(sims[rows, top], 1e-6))
         return votes / votes.sum(axis=1, keepdims=True)
 
-    def arrays(self):
-        return {"vectors": self.fit_X_, "labels": self.fit_y_}
-
-    def params(self):
-        return {"k": self.n_neighbors}
-
-    @classmethod
-    def from_arrays(cls, arrays, params, classes):
-        obj = cls(params.get("k", 5))
-        obj.classes_ = np.asarray(classes)
-        obj.fit_X_, obj.fit_y_ = np.asarray(arrays["vectors"], np.float32), np.asarray(arrays["labels"], np.int64)
-        return obj
 
 
 class Centroid(Classifier):
@@ -238,6 +219,8 @@ class Centroid(Classifier):
     (``scale_``) fitted on the training vectors."""
 
     kind = "centroid"
+    state = {"centroids": ("centroids_", np.float64)}
+    settings = {"scale": ("scale_", float)}  # learned, kept in the JSON header
 
     def _fit(self, x, y, n_classes):
         from scipy.optimize import minimize_scalar
@@ -256,18 +239,6 @@ class Centroid(Classifier):
     def predict_proba(self, X):
         return _softmax(self.scale_ * (l2_normalize(X).astype(np.float64) @ self.centroids_.T))
 
-    def arrays(self):
-        return {"centroids": self.centroids_}
-
-    def params(self):
-        return {"scale": self.scale_}  # learned, kept in the JSON header where saved models have it
-
-    @classmethod
-    def from_arrays(cls, arrays, params, classes):
-        obj = cls()
-        obj.classes_ = np.asarray(classes)
-        obj.centroids_, obj.scale_ = np.asarray(arrays["centroids"], np.float64), float(params["scale"])
-        return obj
 
 
 def class_centroids(x: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:

@@ -7,12 +7,12 @@ from typing import List, Optional
 import typer
 
 from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, BackendOpt, DeviceOpt, AddressOpt, EngineOpt, JobsOpt, JsonOpt, OfflineOpt,
-                                batch_engine, console, finite,
+                                batch_engine, console, finite, pipeline_spec,
                                 print_json, progress, report_failures)
 from facerec.errors import FacerecError
 
 
-def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of unlabelled photos."),
+def cluster(ctx: typer.Context, images: List[Path] = typer.Argument(..., help="Images or folders of unlabelled photos."),
             out: Path = typer.Option(..., "--out", "-o", help="Output folder (must be new or empty)."),
             method: str = typer.Option("chinese-whispers", "--method", help="chinese-whispers, dbscan or hdbscan."),
             threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
@@ -32,7 +32,6 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
     from facerec.clustering import METHODS, cluster_threshold
     from facerec.clustering.images import cluster_folder
     from facerec.io.files import expand_paths
-    from facerec.models.pipeline import PipelineSpec
 
     if method not in METHODS:
         raise FacerecError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -42,8 +41,7 @@ def cluster(images: List[Path] = typer.Argument(..., help="Images or folders of 
     if not files:
         raise FacerecError("no images found in the given paths")
     # one spec for this process and every worker: the profile's flip reaches both (it once reached workers only)
-    spec = PipelineSpec.from_profile(profile, model=model, detector=detector, offline=True if offline else None,
-                                     backend=backend, device=device, min_score=min_score, min_face=min_face)
+    spec = pipeline_spec(ctx)
     fa = FaceAnalyzer.from_spec(spec)
     thr = threshold if threshold is not None else cluster_threshold(fa.threshold, margin)
     with batch_engine(engine, address) as eng, progress() as bar:

@@ -35,15 +35,6 @@ def _apply_profile(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
     return value
 
 
-def profile_flip(profile: Optional[str], default: Optional[bool] = None) -> Optional[bool]:
-    """The flip setting of ``--profile`` for commands without a --flip option (``default`` without one)."""
-    if profile is None:
-        return default
-    from facerec.models.profiles import get_profile
-
-    return get_profile(profile).flip
-
-
 ProfileOpt = typer.Option(None, "--profile", "-p", is_eager=True, callback=_apply_profile,
                           help="Named pipeline (default, fast, accurate: see 'facerec models list'): its model, "
                                "detector and flip unless given.")
@@ -63,6 +54,39 @@ EngineOpt = typer.Option("local", "--engine", help="Where the batch work runs: '
                                                    "(a Ray cluster; needs pip install 'facerec[ray]').")
 AddressOpt = typer.Option(None, "--address", help="With --engine ray: the cluster to join (e.g. 10.0.0.5:6379; "
                                                   "default RAY_ADDRESS, else a local Ray started for this run).")
+
+
+def with_options(options: Callable[..., None]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator adding the parameters of ``options`` (a function that only declares CLI options) after a
+    command's own; the command reads them from its context (``ctx.params``), so several commands declare
+    a block of options once."""
+    import functools
+    import inspect
+    import typing
+
+    extra_hints = typing.get_type_hints(options)
+    extra = [p.replace(annotation=extra_hints[p.name]) for p in inspect.signature(options).parameters.values()]
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        hints = typing.get_type_hints(command)
+        own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(command).parameters.values()]
+        names = {p.name for p in own}
+
+        @functools.wraps(command)
+        def run(**kwargs: Any) -> None:
+            command(**{key: value for key, value in kwargs.items() if key in names})
+
+        run.__signature__ = inspect.Signature(own + extra)  # type: ignore[attr-defined]
+        run.__annotations__ = {**hints, **extra_hints}
+        return run
+
+    return decorate
+
+
+def add_commands(app: typer.Typer, *commands: Callable[..., None]) -> None:
+    """Register each function as the command named after it."""
+    for command in commands:
+        app.command(command.__name__)(command)
 
 
 @contextlib.contextmanager
@@ -100,15 +124,37 @@ MinScoreOpt = typer.Option(None, "--min-score", min=0.0, max=1.0,
 MinFaceOpt = typer.Option(0, "--min-face", min=0, help="Ignore faces smaller than this many pixels (shorter box side).")
 
 
-def make_analyzer(model: str, detector: str, flip: Optional[bool] = None, offline: bool = False,
-                  threshold: Optional[float] = None, fallback: bool = False, backend: Optional[str] = None,
-                  device: Optional[str] = None, min_score: Optional[float] = None, min_face: int = 0):
-    """A FaceAnalyzer from CLI options (imported lazily to keep --help fast)."""
-    from facerec.analyzer import FaceAnalyzer
+SPEC_OPTIONS = ("model", "detector", "flip", "min_score", "min_face", "backend", "device")
+"""The options a command's pipeline spec is read from, by parameter name (``threshold`` is not among them:
+only ``verify``'s means the embedder's; commands pass it by name)."""
+
+
+def pipeline_spec(ctx: typer.Context, **overrides: Any):
+    """The command's :class:`~facerec.models.pipeline.PipelineSpec`, built once: its ``--profile`` (else the
+    default one) with the :data:`SPEC_OPTIONS` and ``--offline`` it has; ``overrides`` (spec fields by name)
+    replace those values, None giving the profile's."""
     from facerec.models.pipeline import PipelineSpec
 
-    spec = PipelineSpec(model=model, detector=detector, threshold=threshold, offline=True if offline else None,
-                        backend=backend, device=device, min_score=min_score, min_face=min_face).with_(flip=flip)
+    params = ctx.params
+    values = {**{key: params.get(key) for key in SPEC_OPTIONS}, **overrides}
+    return PipelineSpec.from_profile(params.get("profile"), offline=True if params.get("offline") else None,
+                                     **values)
+
+
+def given_models(ctx: typer.Context) -> tuple[str, ...]:
+    """The model fields (model, detector, flip) the user chose, ``--profile`` included: they win over a
+    gallery's recorded ones."""
+    from facerec.models.pipeline import MODEL_FIELDS
+
+    params = ctx.params
+    return tuple(key for key in MODEL_FIELDS
+                 if params.get(key) is not None or (key == "flip" and params.get("profile") is not None))
+
+
+def make_analyzer(spec, fallback: bool = False):
+    """A FaceAnalyzer of a command's spec (imported lazily to keep --help fast)."""
+    from facerec.analyzer import FaceAnalyzer
+
     return FaceAnalyzer.from_spec(spec, fallback=fallback)
 
 

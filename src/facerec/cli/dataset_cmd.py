@@ -8,17 +8,17 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt,
+from facerec.cli.common import (add_commands, ProfileOpt, MinFaceOpt, MinScoreOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JobsOpt, JsonOpt,
                                 ModelOpt, OfflineOpt,
-                                batch_engine, console, finite, list_failures, min_quality_option, print_json,
-                                progress_bar, say)
+                                batch_engine, console, finite, list_failures, make_analyzer, min_quality_option,
+                                pipeline_spec, print_json, progress_bar, say)
 from facerec.io.text import safe_text
 from facerec.cli.validate import within
 from facerec.errors import FacerecError
 
 
 # -- align -------------------------------------------------------------------------------------------
-def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/Name_0001.jpg)."),
+def align(ctx: typer.Context, dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/Name_0001.jpg)."),
           out: Path = typer.Argument(..., help="Output folder (same layout, .png crops)."),
           jobs: Optional[int] = JobsOpt,
           size: int = typer.Option(112, "--size", help="Crop size in pixels (square)."),
@@ -32,13 +32,13 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
           engine: str = EngineOpt, address: Optional[str] = AddressOpt,
           backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Align the largest face of every image; resumable, with a failure report."""
+    from facerec.recognition.factory import DEFAULT_EMBEDDER
     from facerec.workflows.align_dataset import AlignSettings, align_dataset
 
-    settings = AlignSettings(size=size, zoom=zoom, detector=detector, fallback=parse_fallback(fallback),
-                             min_quality=min_quality or None, min_score=min_score, min_face=min_face)
+    settings = AlignSettings(size=size, zoom=zoom, fallback=parse_fallback(fallback), min_quality=min_quality or None)
+    spec = pipeline_spec(ctx, model=DEFAULT_EMBEDDER)  # aligning detects only: the default embedder, as ever
     with batch_engine(engine, address) as eng, progress_bar("aligning") as bar:
-        report = align_dataset(dataset, out, settings=settings, jobs=jobs, offline=True if offline else None,
-                               progress=bar, engine=eng, backend=backend, device=device)
+        report = align_dataset(dataset, out, spec, settings=settings, jobs=jobs, progress=bar, engine=eng)
     if json_out:
         print_json(report.to_dict())
     else:
@@ -51,7 +51,7 @@ def align(dataset: Path = typer.Argument(..., help="Folder of images (e.g. Name/
 
 
 # -- train -------------------------------------------------------------------------------------------
-def train(data: Path = typer.Argument(..., help="A folder-per-person dataset (raw or aligned) or an embeddings file."),
+def train(ctx: typer.Context, data: Path = typer.Argument(..., help="A folder-per-person dataset (raw or aligned) or an embeddings file."),
           out: Path = typer.Option(..., "--out", "-o", help="Where to save the classifier (.npz)."),
           classifier: str = typer.Option("svm", "--classifier", "-c", help="svm, logreg, knn or centroid."),
           min_images: int = typer.Option(2, "--min-images-per-class", min=1, help="Skip people with fewer images."),
@@ -72,8 +72,7 @@ def train(data: Path = typer.Argument(..., help="A folder-per-person dataset (ra
     if not 0.0 <= test_ratio < 1.0:
         raise FacerecError(f"--test-ratio must be at least 0 and below 1, got {test_ratio}")
     make_classifier(classifier)  # fail fast on a bad name
-    table = _labelled_embeddings(data, model, detector, flip, offline, jobs, min_images, save_embeddings,
-                                 {"backend": backend, "device": device, "min_score": min_score, "min_face": min_face})
+    table = _labelled_embeddings(data, pipeline_spec(ctx), jobs, min_images, save_embeddings)
     result = train_classifier(table, classifier, min_images, test_ratio, seed,
                               min_similarity=_embedder_threshold(table.model, offline))
     result.model.save(out)
@@ -115,15 +114,13 @@ def _print_worst(rows: list[dict], n: int = 10) -> None:
     console.print(table)  # rich table
 
 
-def _labelled_embeddings(data: Path, model: str, detector: str, flip: bool, offline: bool, jobs: Optional[int],
-                         min_images: int, keep: Optional[Path], runtime: Optional[dict] = None):
+def _labelled_embeddings(data: Path, spec, jobs: Optional[int], min_images: int, keep: Optional[Path]):
     """Embeddings with labels: loaded from a file, or computed from a dataset folder (aligned
     crops when it holds 'facerec align' settings), skipping people with too few images."""
     from collections import Counter
 
     from facerec.io.embeddings import load_embeddings
-    from facerec.workflows.align_dataset import read_settings
-    from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items
+    from facerec.workflows.embed_dataset import collect_items, embed_items
 
     if data.is_file():
         return load_embeddings(data)
@@ -134,10 +131,7 @@ def _labelled_embeddings(data: Path, model: str, detector: str, flip: bool, offl
     items = [(p, label) for p, label in items if counts[label] >= min_images]
     if not items:
         raise FacerecError(f"{data}: no person has {min_images} or more images")
-    settings = read_settings(data)
-    options = EmbedOptions(model=model, detector=detector, flip=flip, aligned=settings is not None,
-                           align_zoom=float(settings.get("zoom", 1.0)) if settings else 1.0,
-                           offline=True if offline else None, **(runtime or {}))
+    options = _embed_options(spec, data)
     with contextlib.ExitStack() as stack:
         target = keep
         if target is None:
@@ -148,8 +142,18 @@ def _labelled_embeddings(data: Path, model: str, detector: str, flip: bool, offl
         return report.table
 
 
+def _embed_options(spec, folder: Path):
+    """How to embed a dataset folder: its 'facerec align' crops as they are, else detecting faces."""
+    from facerec.workflows.align_dataset import read_settings
+    from facerec.workflows.embed_dataset import EmbedOptions
+
+    settings = read_settings(folder)
+    return EmbedOptions(spec, aligned=settings is not None,
+                        align_zoom=float(settings.get("zoom", 1.0)) if settings else 1.0)
+
+
 # -- classify ----------------------------------------------------------------------------------------
-def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A classifier from 'facerec train'."),
+def classify(ctx: typer.Context, model_file: Path = typer.Argument(..., metavar="MODEL", help="A classifier from 'facerec train'."),
              images: List[Path] = typer.Argument(..., help="Images or folders; one labelled dataset folder "
                                                           "also reports accuracy."),
              min_probability: Optional[float] = typer.Option(
@@ -167,11 +171,13 @@ def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A cla
              jobs: Optional[int] = JobsOpt,
              json_out: bool = JsonOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Name every face, or 'unknown' when it resembles no trained person closely enough (open set)."""
-    runtime = {"backend": backend, "device": device, "min_score": min_score, "min_face": min_face}
     from facerec.classification import FaceClassifier
+    from facerec.recognition.factory import parse_embedder_id
     from facerec.workflows.embed_dataset import looks_like_dataset
 
     clf = FaceClassifier.load(model_file)
+    name, flip = parse_embedder_id(clf.embedder)
+    spec = pipeline_spec(ctx, model=name, flip=flip)  # the classifier's embedding space
     min_prob = threshold if min_probability is None else min_probability  # --threshold: its old name
     if closed_set:
         min_prob = min_prob or 0.0
@@ -181,29 +187,16 @@ def classify(model_file: Path = typer.Argument(..., metavar="MODEL", help="A cla
         min_sim = min_similarity if min_similarity is not None else (
             clf.min_similarity if clf.min_similarity is not None else _embedder_threshold(clf.embedder, offline))
     if len(images) == 1 and looks_like_dataset(images[0]):
-        _classify_dataset(clf, images[0], min_prob, min_sim, detector, offline, jobs, json_out, runtime)
+        _classify_dataset(clf, images[0], min_prob, min_sim, spec, jobs, json_out)
         return
-    _classify_images(clf, images, min_prob, min_sim, detector, offline, json_out, runtime)
+    _classify_images(clf, images, min_prob, min_sim, spec, json_out)
 
 
-def _analyzer_for(clf, detector: str, offline: bool, runtime: dict):
-    """A FaceAnalyzer producing the classifier's embedding space."""
-    from facerec.analyzer import FaceAnalyzer
-    from facerec.models.pipeline import PipelineSpec
-    from facerec.recognition.factory import parse_embedder_id
-
-    name, flip = parse_embedder_id(clf.embedder)
-    spec = PipelineSpec(model=name, detector=detector, flip=flip, offline=True if offline else None, **runtime)
-    fa = FaceAnalyzer.from_spec(spec)
-    clf.require_model(fa.model)
-    return fa, name, flip
-
-
-def _classify_images(clf, images: List[Path], min_prob: float, min_sim: float, detector: str, offline: bool,
-                     json_out: bool, runtime: dict) -> None:
+def _classify_images(clf, images: List[Path], min_prob: float, min_sim: float, spec, json_out: bool) -> None:
     from facerec.io.files import expand_paths
 
-    fa, _, _ = _analyzer_for(clf, detector, offline, runtime)
+    fa = make_analyzer(spec)
+    clf.require_model(fa.model)
     files = expand_paths(images)
     if not files:
         raise FacerecError("no images found in the given paths")
@@ -235,18 +228,12 @@ def _classify_images(clf, images: List[Path], min_prob: float, min_sim: float, d
         raise FacerecError(f"all {len(failures)} image(s) failed")
 
 
-def _classify_dataset(clf, folder: Path, min_prob: float, min_sim: float, detector: str, offline: bool,
-                      jobs: Optional[int], json_out: bool, runtime: dict) -> None:
+def _classify_dataset(clf, folder: Path, min_prob: float, min_sim: float, spec, jobs: Optional[int],
+                      json_out: bool) -> None:
     from facerec.classification import evaluate_classifier
-    from facerec.recognition.factory import parse_embedder_id
-    from facerec.workflows.align_dataset import read_settings
-    from facerec.workflows.embed_dataset import EmbedOptions, collect_items, embed_items
+    from facerec.workflows.embed_dataset import collect_items, embed_items
 
-    name, flip = parse_embedder_id(clf.embedder)
-    settings = read_settings(folder)
-    options = EmbedOptions(model=name, detector=detector, flip=flip, aligned=settings is not None,
-                           align_zoom=float(settings.get("zoom", 1.0)) if settings else 1.0,
-                           offline=True if offline else None, **runtime)
+    options = _embed_options(spec, folder)
     items = collect_items([folder], labels=True)
     with tempfile.TemporaryDirectory(prefix="facerec-") as tmp:
         with progress_bar("embedding") as bar:
@@ -295,7 +282,4 @@ def plot(embeddings: Path = typer.Argument(..., help="A labelled embeddings file
 
 
 def register(app: typer.Typer) -> None:
-    app.command("align")(align)
-    app.command("train")(train)
-    app.command("classify")(classify)
-    app.command("plot")(plot)
+    add_commands(app, align, train, classify, plot)

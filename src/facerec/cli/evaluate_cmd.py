@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import typer
 
 from facerec.cli.common import (BackendOpt, DeviceOpt, MinFaceOpt, MinScoreOpt, AddressOpt, EngineOpt, JsonOpt, OfflineOpt,
-                                WorkersAlias, console, print_json, progress, report_failures, say)
+                                WorkersAlias, console, pipeline_spec, with_options, print_json, progress, report_failures, say)
 from facerec.errors import FacerecError
+from facerec.models.pipeline import PipelineSpec
 
 evaluate_app = typer.Typer(help="Verification accuracy: the LFW View 2 protocol, or your own pairs.",
                            no_args_is_help=True)
@@ -41,33 +42,25 @@ def register(app: typer.Typer) -> None:
 
 @dataclass
 class EvalSettings:
-    """How one ``evaluate`` run embeds and reports (the profile's pipeline with the user's overrides)."""
+    """How one ``evaluate`` run embeds (the profile's pipeline with the user's overrides) and reports."""
 
-    model: str
-    detector: str
-    flip: bool
+    spec: PipelineSpec
     pick: str
     workers: int = 0
     cache_dir: Optional[Path] = None
     no_cache: bool = False
-    offline: bool = False
     as_json: bool = False
     roc: Optional[Path] = None
-    backend: Optional[str] = None
-    device: Optional[str] = None
     engine: str = "local"
     address: Optional[str] = None
-    min_score: Optional[float] = None
-    min_face: int = 0
 
     @classmethod
-    def from_profile(cls, profile: str, model: Optional[str], detector: Optional[str], flip: Optional[bool],
-                     **rest) -> "EvalSettings":
-        """The named profile's model, detector and flip, each replaced where the user gave one."""
-        from facerec.models.profiles import get_profile
-
-        prof = get_profile(profile)
-        return cls(model or prof.model, detector or prof.detector, prof.flip if flip is None else flip, **rest)
+    def from_command(cls, ctx: typer.Context) -> "EvalSettings":
+        """The settings of an ``evaluate`` command from its parsed options."""
+        p = ctx.params
+        return cls(pipeline_spec(ctx), pick=p["select"] or p["pick"], workers=p["workers"] or p["workers_alias"] or 0,
+                   cache_dir=p["cache_dir"], no_cache=p["no_cache"], as_json=p["as_json"], roc=p["roc"],
+                   engine=p["engine"], address=p["address"])
 
 
 def _find_pairs(lfw: Path) -> Path:
@@ -87,10 +80,8 @@ def _run(pairs, root: Path, opts: EvalSettings, title: str, extra: dict) -> None
 
     eng = make_engine(opts.engine, opts.address)  # Ray starts only if the cache lacks something
     workers = opts.workers or (0 if eng else min(8, os.cpu_count() or 1))
-    runner = EmbeddingRunner(opts.model, opts.detector, flip=opts.flip, pick=opts.pick, cache_dir=opts.cache_dir,
-                             use_cache=not opts.no_cache, workers=workers, offline=True if opts.offline else None,
-                             engine=eng, backend=opts.backend, device=opts.device, min_score=opts.min_score,
-                             min_face=opts.min_face)
+    runner = EmbeddingRunner(opts.spec, pick=opts.pick, cache_dir=opts.cache_dir, use_cache=not opts.no_cache,
+                             workers=workers, engine=eng)
     with progress() as bar:
         task = bar.add_task("embedding", total=None)
 
@@ -101,8 +92,8 @@ def _run(pairs, root: Path, opts: EvalSettings, title: str, extra: dict) -> None
     if eng is not None and eng.rows_per_node:
         say(eng.summary())
     rep.update(extra, backend=runner.backend)
-    if opts.min_score is not None or opts.min_face:
-        rep.update(min_score=opts.min_score, min_face=opts.min_face)
+    if opts.spec.min_score is not None or opts.spec.min_face:
+        rep.update(min_score=opts.spec.min_score, min_face=opts.spec.min_face)
     if opts.roc is not None:
         save_roc_png(opts.roc, {f"{rep['model']} ({rep['accuracy_mean']:.2%})": (ev.roc_fpr, ev.roc_tpr)}, title)
         rep["roc_png"] = str(opts.roc)
@@ -139,20 +130,31 @@ def _print_report(rep: dict, title: str) -> None:
         out.print(f"[yellow]{rep['skipped_pairs']} pair(s) skipped: unreadable images[/yellow]")
 
 
+def _run_options(pick_default: str, pick_note: str) -> Callable[..., None]:
+    """The options of both evaluate commands (read by :meth:`EvalSettings.from_command`); ``--pick``'s default."""
+    def options(
+        profile: str = ProfileOpt, model: Optional[str] = ModelOverride, detector: Optional[str] = DetectorOverride,
+        flip: Optional[bool] = FlipOverride,
+        min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
+        pick: str = typer.Option(pick_default, "--pick", help=_pick_help(pick_note)),
+        select: Optional[str] = SelectAlias,
+        workers: int = WorkersOpt, workers_alias: Optional[int] = WorkersAlias, cache_dir: Optional[Path] = CacheDirOpt,
+        no_cache: bool = NoCacheOpt, roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
+        engine: str = EngineOpt, address: Optional[str] = AddressOpt,
+        backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt,
+    ) -> None:
+        """Declares the options only."""
+
+    return options
+
+
 @evaluate_app.command("lfw")
+@with_options(_run_options("center", "center: the LFW subject"))
 def evaluate_lfw(
+    ctx: typer.Context,
     lfw: Optional[Path] = typer.Option(None, "--lfw", help="The LFW image folder (Name/Name_0001.jpg) "
                                        "[default: lfw/ in $FACEREC_DATA, ./data or ../shared/data]."),
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="pairs.txt (default: next to --lfw)."),
-    profile: str = ProfileOpt, model: Optional[str] = ModelOverride, detector: Optional[str] = DetectorOverride,
-    flip: Optional[bool] = FlipOverride,
-    min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
-    pick: str = typer.Option("center", "--pick", help=_pick_help("center: the LFW subject")),
-    select: Optional[str] = SelectAlias,
-    workers: int = WorkersOpt, workers_alias: Optional[int] = WorkersAlias, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
-    roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
-    engine: str = EngineOpt, address: Optional[str] = AddressOpt,
-    backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt,
 ) -> None:
     """The LFW View 2 protocol: 10 folds, threshold chosen on the other 9, accuracy ± std, AUC, EER, VAL@FAR."""
     from facerec.datasets.paths import lfw_dir
@@ -162,30 +164,21 @@ def evaluate_lfw(
     if not lfw.is_dir():
         raise FacerecError(f"{lfw}: no such folder")
     pairs_file = pairs or _find_pairs(lfw)
-    opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers or workers_alias or 0,
-                                     cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc,
-                                     engine=engine, address=address, backend=backend, device=device,
-                                     min_score=min_score, min_face=min_face)
-    _run(read_pairs(pairs_file), lfw, opts, f"LFW {pairs_file.name}", {"pairs_file": str(pairs_file), "profile": profile})
+    opts = EvalSettings.from_command(ctx)
+    _run(read_pairs(pairs_file), lfw, opts, f"LFW {pairs_file.name}",
+         {"pairs_file": str(pairs_file), "profile": ctx.params["profile"]})
 
 
 @evaluate_app.command("pairs")
+@with_options(_run_options("largest", "largest"))
 def evaluate_pairs(
+    ctx: typer.Context,
     dataset: Path = typer.Argument(..., help="Folder of images (folder per person when pairs are generated)."),
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="Pairs file; default: generate pairs from the folders."),
     per_fold: int = typer.Option(300, "--per-fold", min=1, help="Matched (and as many mismatched) pairs per fold."),
     folds: int = typer.Option(10, "--folds", min=2, help="Folds of disjoint people when generating."),
     seed: int = typer.Option(0, "--seed", help="Seed for generated pairs."),
     save_pairs: Optional[Path] = typer.Option(None, "--save-pairs", help="Write the generated pairs here."),
-    profile: str = ProfileOpt, model: Optional[str] = ModelOverride, detector: Optional[str] = DetectorOverride,
-    flip: Optional[bool] = FlipOverride,
-    min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
-    pick: str = typer.Option("largest", "--pick", help=_pick_help("largest")),
-    select: Optional[str] = SelectAlias,
-    workers: int = WorkersOpt, workers_alias: Optional[int] = WorkersAlias, cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt,
-    roc: Optional[Path] = RocOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
-    engine: str = EngineOpt, address: Optional[str] = AddressOpt,
-    backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt,
 ) -> None:
     """Verification accuracy on your own data: a pairs file, or pairs generated from a folder per person."""
     from facerec.evaluation.pairs import generate_pairs, read_pairs, write_pairs
@@ -199,11 +192,8 @@ def evaluate_pairs(
         source = f"generated (seed {seed}, {len({p.fold for p in plist})} folds)"
         if save_pairs is not None:
             write_pairs(save_pairs, plist)
-    opts = EvalSettings.from_profile(profile, model, detector, flip, pick=select or pick, workers=workers or workers_alias or 0,
-                                     cache_dir=cache_dir, no_cache=no_cache, offline=offline, as_json=as_json, roc=roc,
-                                     engine=engine, address=address, backend=backend, device=device,
-                                     min_score=min_score, min_face=min_face)
-    _run(plist, dataset, opts, dataset.name, {"pairs_file": source, "profile": profile})
+    opts = EvalSettings.from_command(ctx)
+    _run(plist, dataset, opts, dataset.name, {"pairs_file": source, "profile": ctx.params["profile"]})
 
 
 @datasets_app.command("download")

@@ -8,16 +8,16 @@ import cv2
 import numpy as np
 import typer
 
-from facerec.cli.common import (ProfileOpt, MinFaceOpt, MinScoreOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JsonOpt,
+from facerec.cli.common import (add_commands, ProfileOpt, MinFaceOpt, MinScoreOpt, parse_fallback, BackendOpt, DeviceOpt, AddressOpt, DetectorOpt, EngineOpt, FlipOpt, JsonOpt,
                                 ModelOpt, OfflineOpt,
                                 aligned_zoom, batch_engine, console, finite, list_failures, make_analyzer,
-                                min_quality_option, print_json, print_verification,
+                                min_quality_option, pipeline_spec, print_json, print_verification,
                                 progress_bar, say)
 from facerec.io.text import safe_text, terminal_safe
 from facerec.errors import FacerecError
 
 
-def detect(images: List[Path] = typer.Argument(..., help="Image files."),
+def detect(ctx: typer.Context, images: List[Path] = typer.Argument(..., help="Image files."),
            draw: Optional[Path] = typer.Option(None, "--draw", help="Write the image with boxes and landmarks here "
                                                                   "(with several images: a folder)."),
            largest: bool = typer.Option(False, "--largest", help="Only the largest face of each image."),
@@ -31,8 +31,9 @@ def detect(images: List[Path] = typer.Argument(..., help="Image files."),
     from facerec.models.store import ModelStore
     from facerec.quality.score import detection_dicts
 
-    det = build_detector(detector, ModelStore(offline=True if offline else None), backend=backend, device=device,
-                         min_score=min_score, min_face=min_face)
+    spec = pipeline_spec(ctx)
+    det = build_detector(spec.detector, ModelStore(offline=spec.offline), backend=spec.backend, device=spec.device,
+                         min_score=spec.min_score, min_face=spec.min_face)
     results = []
     for path in images:
         img = load_image(path)
@@ -78,7 +79,7 @@ def draw_faces(img: np.ndarray, faces, labels: Optional[List[str]] = None) -> np
     return out
 
 
-def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folders recurse), or one "
+def embed(ctx: typer.Context, paths: List[Path] = typer.Argument(..., help="Images or folders (folders recurse), or one "
                                                        "folder-per-person dataset."),
           out: Path = typer.Option(..., "--out", "-o", help="Output file: .npz, or .parquet (needs pyarrow)."),
           model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, profile: Optional[str] = ProfileOpt,
@@ -110,10 +111,8 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
         raise FacerecError("--min-quality, --min-score and --min-face need detection; they do not apply to "
                            "--aligned crops")
     fallback = fallback_center or parse_fallback(fallback_mode)
-    options = EmbedOptions(model=model, detector=detector, flip=flip, fallback=fallback, aligned=aligned,
-                           align_zoom=aligned_zoom(paths) if aligned else 1.0, offline=True if offline else None,
-                           min_quality=min_quality or None, backend=backend, device=device, min_score=min_score,
-                           min_face=min_face)
+    options = EmbedOptions(pipeline_spec(ctx), fallback=fallback, aligned=aligned,
+                           align_zoom=aligned_zoom(paths) if aligned else 1.0, min_quality=min_quality or None)
     with batch_engine(engine, address) as eng, progress_bar("embedding") as bar:
         report = embed_items(items, out, options=options, jobs=jobs, shard_size=shard_size, progress=bar,
                              engine=eng)
@@ -133,7 +132,7 @@ def embed(paths: List[Path] = typer.Argument(..., help="Images or folders (folde
         raise FacerecError(f"all {len(items)} image(s) failed, nothing written")
 
 
-def verify(image_a: Path = typer.Argument(..., help="First image."), image_b: Path = typer.Argument(..., help="Second image."),
+def verify(ctx: typer.Context, image_a: Path = typer.Argument(..., help="First image."), image_b: Path = typer.Argument(..., help="Second image."),
            model: str = ModelOpt, detector: str = DetectorOpt, flip: bool = FlipOpt, profile: Optional[str] = ProfileOpt,
           offline: bool = OfflineOpt,
            threshold: Optional[float] = typer.Option(None, "--threshold", "-t", callback=finite,
@@ -141,12 +140,9 @@ def verify(image_a: Path = typer.Argument(..., help="First image."), image_b: Pa
            min_score: Optional[float] = MinScoreOpt, min_face: int = MinFaceOpt,
            json_out: bool = JsonOpt, backend: Optional[str] = BackendOpt, device: Optional[str] = DeviceOpt) -> None:
     """Are the largest faces of two images the same person? Exit code 0 whatever the answer."""
-    fa = make_analyzer(model, detector, flip, offline, threshold=threshold, backend=backend, device=device,
-                       min_score=min_score, min_face=min_face)
+    fa = make_analyzer(pipeline_spec(ctx, threshold=threshold))
     print_verification(fa.verify(image_a, image_b), json_out)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("detect")(detect)
-    app.command("embed")(embed)
-    app.command("verify")(verify)
+    add_commands(app, detect, embed, verify)

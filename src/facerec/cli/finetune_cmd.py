@@ -6,11 +6,11 @@ from typing import Optional
 
 import typer
 
-from facerec.cli.common import BackendOpt, DetectorOpt, DeviceOpt, JsonOpt, OfflineOpt, console, print_json
+from facerec.cli.common import BackendOpt, DetectorOpt, DeviceOpt, JsonOpt, OfflineOpt, console, pipeline_spec, print_json
 from facerec.errors import FacerecError
 
 
-def finetune(data: Path = typer.Argument(..., help="A folder-per-person dataset, or a labelled embeddings file "
+def finetune(ctx: typer.Context, data: Path = typer.Argument(..., help="A folder-per-person dataset, or a labelled embeddings file "
                                                    "('facerec embed DATASET') made by the base model."),
              out: Path = typer.Option(..., "--out", "-o", help="Folder for the head: head.onnx + card.json."),
              model: str = typer.Option("arcface_mbf", "--model", "-m", help="Base embedder (one registry model)."),
@@ -52,8 +52,7 @@ def finetune(data: Path = typer.Argument(..., help="A folder-per-person dataset,
         raise FacerecError(f"{out}: exists and is not a folder")
     config = TrainConfig(dim=dim, hidden=hidden, margin=margin, people_per_batch=people, images_per_person=images,
                          epochs=epochs, patience=patience, lr=lr, val_fraction=val_fraction, seed=seed)
-    table = _base_embeddings(data, model, detector, flip, offline, jobs, val_fraction,
-                             {"backend": backend, "device": device})
+    table = _base_embeddings(data, pipeline_spec(ctx), jobs, val_fraction)
     with _epoch_bar(epochs) as on_epoch:
         result, card = finetune_table(table, model, out, config, source=str(data.resolve()), on_epoch=on_epoch)
     name = f"{model}>{out}"
@@ -75,8 +74,7 @@ def _summary(card: dict, result, out: Path, name: str) -> None:
     console.print(f"use it as: --model '{name}'", markup=False, highlight=False, soft_wrap=True)
 
 
-def _base_embeddings(data: Path, model: str, detector: str, flip: bool, offline: bool, jobs: Optional[int],
-                     val_fraction: float, runtime: Optional[dict] = None):
+def _base_embeddings(data: Path, spec, jobs: Optional[int], val_fraction: float):
     """Labelled base embeddings: the given file, or the dataset's, computed once and cached."""
     from collections import Counter
 
@@ -92,12 +90,12 @@ def _base_embeddings(data: Path, model: str, detector: str, flip: bool, offline:
         items = collect_items([data], labels=True)
         counts = Counter(label for _, label in items)
         validation_people(sum(n >= 2 for n in counts.values()), val_fraction)  # fail before embedding anything
-        cached = base_cache_path(items, {"model": model, "detector": detector, "flip": flip,
+        cached = base_cache_path(items, {"model": spec.model, "detector": spec.detector, "flip": spec.flip,
                                          "aligned": read_settings(data)})
         if cached.is_file():
             console.print(f"base embeddings from the cache: {cached}", markup=False, highlight=False, soft_wrap=True)
             return load_embeddings(cached)
-    return _labelled_embeddings(data, model, detector, flip, offline, jobs, 1, cached, runtime)
+    return _labelled_embeddings(data, spec, jobs, 1, cached)
 
 
 def _epoch_bar(epochs: int):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Callable, List, Optional, TypeVar
 
 import typer
 
@@ -17,6 +17,7 @@ from facerec.cli.validate import within
 from facerec.errors import FacerecError
 from facerec.io.text import safe_text, terminal_safe
 
+T = TypeVar("T")
 gallery_app = typer.Typer(help="A gallery of known persons: enroll, identify, verify, manage.",
                           no_args_is_help=True)
 
@@ -85,11 +86,13 @@ def _db() -> Path | str:
 
 def _open(load_models: bool = True):
     from facerec.gallery import Gallery
+    from facerec.models.pipeline import MODEL_FIELDS, PipelineSpec
 
-    return Gallery.open(_db(), model=_opts.model, detector=_opts.detector, flip=_opts.flip,
-                        threshold=_opts.threshold, offline=True if _opts.offline else None, load_models=load_models,
-                        backend=_opts.backend, device=_opts.device, min_score=_opts.min_score,
-                        min_face=_opts.min_face, fpir=_opts.fpir)
+    fields = {key: getattr(_opts, key) for key in ("model", "detector", "flip", "threshold", "backend", "device",
+                                                   "min_score", "min_face")}
+    spec = PipelineSpec.from_profile(None, **fields, offline=True if _opts.offline else None)
+    given = [key for key in MODEL_FIELDS if fields[key] is not None]  # the others: the gallery's record
+    return Gallery.open(_db(), spec, given=given, load_models=load_models, fpir=_opts.fpir)
 
 
 def _existing(load_models: bool = False):
@@ -283,46 +286,44 @@ def list_persons(json_out: bool = JsonOpt) -> None:
     console.print(f"{stats['persons']} person(s), {stats['faces']} face(s), model {stats['model']}")
 
 
+def _change(json_out: bool, change: Callable[[Any], T], answer: Callable[[T], dict], line: Callable[[T], str],
+            plain: bool = True) -> None:
+    """Apply ``change`` to the existing gallery; print its ``answer`` (--json) and its ``line`` (``plain``: as is)."""
+    with _existing() as g:
+        result = change(g)
+    if json_out:
+        print_json(answer(result))
+    console.print(line(result), **({"highlight": False, "markup": False} if plain else {}))
+
+
 @gallery_app.command("rename")
 def rename(old: str = typer.Argument(...), new: str = typer.Argument(...), json_out: bool = JsonOpt) -> None:
     """Rename a person."""
-    with _existing() as g:
-        p = g.rename(old, new)
-    if json_out:
-        print_json({"person": p.to_dict()})
-    console.print(f"renamed {old!r} to {p.name!r}", highlight=False, markup=False)
+    _change(json_out, lambda g: g.rename(old, new), lambda p: {"person": p.to_dict()},
+            lambda p: f"renamed {old!r} to {p.name!r}")
 
 
 @gallery_app.command("merge")
 def merge(source: str = typer.Argument(..., help="Person whose faces move (then removed)."),
           target: str = typer.Argument(..., help="Person who receives them."), json_out: bool = JsonOpt) -> None:
     """Merge SOURCE into TARGET."""
-    with _existing() as g:
-        p = g.merge(source, target)
-    if json_out:
-        print_json({"person": p.to_dict()})
-    console.print(f"merged {source!r} into {p.name!r} ({p.faces} face(s))", highlight=False, markup=False)
+    _change(json_out, lambda g: g.merge(source, target), lambda p: {"person": p.to_dict()},
+            lambda p: f"merged {source!r} into {p.name!r} ({p.faces} face(s))")
 
 
 @gallery_app.command("delete")
 def delete(name: str = typer.Argument(...), json_out: bool = JsonOpt) -> None:
     """Delete a person and every vector of theirs."""
-    with _existing() as g:
-        n = g.delete(name)
-    if json_out:
-        print_json({"deleted": name, "faces_removed": n})
-    console.print(f"deleted {name!r} and {n} face(s)", highlight=False, markup=False)
+    _change(json_out, lambda g: g.delete(name), lambda n: {"deleted": name, "faces_removed": n},
+            lambda n: f"deleted {name!r} and {n} face(s)")
 
 
 @gallery_app.command("export")
 def export(out: Path = typer.Argument(..., help="Output .npz (arrays + JSON, no pickle)."),
            json_out: bool = JsonOpt) -> None:
     """Write every person and face vector to a file."""
-    with _existing() as g:
-        n = g.export(out)
-    if json_out:
-        print_json({"out": str(out), "faces": n})
-    console.print(f"exported {n} face(s) to {out}")
+    _change(json_out, lambda g: g.export(out), lambda n: {"out": str(out), "faces": n},
+            lambda n: f"exported {n} face(s) to {out}", plain=False)
 
 
 @gallery_app.command("import")

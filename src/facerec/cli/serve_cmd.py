@@ -6,13 +6,13 @@ from typing import List, Optional
 
 import typer
 
-from facerec.cli.common import ProfileOpt, profile_flip, BackendOpt, DeviceOpt, MinFaceOpt, MinScoreOpt, OfflineOpt, console
+from facerec.cli.common import ProfileOpt, given_models, pipeline_spec, BackendOpt, DeviceOpt, MinFaceOpt, MinScoreOpt, OfflineOpt, console
 from facerec.cli.validate import within
 from facerec.errors import FacerecError
 from facerec.openset import DEFAULT_FPIR
 
 
-def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
+def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
           port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port."),
           db: str = typer.Option("gallery.db", "--db", help="Gallery: an SQLite file, or milvus:///path/file.db, "
                                  "milvus://host:19530 or milvus://host:19530/NAME or http(s)://host:port (Milvus)."),
@@ -61,9 +61,8 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
     keys = [k for k in api_key if k] + env_list("FACEREC_API_KEYS")
     from facerec.gallery.milvus_store import gallery_location
 
-    cfg = ServiceConfig(db=gallery_location(db), model=model, detector=detector, flip=profile_flip(profile), api_keys=keys, host=host, workers=workers,
-                        max_bytes=int(max_upload_mb * 1024 * 1024), offline=True if offline else None,
-                        backend=backend, device=device, min_score=min_score, min_face=min_face, fpir=fpir,
+    cfg = ServiceConfig(db=gallery_location(db), spec=pipeline_spec(ctx), given=given_models(ctx), api_keys=keys,
+                        host=host, workers=workers, max_bytes=int(max_upload_mb * 1024 * 1024), fpir=fpir,
                         allowed_hosts=list(allow_host) + env_list("FACEREC_ALLOWED_HOSTS"),
                         allowed_origins=list(allow_origin) + env_list("FACEREC_ALLOWED_ORIGINS"))
     cfg.check_exposure()

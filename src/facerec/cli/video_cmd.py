@@ -9,14 +9,14 @@ from typing import Optional
 import typer
 
 from facerec.cli.common import (ProfileOpt, BackendOpt, DeviceOpt, DetectorOpt, MinFaceOpt, MinScoreOpt, ModelOpt,
-                                OfflineOpt, console, min_quality_option)
+                                OfflineOpt, console, make_analyzer, min_quality_option, pipeline_spec)
 from facerec.cli.validate import similarity
 from facerec.errors import FacerecError
 from facerec.openset import DEFAULT_FPIR
 from facerec.io.text import safe_data
 
 
-def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file, a camera index (0) or a stream URL."),
+def video(ctx: typer.Context, source: str = typer.Argument(..., metavar="INPUT", help="A video file, a camera index (0) or a stream URL."),
           db: Optional[str] = typer.Option(None, "--db", help="Gallery to name faces from; without one, tracks are "
                                                               "clustered into person-1, person-2, ..."),
           every: int = typer.Option(3, "--every", min=1, help="Detect on every N-th frame (track in between)."),
@@ -58,6 +58,7 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
         db = gallery_location(db)  # milvus:///file.db and milvus://host are galleries too
         if isinstance(db, Path) and not db.is_file():
             raise FacerecError(f"{db}: no such gallery")
+    spec = pipeline_spec(ctx)
     src = open_source(source)
     gallery = None
     stream = None
@@ -65,15 +66,11 @@ def video(source: str = typer.Argument(..., metavar="INPUT", help="A video file,
         if db is not None:
             from facerec.gallery import Gallery
 
-            gallery = Gallery.open(db, detector=detector, threshold=threshold, offline=True if offline else None,
-                                   backend=backend, device=device, min_score=min_score, min_face=min_face,
-                                   fpir=fpir)
+            # the gallery's recorded model and flip; the detector and the threshold given here
+            gallery = Gallery.open(db, spec.with_(threshold=threshold), given=("detector",), fpir=fpir)
             analyzer = gallery.analyzer
         else:
-            from facerec.cli.common import make_analyzer
-
-            analyzer = make_analyzer(model, detector, offline=offline, backend=backend, device=device,
-                                     min_score=min_score, min_face=min_face)
+            analyzer = make_analyzer(spec)
         writer = open_writer(out, src.fps or 25.0, src.size) if out is not None else None
         stream = open(timeline, "w", encoding="utf-8") if timeline is not None else sys.stdout
         streams = [stream] + ([sys.stdout] if json_out and stream is not sys.stdout else [])

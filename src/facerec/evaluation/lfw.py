@@ -12,6 +12,7 @@ from facerec.detection.selection import Pick
 from facerec.errors import FacerecError
 from facerec.evaluation.pairs import Pair
 from facerec.evaluation.protocol import Evaluation, evaluate_scores
+from facerec.models.pipeline import PipelineSpec
 from facerec.evaluation.runner import EmbeddingRunner, ImageEmbeddings
 from facerec.types import Progress
 
@@ -106,13 +107,11 @@ def report(ps: PairScores, ev: Evaluation, *, detector: str, flip: bool, pick: P
     return out
 
 
-def evaluate(pairs: Sequence[Pair], root: os.PathLike | str, *, model: str, detector: str, flip: bool = False,
-             pick: Pick = "center", cache_dir: Optional[os.PathLike] = None, use_cache: bool = True,
-             workers: int = 1, offline: Optional[bool] = None,
+def evaluate(pairs: Sequence[Pair], root: os.PathLike | str, spec: PipelineSpec, *, pick: Pick = "center",
+             cache_dir: Optional[os.PathLike] = None, use_cache: bool = True, workers: int = 1,
              on_progress: Optional[Progress] = None) -> tuple[dict, Evaluation, PairScores]:
-    """Score ``pairs`` of images under ``root`` with a pipeline and run the protocol."""
-    runner = EmbeddingRunner(model, detector, flip=flip, pick=pick, cache_dir=cache_dir,
-                             use_cache=use_cache, workers=workers, offline=offline)
+    """Score ``pairs`` of images under ``root`` with the pipeline of ``spec`` and run the protocol."""
+    runner = EmbeddingRunner(spec, pick=pick, cache_dir=cache_dir, use_cache=use_cache, workers=workers)
     return evaluate_with(runner, pairs, root, on_progress=on_progress)
 
 

@@ -22,7 +22,7 @@ from typing import Iterable, Optional, Sequence
 
 from facerec.errors import FacerecError
 from facerec.io.files import dataset_items
-from facerec.io.safe_read import MAX_TEXT_BYTES, UnreadableFile, read_regular
+from facerec.io.safe_read import MAX_TEXT_BYTES, read_or_fail
 
 
 class PairsError(FacerecError):
@@ -59,18 +59,15 @@ def _fields(line: str) -> list[str]:
 def _parse_line(fields: list[str], where: str) -> tuple[str, str, bool]:
     fields = [f.strip() for f in fields if f.strip()]
     n = len(fields)
-    if n == 3 and _int(fields[1]) is not None and _int(fields[2]) is not None:
-        i, j = _int(fields[1]), _int(fields[2])
-        if i < 1 or j < 1:  # type: ignore[operator]
-            raise PairsError(f"{where}: image numbers start at 1, got {fields[1]!r} {fields[2]!r}")
-        return lfw_path(fields[0], i), lfw_path(fields[0], j), True  # type: ignore[arg-type]
-    if n == 4 and _int(fields[1]) is not None and _int(fields[3]) is not None:
-        i, j = _int(fields[1]), _int(fields[3])
-        if i < 1 or j < 1:  # type: ignore[operator]
-            raise PairsError(f"{where}: image numbers start at 1, got {fields[1]!r} {fields[3]!r}")
-        if fields[0] == fields[2]:
-            raise PairsError(f"{where}: a mismatched pair names the same person twice ({fields[0]})")
-        return lfw_path(fields[0], i), lfw_path(fields[2], j), False  # type: ignore[arg-type]
+    # LFW's lines: where the two names and the two image numbers stand, matched 'name i j' or mismatched 'a i b j'
+    places = {3: (0, 1, 0, 2), 4: (0, 1, 2, 3)}.get(n)
+    if places is not None and _int(fields[places[1]]) is not None and _int(fields[places[3]]) is not None:
+        a, i, b, j = (fields[k] for k in places)
+        if _int(i) < 1 or _int(j) < 1:  # type: ignore[operator]
+            raise PairsError(f"{where}: image numbers start at 1, got {i!r} {j!r}")
+        if n == 4 and a == b:
+            raise PairsError(f"{where}: a mismatched pair names the same person twice ({a})")
+        return lfw_path(a, _int(i)), lfw_path(b, _int(j)), n == 3  # type: ignore[arg-type]
     if n == 3 and fields[2].lower() in ("1", "0", "true", "false", "same", "different"):
         return _portable(fields[0], where), _portable(fields[1], where), fields[2].lower() in ("1", "true", "same")
     shown = "\t".join(fields)
@@ -145,17 +142,11 @@ def spread_folds(raw: Sequence[tuple[str, str, bool, int]], n_folds: int = 10) -
 def read_pairs(path: os.PathLike | str) -> list[Pair]:
     """Pairs from a pairs file (see the module docstring for the formats)."""
     p = Path(path)
+    data = read_or_fail(p, lambda why: PairsError(f"{p}: {why}"), MAX_TEXT_BYTES, missing="no such pairs file")
     try:
-        # files saved by Windows editors start with a BOM
-        text = read_regular(p, MAX_TEXT_BYTES).decode("utf-8-sig")
-    except FileNotFoundError:
-        raise PairsError(f"{p}: no such pairs file") from None
+        text = data.decode("utf-8-sig")  # files saved by Windows editors start with a BOM
     except UnicodeDecodeError:
         raise PairsError(f"{p}: not a text file") from None
-    except UnreadableFile as exc:
-        raise PairsError(f"{p}: {exc}") from None
-    except OSError as exc:
-        raise PairsError(f"{p}: {exc.strerror or exc}") from None
     return parse_pairs(text, source=p.name)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from facerec.detection.selection import Pick, parse_pick, pick_index
 from facerec.errors import FacerecError
 from facerec.evaluation.cache import ArrayCache, Entry, default_cache_dir, image_key
+from facerec.models.pipeline import PipelineSpec
 from facerec.types import Detection, Progress
 from facerec.workflows.parallel import parallel_map
 
@@ -142,14 +143,11 @@ class ImageResult(NamedTuple):
 class ImageWorker:
     """Detects, selects, aligns and embeds one image with every member embedder, through the analyzer."""
 
-    def __init__(self, model: str, detector: str, flip: bool, pick: Pick, offline: Optional[bool],
-                 threads: Optional[int] = None, backend: Optional[str] = None, device: Optional[str] = None,
-                 min_score: Optional[float] = None, min_face: int = 0) -> None:
+    def __init__(self, spec: PipelineSpec, pick: Pick) -> None:
         from facerec.analyzer import FaceAnalyzer
 
         self.pick = parse_pick(pick)
-        self.analyzer = FaceAnalyzer(model=model, detector=detector, flip=flip, offline=offline, threads=threads,
-                                     backend=backend, device=device, min_score=min_score, min_face=min_face)
+        self.analyzer = FaceAnalyzer.from_spec(spec)
         self.members = self.analyzer.members
 
     def detect(self, img: np.ndarray) -> Entry:
@@ -181,11 +179,8 @@ class ImageWorker:
             return ImageResult(task.index, None, {}, str(exc))
 
 
-def _make_worker(model: str, detector: str, flip: bool, pick: Pick, offline: Optional[bool],
-                 threads: Optional[int] = None, backend: Optional[str] = None,
-                 device: Optional[str] = None, min_score: Optional[float] = None, min_face: int = 0) -> ImageWorker:
-    return ImageWorker(model, detector, flip, pick, offline, threads=threads, backend=backend, device=device,
-                       min_score=min_score, min_face=min_face)
+def _make_worker(spec: PipelineSpec, pick: Pick, threads: Optional[int] = None) -> ImageWorker:
+    return ImageWorker(spec.with_(threads=threads), pick)
 
 
 def _process(worker: ImageWorker, task: ImageTask) -> ImageResult:
@@ -215,23 +210,19 @@ class ImageEmbeddings:
 class EmbeddingRunner:
     """Computes (or reads from the cache) one embedding per image for a model/detector setting."""
 
-    def __init__(self, model: str, detector: str, flip: bool = False, pick: Pick = "center",
-                 cache_dir: Optional[os.PathLike] = None, use_cache: bool = True, workers: int = 1,
-                 offline: Optional[bool] = None, engine=None, backend: Optional[str] = None,
-                 device: Optional[str] = None, min_score: Optional[float] = None, min_face: int = 0) -> None:
+    def __init__(self, spec: PipelineSpec, pick: Pick = "center", cache_dir: Optional[os.PathLike] = None,
+                 use_cache: bool = True, workers: int = 1, engine=None) -> None:
         """``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` computes what the cache lacks
         on Ray (``workers`` actors; 0: one per CPU of the cluster) instead of local processes, starting
-        Ray only when there is something to compute. ``backend``/``device``: where the models
+        Ray only when there is something to compute. The spec's ``backend``/``device``: where the models
         run (:mod:`facerec.inference`); cached vectors are shared between backends (they agree to cosine
-        0.999+), so the cache key leaves them out. ``min_score``/``min_face``: the detector's cut-offs
+        0.999+), so the cache key leaves them out. Its ``min_score``/``min_face``: the detector's cut-offs
         (part of the cache key when set)."""
-        self.model_name, self.detector_name, self.flip, self.pick = model, detector, flip, parse_pick(pick)
-        self.offline, self.engine = offline, engine
+        self.spec, self.pick, self.engine = spec, parse_pick(pick), engine
+        self.detector_name, self.flip = spec.detector, spec.flip
         self.workers = max(0 if engine is not None else 1, int(workers))
-        self.min_score, self.min_face = min_score, int(min_face)
-        self.local = ImageWorker(model, detector, flip, self.pick, offline, backend=backend, device=device,
-                                 min_score=min_score, min_face=min_face)
-        self.backend, self.device = self.local.analyzer.backend, device
+        self.local = ImageWorker(spec, self.pick)
+        self.backend = self.local.analyzer.backend
         analyzer = self.local.analyzer
         self.members = self.local.members
         self.model_id = analyzer.model
@@ -239,7 +230,7 @@ class EmbeddingRunner:
         self.weights = list(getattr(emb, "weights", [1.0]))
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.use_cache = use_cache
-        det_cfg = detection_config(analyzer, detector)
+        det_cfg = detection_config(analyzer, spec.detector)
         self.det_cache = ArrayCache(root, "detections", det_cfg)
         self.emb_caches = [ArrayCache(root, "embeddings", embedding_config(analyzer, m, self.det_cache.digest, self.pick))
                            for m in self.members]
@@ -316,8 +307,6 @@ class EmbeddingRunner:
             jobs: Optional[int] = self.workers or None
         else:
             jobs = 1 if len(tasks) < 2 * self.workers else self.workers
-        kwargs = {"model": self.model_name, "detector": self.detector_name, "flip": self.flip, "pick": self.pick,
-                  "offline": self.offline, "backend": self.backend, "device": self.device,
-                  "min_score": self.min_score, "min_face": self.min_face}
+        kwargs = {"spec": self.spec.with_(backend=self.backend), "pick": self.pick}
         yield from parallel_map(_process, tasks, factory=_make_worker, factory_kwargs=kwargs, jobs=jobs,
                                 chunksize=8, state=self.local, engine=self.engine)

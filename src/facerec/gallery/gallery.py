@@ -32,6 +32,7 @@ from facerec.io.atomic import atomic_open
 from facerec.io.hashing import sha256_file
 from facerec.io.images import ImageSource, load_image
 from facerec.io.text import safe_text
+from facerec.models.pipeline import MODEL_FIELDS, PipelineSpec
 from facerec.recognition.factory import parse_embedder_id
 from facerec.types import Face
 
@@ -115,26 +116,30 @@ class Gallery:
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike, model: Optional[str] = None, detector: Optional[str] = None,
-             flip: Optional[bool] = None, threshold: Optional[float] = None, offline: Optional[bool] = None,
-             load_models: bool = True, backend: Optional[str] = None, device: Optional[str] = None,
-             min_score: Optional[float] = None, min_face: int = 0, fpir: Optional[float] = None) -> "Gallery":
+    def open(cls, path: str | os.PathLike, spec: Optional[PipelineSpec] = None, *,
+             given: Optional[Sequence[str]] = None, load_models: bool = True,
+             fpir: Optional[float] = None) -> "Gallery":
         """Open (or create) a gallery and load the embedder it was made with.
 
-        ``model`` is only needed for a new gallery (default: the package default embedder); for
-        an existing one it must produce the same vector space or :class:`IncompatibleEmbeddingsError`.
-        ``min_score``/``min_face``: the detector's cut-offs for this session (not recorded).
-        ``fpir``: the share of strangers identification may name (default 1%); ``threshold`` overrides it.
+        ``spec``: the pipeline; of its model fields (model, detector, flip) only those named in ``given``
+        (default: all of them when a spec is given, none without) win over the ones the gallery recorded
+        (else the defaults). A given ``model`` must produce the gallery's vector space or
+        :class:`IncompatibleEmbeddingsError`. The detector's cut-offs are this session's (not recorded).
+        ``fpir``: the share of strangers identification may name (default 1%); the spec's ``threshold``
+        overrides it.
         """
-        if not load_models:
-            return cls(path, None, threshold=threshold, fpir=fpir)
-        from facerec.analyzer import FaceAnalyzer
-        from facerec.models.pipeline import PipelineSpec
+        from dataclasses import replace
 
-        pipe = gallery_pipeline(path, model, detector, flip)
-        fa = FaceAnalyzer.from_spec(PipelineSpec(model=pipe.model, detector=pipe.detector, flip=pipe.flip, offline=offline,
-                                                 backend=backend, device=device, min_score=min_score, min_face=min_face))
-        gallery = cls(path, fa, embedder_name=pipe.model, threshold=threshold, fpir=fpir)
+        chosen = (MODEL_FIELDS if spec is not None else ()) if given is None else given
+        spec = spec or PipelineSpec()
+        if not load_models:
+            return cls(path, None, threshold=spec.threshold, fpir=fpir)
+        from facerec.analyzer import FaceAnalyzer
+
+        pipe = gallery_pipeline(path, **spec.chosen(chosen))
+        fa = FaceAnalyzer.from_spec(replace(spec, model=pipe.model, detector=pipe.detector, flip=pipe.flip,
+                                            threshold=None))
+        gallery = cls(path, fa, embedder_name=pipe.model, threshold=spec.threshold, fpir=fpir)
         pipe.record(gallery)
         return gallery
 

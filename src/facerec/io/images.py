@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from facerec.errors import ImageError
-from facerec.io.safe_read import UnreadableFile, read_regular
+from facerec.io.safe_read import read_or_fail
 from facerec.io.text import safe_text
 
 MAX_PIXELS = int(os.environ.get("FACEREC_MAX_PIXELS", 64_000_000))
@@ -123,12 +123,7 @@ def load_image(src: ImageSource) -> np.ndarray:
                 raise ImageError(f"{name}: {'broken symbolic link' if broken else 'no such file'}")
             if path.is_dir():
                 raise ImageError(f"{name}: is a directory, not an image")
-            try:
-                data = read_regular(path)
-            except UnreadableFile as exc:
-                raise ImageError(f"{name}: {exc}") from None
-            except OSError as exc:
-                raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
+            data = read_or_fail(path, lambda why: ImageError(f"{name}: {why}"), cannot="cannot read ({})")
         elif isinstance(src, (bytes, bytearray)):
             data = bytes(src)
         else:

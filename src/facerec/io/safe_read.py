@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import Callable, Optional
 
 MAX_IMAGE_BYTES = int(os.environ.get("FACEREC_MAX_FILE_BYTES", 256 * 1024 * 1024))
 """Image files above this size are refused before they are read (a 64-megapixel PNG is under 200 MB)."""
@@ -45,3 +46,17 @@ def read_regular(path: os.PathLike | str, max_bytes: int = MAX_IMAGE_BYTES) -> b
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def read_or_fail(path: os.PathLike | str, fail: Callable[[str], Exception], max_bytes: int = MAX_IMAGE_BYTES, *,
+                 missing: Optional[str] = None, cannot: str = "{}") -> bytes:
+    """:func:`read_regular`, its failures raised as ``fail(reason)``: ``missing`` for a file that is not
+    there (when given), the :class:`UnreadableFile` reason, else ``cannot`` filled with the system's."""
+    try:
+        return read_regular(path, max_bytes)
+    except FileNotFoundError as exc:
+        raise fail(missing if missing is not None else cannot.format(exc.strerror or exc)) from None
+    except UnreadableFile as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(cannot.format(exc.strerror or exc)) from None

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Optional
+from typing import Any, Collection, Optional
 
 from facerec.errors import ModelError
 from facerec.models.profiles import DEFAULT_DETECTOR, DEFAULT_EMBEDDER, DEFAULT_FLIP, DEFAULT_PROFILE, get_profile
 from facerec.models.reference import parse_detector, parse_model
+
+MODEL_FIELDS = ("model", "detector", "flip")
+"""The fields naming the models (a gallery records them; the others are run-time settings)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class PipelineSpec:
     def with_(self, **changes: Any) -> "PipelineSpec":
         """A copy with these fields changed (None values are ignored)."""
         return replace(self, **{key: value for key, value in changes.items() if value is not None})
+
+    def chosen(self, given: Collection[str]) -> dict[str, Any]:
+        """The model fields named in ``given`` (the ones a user chose), None for the others."""
+        return {key: getattr(self, key) if key in given else None for key in MODEL_FIELDS}
 
     def analyzer_kwargs(self) -> dict[str, Any]:
         """The spec as :class:`~facerec.analyzer.FaceAnalyzer` keyword arguments."""

@@ -77,9 +77,13 @@ class Embedder(ABC):
 
     @property
     def threshold(self) -> float:
-        """Default cosine-similarity threshold for 'same person'."""
+        """Default cosine-similarity threshold for 'same person' (the one given, else the calibrated one)."""
         if self.threshold_override is not None:
             return float(self.threshold_override)
+        return self.calibrated_threshold()
+
+    def calibrated_threshold(self) -> float:
+        """The model's own threshold (from its registry entry)."""
         if self.spec is None or self.spec.threshold is None:
             raise ModelError(f"embedder {self.name} has no calibrated threshold; pass one with --threshold")
         return float(self.spec.threshold)

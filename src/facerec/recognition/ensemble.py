@@ -30,10 +30,8 @@ class EnsembleEmbedder(Embedder):
     def id(self) -> str:
         return "+".join(f"{m.id}:{w:.4g}" for m, w in zip(self.members, self.weights))
 
-    @property
-    def threshold(self) -> float:
-        if self.threshold_override is not None:
-            return float(self.threshold_override)
+    def calibrated_threshold(self) -> float:
+        """The members' thresholds, weighted."""
         return float(sum(w * m.threshold for m, w in zip(self.members, self.weights)))
 
     def _combine(self, parts: list[np.ndarray]) -> np.ndarray:

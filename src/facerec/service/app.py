@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -19,6 +19,7 @@ from facerec import __version__
 from facerec.errors import FacerecError
 from facerec.gallery.gallery import Gallery, gallery_pipeline
 from facerec.gallery.milvus_store import gallery_location
+from facerec.models.pipeline import PipelineSpec
 from facerec.service import errors
 from facerec.service import video
 from facerec.service.deps import AUTH, Services
@@ -62,24 +63,18 @@ class ServiceConfig:
 
     db: Path | str = Path("gallery.db")
     """An SQLite file, or a ``milvus://`` / ``http(s)://`` Milvus gallery."""
-    model: Optional[str] = None
-    detector: Optional[str] = None
-    flip: Optional[bool] = None
-    """Flip TTA for a new gallery (an existing one keeps its own)."""
+    spec: PipelineSpec = field(default_factory=PipelineSpec)
+    """The pipeline (models, threshold, detector cut-offs, backend, device); its model fields count only
+    where named in ``given``."""
+    given: tuple[str, ...] = ()
+    """The spec's model fields (model, detector, flip) the user chose: they win over the gallery's record
+    (the others: the record's, else the defaults)."""
     api_keys: list[str] = field(default_factory=list)
     host: str = "127.0.0.1"
     workers: int = 2
     max_bytes: int = 10 * 1024 * 1024
-    offline: Optional[bool] = None
-    threshold: Optional[float] = None
     fpir: Optional[float] = None
     """Share of strangers identification may name (default 1%); its threshold follows the gallery's size."""
-    backend: Optional[str] = None
-    """Inference backend and device of the models (:mod:`facerec.inference`)."""
-    device: Optional[str] = None
-    min_score: Optional[float] = None
-    """The detector's score cut-off (None: the detector's own) and size floor in pixels."""
-    min_face: int = 0
     allowed_hosts: list[str] = field(default_factory=list)
     """Host names besides loopback that a key-less service answers to (``--allow-host``)."""
     allowed_origins: list[str] = field(default_factory=list)
@@ -96,11 +91,10 @@ class ServiceConfig:
 
 def create_app(cfg: ServiceConfig) -> FastAPI:
     """Load the models and the gallery once, and build the app from the routers."""
-    pipe = gallery_pipeline(cfg.db, cfg.model, cfg.detector, cfg.flip)
-    pool = InferencePool(pipe.model, pipe.detector, flip=pipe.flip, workers=cfg.workers, offline=cfg.offline,
-                         threshold=cfg.threshold, backend=cfg.backend, device=cfg.device, min_score=cfg.min_score,
-                         min_face=cfg.min_face)
-    gallery = Gallery(cfg.db, pool.analyzer, embedder_name=pipe.model, threshold=cfg.threshold, fpir=cfg.fpir)
+    pipe = gallery_pipeline(cfg.db, **cfg.spec.chosen(cfg.given))
+    spec = replace(cfg.spec, model=pipe.model, detector=pipe.detector, flip=pipe.flip)
+    pool = InferencePool(spec, workers=cfg.workers)
+    gallery = Gallery(cfg.db, pool.analyzer, embedder_name=pipe.model, threshold=spec.threshold, fpir=cfg.fpir)
     pipe.record(gallery)
     services = Services(gallery, pool, [k.encode() for k in cfg.api_keys if k])
 
@@ -121,7 +115,7 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
                               + ERRORS_DOC)
     app.state.services = services
     # what the video jobs build their own analyzer and gallery lookups from
-    app.state.gallery, app.state.config = gallery, cfg
+    app.state.gallery, app.state.config, app.state.spec = gallery, cfg, spec
     app.state.models = {"model": pipe.model, "detector": pipe.detector, "flip": pipe.flip}
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_bytes)

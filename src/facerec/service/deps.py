@@ -45,15 +45,21 @@ def require_key(request: Request, _key: Optional[str] = Security(API_KEY),
     check_key(request)
 
 
+def presented_key(request: Request) -> str:
+    """The API key a request carries (``X-API-Key``, else ``Authorization: Bearer``), "" without one."""
+    given = request.headers.get("x-api-key", "")
+    auth = request.headers.get("authorization", "")
+    if not given and auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    return given
+
+
 def check_key(request: Request) -> None:
     """Refuse the request unless it carries a configured key (``X-API-Key`` or ``Authorization: Bearer``)."""
     keys = get_services(request).keys
     if not keys:
         return
-    given = request.headers.get("x-api-key", "")
-    auth = request.headers.get("authorization", "")
-    if not given and auth.lower().startswith("bearer "):
-        given = auth[7:].strip()
+    given = presented_key(request)
     if not given or not any(hmac.compare_digest(given.encode(), k) for k in keys):
         raise ApiError(401, "unauthorized", "missing or wrong API key (send it in the X-API-Key header)")
 

@@ -3,9 +3,10 @@ middleware): a client sending 1 byte a second holds a connection for ``timeout``
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
+
+from facerec.service.asgi import HttpMiddleware, send_error
 
 BODY_TIMEOUT = float(os.environ.get("FACEREC_BODY_TIMEOUT", 60.0))
 """Seconds a client has to send a whole request body."""
@@ -19,34 +20,22 @@ class BodyTimeout(Exception):
     """The body did not arrive within the time limit."""
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     """Answer 413 with a JSON error when the body exceeds ``max_bytes`` (by header or by count)."""
 
     def __init__(self, app, max_bytes: int, timeout: float | None = None) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = int(max_bytes)
         self.timeout = BODY_TIMEOUT if timeout is None else float(timeout)
 
     async def _timed_out(self, send) -> None:
-        body = json.dumps({"error": {"code": "request_timeout", "message": f"the request body did not arrive "
-                                     f"within {self.timeout:g} s"}}).encode()
-        await send({"type": "http.response.start", "status": 408,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 408, "request_timeout", f"the request body did not arrive within {self.timeout:g} s",
+                         close=True)
 
     async def _reject(self, send) -> None:
-        body = json.dumps({"error": {"code": "too_large",
-                                     "message": f"request body exceeds the limit of {self.max_bytes} bytes"}}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 413, "too_large", f"request body exceeds the limit of {self.max_bytes} bytes", close=True)
 
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope, receive, send) -> None:
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

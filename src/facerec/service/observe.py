@@ -9,6 +9,8 @@ import re
 import time
 import uuid
 
+from facerec.service.asgi import HttpMiddleware
+
 log = logging.getLogger("facerec.access")
 _GIVEN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 """A client's own X-Request-ID is kept when it is this tame (it ends up in logs)."""
@@ -19,16 +21,13 @@ def request_id(scope) -> str:
     return (scope.get("state") or {}).get("request_id", "")
 
 
-class RequestContext:
+class RequestContext(HttpMiddleware):
     def __init__(self, app, set_header: bool = True) -> None:
-        self.app = app
+        super().__init__(app)
         self.set_header = set_header
         """False behind a proxy that passes its X-Request-ID in and sets it on every answer (Ray Serve's)."""
 
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope, receive, send) -> None:
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         rid = given if _GIVEN.match(given) else uuid.uuid4().hex[:16]
         scope.setdefault("state", {})["request_id"] = rid

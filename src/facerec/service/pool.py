@@ -5,7 +5,9 @@ import asyncio
 import os
 import queue
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, TypeVar
+
+from facerec.models.pipeline import PipelineSpec
 
 T = TypeVar("T")
 
@@ -17,16 +19,11 @@ class InferencePool:
     ``cpu_count // workers`` intra-op threads per analyzer.
     """
 
-    def __init__(self, model: str, detector: str, flip: bool = False, workers: int = 2,
-                 offline: Optional[bool] = None, threshold: Optional[float] = None, backend: Optional[str] = None,
-                 device: Optional[str] = None, min_score: Optional[float] = None, min_face: int = 0) -> None:
+    def __init__(self, spec: PipelineSpec, workers: int = 2) -> None:
         from facerec.analyzer import FaceAnalyzer
-        from facerec.models.pipeline import PipelineSpec
 
         self.workers = max(1, int(workers))
-        threads = max(1, (os.cpu_count() or 1) // self.workers)
-        spec = PipelineSpec(model=model, detector=detector, flip=flip, offline=offline, threshold=threshold,
-                            threads=threads, backend=backend, device=device, min_score=min_score, min_face=min_face)
+        spec = spec.with_(threads=max(1, (os.cpu_count() or 1) // self.workers))
         self.analyzers = [FaceAnalyzer.from_spec(spec) for _ in range(self.workers)]
         self._free: "queue.Queue[Any]" = queue.Queue()
         for a in self.analyzers:

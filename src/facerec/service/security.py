@@ -14,9 +14,10 @@ facerec.service.app:app_from_env`` all apply it:
 from __future__ import annotations
 
 import ipaddress
-import json
 from typing import Iterable, Optional
 from urllib.parse import urlsplit
+
+from facerec.service.asgi import HttpMiddleware, send_error
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
@@ -51,11 +52,11 @@ def host_name(value: str) -> str:
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
-class RequestGuard:
+class RequestGuard(HttpMiddleware):
     """Refuse (403 JSON) requests that break the exposure, Host or Origin rule."""
 
     def __init__(self, app, *, keyed: bool, allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = ()) -> None:
-        self.app = app
+        super().__init__(app)
         self.keyed = keyed
         self.allowed_hosts = {host_name(h) for h in allowed_hosts if h}
         self.allowed_origins = {o.strip().rstrip("/").lower() for o in allowed_origins if o.strip()}
@@ -84,15 +85,9 @@ class RequestGuard:
                 return "cross-site write refused"
         return None
 
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope, receive, send) -> None:
         why = self.problem(scope)
         if why is None:
             await self.app(scope, receive, send)
             return
-        body = json.dumps({"error": {"code": "forbidden", "message": why}}).encode()
-        await send({"type": "http.response.start", "status": 403,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 403, "forbidden", why)

@@ -19,6 +19,7 @@ from typing import Any, Optional
 from fastapi import APIRouter, Query, Request, Response
 
 from facerec.errors import FacerecError
+from facerec.service.deps import presented_key
 from facerec.service.errors import ApiError
 from facerec.service.inputs import openapi_body, read_payload
 from facerec.service.schemas import ErrorBody, VideoJob as VideoJobBody, VideoJobStarted
@@ -68,10 +69,7 @@ class VideoJob:
 
 def key_owner(request: Request) -> str:
     """Who a request is, for the job table: a digest of its API key ("" without one)."""
-    given = request.headers.get("x-api-key", "")
-    auth = request.headers.get("authorization", "")
-    if not given and auth.lower().startswith("bearer "):
-        given = auth[7:].strip()
+    given = presented_key(request)
     return hashlib.sha256(given.encode("utf-8", "replace")).hexdigest()[:16] if given else ""
 
 
@@ -91,10 +89,7 @@ class VideoJobs:
         if self._analyzer is None:
             from facerec.analyzer import FaceAnalyzer
 
-            m, cfg = self.state.models, self.state.config
-            self._analyzer = FaceAnalyzer(model=m["model"], detector=m["detector"], flip=m["flip"],
-                                          threshold=cfg.threshold, offline=cfg.offline, backend=cfg.backend,
-                                          device=cfg.device, min_score=cfg.min_score, min_face=cfg.min_face)
+            self._analyzer = FaceAnalyzer.from_spec(self.state.spec)
         return self._analyzer
 
     def reserve(self, owner: str) -> VideoJob:

@@ -84,6 +84,15 @@ def _check_pixels(name: str, width: int, height: int) -> None:
         raise FacerecError(f"{name}: video frames of {width}x{height} pixels exceed the limit of {MAX_PIXELS}")
 
 
+def _capture(target: int | str, failure: str) -> cv2.VideoCapture:
+    """An opened capture of ``target``, or :class:`FacerecError` saying ``failure``."""
+    cap = cv2.VideoCapture(target)
+    if not cap.isOpened():
+        cap.release()
+        raise FacerecError(failure)
+    return cap
+
+
 def open_source(spec: str, label: Optional[str] = None) -> VideoSource:
     """Open a file path, a camera index or a URL; one clear :class:`FacerecError` when it fails
     (frames above the image pixel limit, or no frame at all, included). ``label`` names the input
@@ -96,26 +105,15 @@ def open_source(spec: str, label: Optional[str] = None) -> VideoSource:
         if spec.isdigit():
             if len(spec) > 4:  # OpenCV takes an int32 (a larger one was an OverflowError traceback)
                 raise FacerecError(f"camera {spec[:24]}: no such camera (camera indexes are small numbers)")
-            cap = cv2.VideoCapture(int(spec))
-            if not cap.isOpened():
-                cap.release()
-                raise FacerecError(f"camera {spec} could not be opened (no such camera, or it is busy)")
+            cap = _capture(int(spec), f"camera {spec} could not be opened (no such camera, or it is busy)")
             live, name = True, label or f"camera {spec}"
         elif _URL.match(spec):
-            cap = cv2.VideoCapture(spec)
-            if not cap.isOpened():
-                cap.release()
-                raise FacerecError(f"{name}: the stream could not be opened")
-            live = True
+            cap, live = _capture(spec, f"{name}: the stream could not be opened"), True
         else:
             path = Path(spec)
             if not path.is_file():
                 raise FacerecError(f"{name}: no such video file")
-            cap = cv2.VideoCapture(str(path))
-            if not cap.isOpened():
-                cap.release()
-                raise FacerecError(f"{name}: not a video OpenCV can read")
-            live = False
+            cap, live = _capture(str(path), f"{name}: not a video OpenCV can read"), False
         try:
             _check_pixels(name, int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0))
             ok, first = cap.read()

@@ -7,19 +7,19 @@ unreadable, ...) go to ``OUT/failures.tsv``; the settings to ``OUT/align.json`` 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import cv2
 
 from facerec.alignment.similarity import align_face, center_crop
-from facerec.detection.factory import DEFAULT_DETECTOR
 from facerec.errors import FacerecError
 from facerec.io.atomic import remove_stale_parts, write_atomic, write_json_atomic
 from facerec.io.files import expand_paths
-from facerec.recognition.factory import DEFAULT_EMBEDDER
+from facerec.models.pipeline import PipelineSpec
 from facerec.types import Progress
+from facerec.workflows.batch import build_analyzer
 from facerec.workflows.parallel import parallel_map
 from facerec.workflows.reports import FailureLog, reason_of
 
@@ -31,22 +31,18 @@ OUTPUT_SUFFIX = ".png"
 
 @dataclass
 class AlignSettings:
-    """How faces are found and warped (recorded in ``OUT/align.json``)."""
+    """How faces are warped (recorded in ``OUT/align.json`` with the detector and its cut-offs)."""
 
     size: int = 112
     zoom: float = 1.0
-    detector: str = DEFAULT_DETECTOR
     fallback: bool = False
     min_quality: Optional[float] = None
     """Faces below this quality are failures with the reason (:mod:`facerec.quality`)."""
-    min_score: Optional[float] = None
-    """The detector's score cut-off (None: the detector's own) and size floor in pixels."""
-    min_face: int = 0
 
-    def to_dict(self) -> dict:
-        return {"template": "arcface", "size": self.size, "zoom": self.zoom, "detector": self.detector,
+    def to_dict(self, spec: PipelineSpec) -> dict:
+        return {"template": "arcface", "size": self.size, "zoom": self.zoom, "detector": spec.detector,
                 "fallback": "center" if self.fallback else None, "min_quality": self.min_quality,
-                "min_score": self.min_score, "min_face": self.min_face}
+                "min_score": spec.min_score, "min_face": spec.min_face}
 
 
 @dataclass
@@ -90,21 +86,14 @@ def _check_settings(out: Path, settings: AlignSettings) -> None:
     if old is None:
         return
     for key in ("size", "zoom"):
-        if old.get(key) != settings.to_dict()[key]:
+        if old.get(key) != getattr(settings, key):
             raise FacerecError(f"{out} holds crops aligned with {key}={old.get(key)}; "
                                f"rerun with the same settings or choose another output folder")
 
 
 # -- worker side ---------------------------------------------------------------------------------
-def _make_worker(model: str, detector: str, offline: Optional[bool], settings: dict, threads: Optional[int] = None,
-                 backend: Optional[str] = None, device: Optional[str] = None, min_score: Optional[float] = None,
-                 min_face: int = 0):
-    from facerec.analyzer import FaceAnalyzer
-    from facerec.models.pipeline import PipelineSpec
-
-    spec = PipelineSpec(model=model, detector=detector, offline=offline, threads=threads, backend=backend, device=device,
-                        min_score=min_score, min_face=min_face)
-    return FaceAnalyzer.from_spec(spec), settings
+def _make_worker(spec: PipelineSpec, settings: dict, threads: Optional[int] = None):
+    return build_analyzer(spec, threads), settings
 
 
 def _align_one(state, item: tuple[str, str]) -> tuple[str, str, str]:
@@ -137,15 +126,13 @@ def _align_one(state, item: tuple[str, str]) -> tuple[str, str, str]:
 
 
 # -- driver ----------------------------------------------------------------------------------------
-def align_dataset(dataset: Path, out: Path, *, settings: Optional[AlignSettings] = None,
-                  model: str = DEFAULT_EMBEDDER, jobs: Optional[int] = None, offline: Optional[bool] = None,
-                  progress: Optional[Progress] = None, engine=None, backend: Optional[str] = None,
-                  device: Optional[str] = None) -> AlignReport:
-    """Align every image under ``dataset`` into ``out`` (same layout, ``.png``), skipping done ones;
-    ``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` to run on Ray (None: here).
-
-    ``backend``/``device``: where the models run (:mod:`facerec.inference`)."""
-    settings = settings or AlignSettings()
+def align_dataset(dataset: Path, out: Path, spec: Optional[PipelineSpec] = None, *,
+                  settings: Optional[AlignSettings] = None, jobs: Optional[int] = None,
+                  progress: Optional[Progress] = None, engine=None) -> AlignReport:
+    """Align every image under ``dataset`` into ``out`` (same layout, ``.png``), skipping done ones,
+    with the detector (and its cut-offs, backend and device) of ``spec`` (default: the default pipeline);
+    ``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` to run on Ray (None: here)."""
+    settings, spec = settings or AlignSettings(), spec or PipelineSpec()
     dataset, out = Path(dataset), Path(out)
     if not dataset.is_dir():
         raise FacerecError(f"{dataset}: not a folder")
@@ -159,7 +146,7 @@ def align_dataset(dataset: Path, out: Path, *, settings: Optional[AlignSettings]
     _check_settings(out, settings)
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_parts(out)
-    write_json_atomic(out / SETTINGS_FILE, settings.to_dict())
+    write_json_atomic(out / SETTINGS_FILE, settings.to_dict(spec))
 
     report = AlignReport(total=len(files), report_path=out / REPORT_FILE)
     log = FailureLog(out / REPORT_FILE)
@@ -178,10 +165,7 @@ def align_dataset(dataset: Path, out: Path, *, settings: Optional[AlignSettings]
     done = report.skipped + len(log.entries)
     if progress:
         progress(done, len(files))
-    kwargs = {"model": model, "detector": settings.detector, "offline": offline, "backend": backend, "device": device,
-              "min_score": settings.min_score, "min_face": settings.min_face,
-              "settings": {"size": settings.size, "zoom": settings.zoom, "fallback": settings.fallback,
-                           "min_quality": settings.min_quality}}
+    kwargs = {"spec": spec, "settings": asdict(settings)}
     try:
         for src, status, reason in parallel_map(_align_one, todo, factory=_make_worker, factory_kwargs=kwargs,
                                                 jobs=jobs, engine=engine):

@@ -108,27 +108,20 @@ def _task(analyzer, item: tuple[str, Hashable, Pick, bool, Optional[float], bool
     return embed_image(analyzer, *item)
 
 
-def embed_images(items: Iterable[tuple[Path | str, Hashable]], *, model: str, detector: str, flip: bool = False,
+def embed_images(items: Iterable[tuple[Path | str, Hashable]], spec: Optional[PipelineSpec] = None, *,
                  pick: Pick = DEFAULT_PICK, fallback: bool = False, min_quality: Optional[float] = None,
-                 jobs: Optional[int] = 1, analyzer=None,
-                 offline: Optional[bool] = None, chunksize: int = 4, engine=None, backend: Optional[str] = None,
-                 device: Optional[str] = None, keep_others: bool = False, min_score: Optional[float] = None,
-                 min_face: int = 0) -> Iterator[EmbeddedImage]:
+                 jobs: Optional[int] = 1, analyzer=None, chunksize: int = 4, engine=None, keep_others: bool = False,
+                 **fields) -> Iterator[EmbeddedImage]:
     """One :class:`EmbeddedImage` per ``(path, key)`` item, in completion order.
 
-    ``jobs``: worker processes as in :func:`parallel_map` (1: this process, on ``analyzer`` when given);
-    ``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine` to run on Ray (None: here);
-    ``backend``/``device``: where the workers' models run (:mod:`facerec.inference`), by default those
-    of ``analyzer`` when given; ``min_score``/``min_face``: the workers' detector cut-offs, by default
-    those of ``analyzer`` when given; ``keep_others``: see :func:`embed_image`.
+    ``spec``: the workers' pipeline; without one, that of ``analyzer`` (else the default) with the
+    spec's ``fields`` given by name; ``jobs``: worker processes as in :func:`parallel_map` (1: this
+    process, on ``analyzer`` when given); ``engine``: a :class:`~facerec.workflows.ray_engine.RayEngine`
+    to run on Ray (None: here); ``keep_others``: see :func:`embed_image`.
     """
-    if analyzer is not None:
-        backend, device = backend or analyzer.backend, device or analyzer.device
-        min_score = analyzer.min_score if min_score is None else min_score
-        min_face = min_face or analyzer.min_face
+    if spec is None:
+        spec = analyzer.spec.with_(**fields) if analyzer is not None else PipelineSpec(**fields)
     pick = parse_pick(pick)
     work = [(str(p), k, pick, fallback, min_quality, keep_others) for p, k in items]
-    spec = PipelineSpec(model=model, detector=detector, flip=flip, offline=offline, backend=backend, device=device,
-                        min_score=min_score, min_face=min_face)
     yield from parallel_map(_task, work, factory=build_analyzer, factory_kwargs={"spec": spec},
                             jobs=jobs, chunksize=chunksize, state=analyzer if jobs == 1 else None, engine=engine)

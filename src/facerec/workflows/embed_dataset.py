@@ -17,13 +17,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from facerec.detection.factory import DEFAULT_DETECTOR
 from facerec.errors import FacerecError
 from facerec.io.atomic import atomic_open, remove_stale_parts, write_json_atomic
 from facerec.io.embeddings import EmbeddingTable, save_embeddings
 from facerec.io.files import dataset_items, expand_paths, is_image_name
 from facerec.io.text import safe_text
-from facerec.recognition.factory import DEFAULT_EMBEDDER, DEFAULT_FLIP
 from facerec.types import Progress
 from facerec.models.pipeline import PipelineSpec
 from facerec.workflows.batch import EmbeddedImage, build_analyzer, embed_image
@@ -35,31 +33,23 @@ DEFAULT_SHARD_SIZE = 1000
 
 @dataclass
 class EmbedOptions:
-    """Which models and how."""
+    """Which pipeline (its backend and device are not part of :meth:`key`: the vectors agree) and how."""
 
-    model: str = DEFAULT_EMBEDDER
-    detector: str = DEFAULT_DETECTOR
-    flip: bool = DEFAULT_FLIP
+    spec: PipelineSpec = field(default_factory=PipelineSpec)
     fallback: bool = False
     aligned: bool = False
     align_zoom: float = 1.0
     """For ``aligned``: the zoom the crops were aligned with (from ``align.json``)."""
-    offline: Optional[bool] = None
     min_quality: Optional[float] = None
     """Faces below this quality are failures with the reason (:mod:`facerec.quality`)."""
-    backend: Optional[str] = None
-    """Inference backend and device (:mod:`facerec.inference`); not part of :meth:`key`: the vectors agree."""
-    device: Optional[str] = None
-    min_score: Optional[float] = None
-    """The detector's score cut-off (None: the detector's own) and size floor in pixels."""
-    min_face: int = 0
 
     def key(self) -> dict:
-        key = {"model": self.model, "detector": None if self.aligned else self.detector, "flip": self.flip,
+        spec = self.spec
+        key = {"model": spec.model, "detector": None if self.aligned else spec.detector, "flip": spec.flip,
                "fallback": self.fallback, "aligned": self.aligned, "align_zoom": self.align_zoom,
                "min_quality": self.min_quality}
         if not self.aligned:  # the detector's cut-offs, only when set (earlier runs' shards stay valid)
-            key |= {k: v for k, v in (("min_score", self.min_score), ("min_face", self.min_face)) if v}
+            key |= {k: v for k, v in (("min_score", spec.min_score), ("min_face", spec.min_face)) if v}
         return key
 
 
@@ -103,16 +93,14 @@ def collect_items(paths: Sequence[Path], labels: Optional[bool] = None) -> list[
 
 # -- worker side ---------------------------------------------------------------------------------
 def _make_worker(options: dict, threads: Optional[int] = None):
-    from facerec.models.store import ModelStore
-
+    spec: PipelineSpec = options["spec"].with_(threads=threads)
     if options["aligned"]:
+        from facerec.models.store import ModelStore
         from facerec.recognition.factory import build_embedder
 
-        return build_embedder(options["model"], ModelStore(offline=options["offline"]), flip=options["flip"],
-                              threads=threads, backend=options["backend"], device=options["device"]), options
-    spec = PipelineSpec(**{key: options[key] for key in ("model", "detector", "flip", "offline", "backend", "device",
-                                                         "min_score", "min_face")})
-    return build_analyzer(spec, threads), options
+        return build_embedder(spec.model, ModelStore(offline=spec.offline), flip=spec.flip, threads=spec.threads,
+                              backend=spec.backend, device=spec.device), options
+    return build_analyzer(spec), options
 
 
 def _embed_one(state, item: tuple[int, str]) -> EmbeddedImage:

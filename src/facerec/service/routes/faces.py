@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Optional
+from typing import Callable, Optional
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -70,16 +70,18 @@ async def one_image(request: Request) -> bytes:
     return image
 
 
-@router.post("/v1/detect", tags=["faces"], openapi_extra=ONE_IMAGE, summary="Every face: box, score, 5 landmarks",
-             response_model=DetectResponse, response_model_exclude_unset=True)
-async def detect(request: Request, pool: PoolDep) -> dict:
-    return await pool.run(_detect, await one_image(request))
+def _one_image_route(name: str, summary: str, response_model: type, work: Callable[..., dict]) -> None:
+    """``POST /v1/NAME``: ``work(analyzer, image)`` on the body's one image."""
+    async def route(request: Request, pool: PoolDep) -> dict:
+        return await pool.run(work, await one_image(request))
+
+    route.__name__ = name
+    router.post(f"/v1/{name}", name=name, tags=["faces"], openapi_extra=ONE_IMAGE, summary=summary,
+                response_model=response_model, response_model_exclude_unset=True)(route)
 
 
-@router.post("/v1/embed", tags=["faces"], openapi_extra=ONE_IMAGE, summary="Every face with its embedding",
-             response_model=EmbedResponse, response_model_exclude_unset=True)
-async def embed(request: Request, pool: PoolDep) -> dict:
-    return await pool.run(_embed, await one_image(request))
+_one_image_route("detect", "Every face: box, score, 5 landmarks", DetectResponse, _detect)
+_one_image_route("embed", "Every face with its embedding", EmbedResponse, _embed)
 
 
 @router.post("/v1/verify", tags=["faces"], summary="Same person? Two images, or an image and a person",

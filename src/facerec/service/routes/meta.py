@@ -66,26 +66,25 @@ def install_docs(app: FastAPI) -> None:
     offline (the ``fastapi-offline`` package ships them); without it, FastAPI's CDN pages."""
     from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 
+    swagger_assets: dict[str, object] = {}  # without fastapi-offline: FastAPI's defaults (a CDN)
+    redoc_assets: dict[str, object] = {}
     try:
         import fastapi_offline
     except ImportError:  # pragma: no cover - the service extra installs it
-        assets, base = None, None
+        pass
     else:
-        assets, base = Path(fastapi_offline.__file__).with_name("static"), "/docs-assets"
-        app.mount(base, StaticFiles(directory=assets), name="docs-assets")
+        base = "/docs-assets"
+        app.mount(base, StaticFiles(directory=Path(fastapi_offline.__file__).with_name("static")), name="docs-assets")
+        swagger_assets = {"swagger_js_url": f"{base}/swagger-ui-bundle.js", "swagger_css_url": f"{base}/swagger-ui.css",
+                          "swagger_favicon_url": f"{base}/favicon.png"}
+        redoc_assets = {"redoc_js_url": f"{base}/redoc.standalone.js", "redoc_favicon_url": f"{base}/favicon.png",
+                        "with_google_fonts": False}
     title = f"{app.title} {app.version}"
 
     @app.get("/docs", include_in_schema=False)
     async def swagger() -> HTMLResponse:
-        if assets is None:
-            return get_swagger_ui_html(openapi_url=app.openapi_url, title=title)
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title=title,
-                                   swagger_js_url=f"{base}/swagger-ui-bundle.js",
-                                   swagger_css_url=f"{base}/swagger-ui.css", swagger_favicon_url=f"{base}/favicon.png")
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=title, **swagger_assets)
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        if assets is None:
-            return get_redoc_html(openapi_url=app.openapi_url, title=title)
-        return get_redoc_html(openapi_url=app.openapi_url, title=title, redoc_js_url=f"{base}/redoc.standalone.js",
-                              redoc_favicon_url=f"{base}/favicon.png", with_google_fonts=False)
+        return get_redoc_html(openapi_url=app.openapi_url, title=title, **redoc_assets)
