@@ -55,6 +55,8 @@ from facerec.gallery.store import (FaceRecord, Person, PersonExistsError, Person
 SCHEMES = ("milvus://", "http://", "https://")
 DEFAULT_NAME = "facerec"
 _PAGE = 1000
+_NAMES_PER_QUERY = 256
+"""Persons asked about in one ``name in [...]`` filter (a filter is one string; Milvus caps its length)."""
 _LOCKS: dict[tuple[str, str], threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
 STRONG = "Strong"
@@ -564,6 +566,61 @@ class MilvusStore:
             for j, hit in enumerate(row[:k]):
                 sims[r, j], ids[r, j] = float(hit["distance"]), int(hit["id"])
         return sims, ids
+
+    # -- dataset enrolment from many writers (issue 21 item 3) -----------------------------------
+    def enrolled_images_of(self, names: Sequence[str]) -> set[tuple[str, str]]:
+        """The (person name, image sha256) pairs of the persons named, read ``Strong``: their ids by name,
+        then their faces by ``person_id in [...]``, never the whole gallery (a resumed run asks per folder)."""
+        wanted = sorted(set(names))
+        out: set[tuple[str, str]] = set()
+        with self._lock:
+            for start in range(0, len(wanted), _NAMES_PER_QUERY):
+                chunk = wanted[start:start + _NAMES_PER_QUERY]
+                flt = f"name in [{', '.join(_quote(n) for n in chunk)}]"
+                owners = {int(r["id"]): str(r["name"]) for r in self._all(self.c_persons, flt, ["id", "name"])}
+                if owners:
+                    rows = self._all(self.c_faces, f"person_id in {sorted(owners)}", ["person_id", "image_sha256"])
+                    out.update((owners[int(r["person_id"])], str(r["image_sha256"])) for r in rows)
+        return out
+
+    def add_faces_batch(self, faces: Sequence[tuple[str, FaceRecord]], dim: Optional[int] = None) -> list[bool]:
+        """Store faces of several persons (``(name, face)``) in one upsert, each image at most once per
+        person, as ``add_faces_checked(..., skip_enrolled=True)`` does for one: persons created when
+        missing, face ids ``face_key(person, image, 0)``. Per face: whether it was new (False: its image
+        was enrolled for that person already, by an earlier or a concurrent run)."""
+        vecs = [np.ascontiguousarray(f.vector, dtype=np.float32).reshape(-1) for _, f in faces]
+        if dim is not None and any(v.shape[0] != dim for v in vecs):
+            raise FacerecError(f"vector of dimension {next(v.shape[0] for v in vecs if v.shape[0] != dim)} "
+                               f"does not fit this gallery ({dim})")
+        if not faces:
+            return []
+        with self._lock:
+            if dim is not None:
+                self._ensure_faces(dim)
+            pids: dict[str, int] = {}
+            for name, _ in faces:
+                if name not in pids:
+                    try:
+                        pids[name] = self._person_row(name)[0]
+                    except PersonNotFoundError:
+                        pids[name] = self._insert_person(validate_name(name))
+            shas = json.dumps(sorted({f.image_sha256 for _, f in faces}))
+            flt = f"person_id in {sorted(set(pids.values()))} and image_sha256 in {shas}"
+            have = {(int(r["person_id"]), str(r["image_sha256"]))
+                    for r in self._all(self.c_faces, flt, ["person_id", "image_sha256"], SESSION)}
+            new, rows, now = [], [], time.time()
+            for (name, f), vec in zip(faces, vecs):
+                pid = pids[name]
+                new.append((pid, f.image_sha256) not in have)
+                if new[-1]:
+                    have.add((pid, f.image_sha256))
+                    rows.append({"id": face_key(pid, f.image_sha256, 0), "person_id": pid, "vector": vec.tolist(),
+                                 "image_sha256": f.image_sha256, "image_path": f.image_path or "",
+                                 "bbox": json.dumps([round(float(v), 2) for v in f.bbox]),
+                                 "det_score": float(f.det_score), "created": now})
+            if rows:
+                self._client.upsert(self.c_faces, rows)  # one request for the batch; a retry writes the same rows
+            return new
 
 
 def _face_record(r: dict) -> FaceRecord:

@@ -456,6 +456,18 @@ class GalleryStore:
         if res != "ok":
             raise FacerecError(f"{self.path}: integrity check failed: {res}")
 
+    def enrolled_images_of(self, names: Sequence[str]) -> set[tuple[str, str]]:
+        """The (person name, image sha256) pairs of the persons named only (a resumed run asks per folder)."""
+        wanted = sorted(set(names))
+        out: set[tuple[str, str]] = set()
+        with self._lock:
+            for start in range(0, len(wanted), 500):  # SQLite's default limit is 999 parameters
+                chunk = wanted[start:start + 500]
+                rows = self._db.execute("SELECT p.name, f.image_sha256 FROM faces f JOIN persons p ON p.id = "
+                                        f"f.person_id WHERE p.name IN ({', '.join('?' * len(chunk))})", chunk)
+                out.update((str(a), str(b)) for a, b in rows)
+        return out
+
 
 def _database_errors(method):
     """Turn :class:`sqlite3.DatabaseError` raised by a store method into one clear :class:`FacerecError`."""
