@@ -11,13 +11,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from support.milvus_server import gallery_contents as _contents
 from support.transforms import same_person_variants
 
 pytest.importorskip("pymilvus")
@@ -51,22 +51,6 @@ def _facerec(*args: str, **kw) -> subprocess.Popen:
 
 def _enroll(db: str, root: Path, *extra: str, **kw) -> subprocess.Popen:
     return _facerec("gallery", "--db", db, "enroll-dataset", str(root), "-j", "1", *extra, **kw)
-
-
-def _contents(db: str) -> tuple[dict[str, int], Counter]:
-    """(faces per person name, multiset of (name, image sha256)), with the gallery checked for orphan faces."""
-    from facerec.gallery.milvus_store import MilvusStore
-
-    store = MilvusStore(db)
-    try:
-        store.check()  # every face belongs to a person that exists
-        persons = store.persons()
-        faces = Counter((name, rec.image_sha256) for name, rec in store.all_faces())
-        assert store.count() == (len(persons), sum(faces.values()))
-    finally:
-        store.close()
-    assert len({p.name for p in persons}) == len(persons), "a name stored twice"
-    return {p.name: p.faces for p in persons}, faces
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -153,3 +154,20 @@ def milvus_server() -> Iterator[MilvusServer]:
     pytest.importorskip("pymilvus")
     with MilvusServer() as server:
         yield server
+
+
+def gallery_contents(db: str) -> tuple[dict[str, int], Counter]:
+    """(faces per person name, multiset of (name, image sha256)) of a Milvus gallery, checked for orphan
+    faces, a name stored twice, and counts that disagree with the rows."""
+    from facerec.gallery.milvus_store import MilvusStore
+
+    store = MilvusStore(db)
+    try:
+        store.check()  # every face belongs to a person that exists
+        persons = store.persons()
+        faces = Counter((name, rec.image_sha256) for name, rec in store.all_faces())
+        assert store.count() == (len(persons), sum(faces.values()))
+    finally:
+        store.close()
+    assert len({p.name for p in persons}) == len(persons), "a name stored twice"
+    return {p.name: p.faces for p in persons}, faces

@@ -1,0 +1,162 @@
+"""``gallery --db milvus://... enroll-dataset --engine ray --address`` on a two-node loopback Ray cluster
+over a real Milvus server: the actors store the faces (in batches), and the gallery, the summary, the
+failure list and the exit code are the local engine's; a repeated run adds nothing; a run killed with
+SIGKILL midway and repeated stores exactly what one run stores. Every run is a `facerec` subprocess."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+pytest.importorskip("ray.data", reason="the ray extra is not installed")
+pytest.importorskip("pymilvus")
+
+from support.milvus_server import gallery_contents  # noqa: E402
+from support.ray_cluster import LoopbackCluster  # noqa: E402
+from support.transforms import same_person_variants  # noqa: E402
+
+import facerec  # noqa: E402
+
+PERSONS = 6
+PHOTOS = 3
+STORED = re.compile(r"ray: (\d+) face\(s\) stored by the actors on (\d+) node\(s\)")
+
+
+def _env() -> dict:
+    """This checkout's facerec on every node and in the driver; no token auth (loopback only)."""
+    src = str(Path(facerec.__file__).resolve().parents[1])
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    env["RAY_AUTH_MODE"] = "disabled"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture(scope="module")
+def env() -> dict:
+    return _env()
+
+
+@pytest.fixture(scope="module")
+def cluster(env: dict):
+    """Two one-CPU nodes, stopped by PID even on failure."""
+    with LoopbackCluster(nodes=2, env=env) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, grace_bgr, astronaut_bgr) -> Path:
+    """6 persons, 3 real photos each (transforms of Grace Hopper and of the astronaut), and one file that is
+    no image."""
+    root = tmp_path_factory.mktemp("people")
+    variants = [same_person_variants(img) for img in (grace_bgr, astronaut_bgr)]
+    names = ["flip", "crop", "half", "dark", "bright", "jpeg20", "rot10"]
+    for p in range(PERSONS):
+        folder = root / f"Person_{p:02d}"
+        folder.mkdir()
+        for j in range(PHOTOS):
+            cv2.imwrite(str(folder / f"{j}.jpg"), variants[p % 2][names[(p + j) % len(names)]])
+    (root / "Person_01" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    return root
+
+
+def _enroll(db: str, root: Path, env: dict, *extra: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "facerec", "gallery", "--db", db, "enroll-dataset", str(root),
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kw)
+
+
+def _run(db: str, root: Path, env: dict, *extra: str) -> tuple[int, str]:
+    proc = _enroll(db, root, env, *extra)
+    _, err = proc.communicate(timeout=600)
+    return proc.returncode, err
+
+
+def _summary(stderr: str) -> list[str]:
+    """The lines both engines must print alike: skipped, enrolled/gallery counts, failures."""
+    keep = ("already enrolled", "enrolled ", "identify threshold", "file(s) failed", "  ")
+    return [line.rstrip() for line in stderr.splitlines() if line.startswith(keep) and "%" not in line]
+
+
+@pytest.fixture(scope="module")
+def local_run(milvus_server, dataset, env) -> tuple[str, int, str]:
+    """(gallery, exit code, stderr) of the local engine on the folder (its own gallery on the same server)."""
+    db = milvus_server.unique_url("local")
+    code, err = _run(db, dataset, env, "-j", "1")
+    assert code == 0, err[-3000:]
+    assert STORED.search(err) is None  # this process stored them
+    return db, code, err
+
+
+def _ray(db: str, dataset: Path, env: dict, cluster, **kw):
+    return _enroll(db, dataset, env, "--engine", "ray", "--address", cluster.address, **kw)
+
+
+def test_actors_store_what_the_local_engine_stores_and_a_rerun_adds_nothing(milvus_server, dataset, env, cluster,
+                                                                            local_run):
+    local_db, local_code, local_err = local_run
+    ray_db = milvus_server.unique_url("ray")
+    proc = _ray(ray_db, dataset, env, cluster)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == local_code == 0, err[-3000:]
+
+    # the summary and the failure list are the local engine's, word for word
+    assert _summary(err) == _summary(local_err), (err[-3000:], local_err[-3000:])
+    assert "broken.jpg" in err and "1 file(s) failed" in err
+    per_person, faces = gallery_contents(ray_db)
+    assert per_person == {f"Person_{p:02d}": PHOTOS for p in range(PERSONS)}, per_person
+    assert max(faces.values()) == 1
+    assert (per_person, faces) == gallery_contents(local_db)  # the same persons, each with the same images
+
+    # the faces were stored by the actors, on both nodes: the driver counts what each actor wrote
+    stored = STORED.search(err)
+    assert stored, err[-3000:]
+    assert int(stored.group(1)) == PERSONS * PHOTOS and int(stored.group(2)) == 2, stored.group(0)
+
+    # a repeated run finds everything enrolled (asking per person), embeds and stores nothing
+    proc = _ray(ray_db, dataset, env, cluster)
+    _, again = proc.communicate(timeout=600)
+    assert proc.returncode == 0, again[-3000:]
+    assert f"{PERSONS * PHOTOS} image(s) already enrolled, skipped" in again
+    assert f"enrolled 0 face(s); gallery now has {PERSONS} person(s), {PERSONS * PHOTOS} face(s)" in again
+    assert STORED.search(again) is None
+    assert gallery_contents(ray_db) == (per_person, faces)
+
+
+def test_killed_midway_then_rerun_stores_what_one_run_stores(milvus_server, dataset, env, cluster):
+    from facerec.gallery.milvus_store import MilvusStore
+
+    db = milvus_server.unique_url("killed")
+    proc = _ray(db, dataset, env, cluster, start_new_session=True)
+    store = None
+    try:
+        deadline = time.monotonic() + 600
+        while True:  # kill the CLI (the Ray driver) once some faces, not all, are in
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "no face stored in time"
+            try:
+                store = store or MilvusStore(db)
+                if store.count()[1] >= 1:
+                    break
+            except Exception:  # noqa: BLE001 - the gallery's collections are not created yet
+                store = None
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the CLI only: the actors live on the cluster's nodes
+        proc.communicate()
+        if store is not None:
+            store.close()
+    partial, _ = gallery_contents(db)
+    assert 1 <= sum(partial.values()) < PERSONS * PHOTOS, partial
+    again = _ray(db, dataset, env, cluster)
+    _, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-3000:]
+    assert "already enrolled" in err
+    per_person, faces = gallery_contents(db)
+    assert per_person == {f"Person_{p:02d}": PHOTOS for p in range(PERSONS)} and max(faces.values()) == 1
