@@ -112,4 +112,7 @@ def enroll_on_actors(gallery: Gallery, todo: Sequence[tuple[Path, tuple[str, str
             deferred.append(out.deferred)
         if on_step is not None:
             on_step()
-    return deferred
+    order = {path: k for k, (path, _, _) in enumerate(items)}  # lists in input order, as one local worker gives
+    for entries in (result.failures, result.multi_face):
+        entries.sort(key=lambda entry: order.get(entry[0], len(order)))
+    return sorted(deferred, key=lambda res: order.get(res.path, len(order)))
