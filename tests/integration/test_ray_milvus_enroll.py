@@ -4,12 +4,9 @@ failure list and the exit code are the local engine's; a repeated run adds nothi
 SIGKILL midway and repeated stores exactly what one run stores. Every run is a `facerec` subprocess."""
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -18,36 +15,24 @@ import pytest
 pytest.importorskip("ray.data", reason="the ray extra is not installed")
 pytest.importorskip("pymilvus")
 
-from support.milvus_server import gallery_contents  # noqa: E402
-from support.ray_cluster import LoopbackCluster  # noqa: E402
+from support.milvus_server import gallery_contents, kill_once_stored  # noqa: E402
+from support.ray_cluster import LoopbackCluster, checkout_env  # noqa: E402
 from support.transforms import same_person_variants  # noqa: E402
 
-import facerec  # noqa: E402
 
 PERSONS = 6
 PHOTOS = 3
 STORED = re.compile(r"ray: (\d+) face\(s\) stored by the actors on (\d+) node\(s\)")
 
 
-def _env() -> dict:
-    """This checkout's facerec on every node and in the driver; no token auth (loopback only)."""
-    src = str(Path(facerec.__file__).resolve().parents[1])
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    env["RAY_AUTH_MODE"] = "disabled"
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 @pytest.fixture(scope="module")
 def env() -> dict:
-    return _env()
+    return checkout_env()
 
 
 @pytest.fixture(scope="module")
 def cluster(env: dict):
-    """Two one-CPU nodes, stopped by PID even on failure."""
-    with LoopbackCluster(nodes=2, env=env) as c:
+    with LoopbackCluster(nodes=2, env=env) as c:  # two one-CPU nodes, stopped by PID even on failure
         yield c
 
 
@@ -130,28 +115,9 @@ def test_actors_store_what_the_local_engine_stores_and_a_rerun_adds_nothing(milv
 
 
 def test_killed_midway_then_rerun_stores_what_one_run_stores(milvus_server, dataset, env, cluster):
-    from facerec.gallery.milvus_store import MilvusStore
-
     db = milvus_server.unique_url("killed")
     proc = _ray(db, dataset, env, cluster, start_new_session=True)
-    store = None
-    try:
-        deadline = time.monotonic() + 600
-        while True:  # kill the CLI (the Ray driver) once some faces, not all, are in
-            assert proc.poll() is None, proc.communicate()[1][-3000:]
-            assert time.monotonic() < deadline, "no face stored in time"
-            try:
-                store = store or MilvusStore(db)
-                if store.count()[1] >= 1:
-                    break
-            except Exception:  # noqa: BLE001 - the gallery's collections are not created yet
-                store = None
-            time.sleep(0.1)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the CLI only: the actors live on the cluster's nodes
-        proc.communicate()
-        if store is not None:
-            store.close()
+    kill_once_stored(proc, db, 1)  # the CLI (the Ray driver) only: the actors live on the cluster's nodes
     partial, _ = gallery_contents(db)
     assert 1 <= sum(partial.values()) < PERSONS * PHOTOS, partial
     again = _ray(db, dataset, env, cluster)

@@ -171,3 +171,28 @@ def gallery_contents(db: str) -> tuple[dict[str, int], Counter]:
         store.close()
     assert len({p.name for p in persons}) == len(persons), "a name stored twice"
     return {p.name: p.faces for p in persons}, faces
+
+
+def kill_once_stored(proc, db: str, at_least: int, timeout_s: float = 600.0) -> None:
+    """SIGKILL the process group of ``proc`` (started with ``start_new_session=True``) once the Milvus gallery
+    ``db`` holds ``at_least`` faces; its output is read and dropped."""
+    from facerec.gallery.milvus_store import MilvusStore
+
+    store = None
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "no face stored in time"
+            try:
+                store = store or MilvusStore(db)
+                if store.count()[1] >= at_least:
+                    break
+            except Exception:  # noqa: BLE001 - the gallery's collections are not created yet
+                store = None
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the command and its workers, nothing else
+        proc.communicate()
+        if store is not None:
+            store.close()
