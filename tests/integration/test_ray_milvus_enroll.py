@@ -36,20 +36,23 @@ def cluster(env: dict):
         yield c
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory, grace_bgr, astronaut_bgr) -> Path:
-    """6 persons, 3 real photos each (transforms of Grace Hopper and of the astronaut), and one file that is
-    no image."""
-    root = tmp_path_factory.mktemp("people")
-    variants = [same_person_variants(img) for img in (grace_bgr, astronaut_bgr)]
+def _people(root: Path, images: list, persons: int, photos: int) -> Path:
+    """``persons`` folders of ``photos`` real photos each (transforms of ``images`` in turn), and one file
+    that is no image."""
+    variants = [same_person_variants(img) for img in images]
     names = ["flip", "crop", "half", "dark", "bright", "jpeg20", "rot10"]
-    for p in range(PERSONS):
+    for p in range(persons):
         folder = root / f"Person_{p:02d}"
         folder.mkdir()
-        for j in range(PHOTOS):
+        for j in range(photos):
             cv2.imwrite(str(folder / f"{j}.jpg"), variants[p % 2][names[(p + j) % len(names)]])
     (root / "Person_01" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
     return root
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, grace_bgr, astronaut_bgr) -> Path:
+    return _people(tmp_path_factory.mktemp("people"), [grace_bgr, astronaut_bgr], PERSONS, PHOTOS)
 
 
 def _enroll(db: str, root: Path, env: dict, *extra: str, **kw) -> subprocess.Popen:
@@ -114,15 +117,19 @@ def test_actors_store_what_the_local_engine_stores_and_a_rerun_adds_nothing(milv
     assert gallery_contents(ray_db) == (per_person, faces)
 
 
-def test_killed_midway_then_rerun_stores_what_one_run_stores(milvus_server, dataset, env, cluster):
+def test_killed_midway_then_rerun_stores_what_one_run_stores(milvus_server, env, cluster, tmp_path, grace_bgr,
+                                                            astronaut_bgr):
+    """48 photos: the actors take several seconds for them, more than Ray takes to end a dead driver's actors."""
+    persons, photos = 8, 6
+    dataset = _people(tmp_path, [grace_bgr, astronaut_bgr], persons, photos)
     db = milvus_server.unique_url("killed")
     proc = _ray(db, dataset, env, cluster, start_new_session=True)
     kill_once_stored(proc, db, 1)  # the CLI (the Ray driver) only: the actors live on the cluster's nodes
     partial, _ = gallery_contents(db)
-    assert 1 <= sum(partial.values()) < PERSONS * PHOTOS, partial
+    assert 1 <= sum(partial.values()) < persons * photos, partial
     again = _ray(db, dataset, env, cluster)
     _, err = again.communicate(timeout=600)
     assert again.returncode == 0, err[-3000:]
-    assert "already enrolled" in err
+    assert "already enrolled" in err and "broken.jpg" in err
     per_person, faces = gallery_contents(db)
-    assert per_person == {f"Person_{p:02d}": PHOTOS for p in range(PERSONS)} and max(faces.values()) == 1
+    assert per_person == {f"Person_{p:02d}": photos for p in range(persons)} and max(faces.values()) == 1
