@@ -9,9 +9,10 @@ index is built (timed until Milvus reports every row indexed), the collection lo
 queries sent one at a time asking for 16 neighbours, as identify does, at ``Session`` consistency
 (the level facerec's searches use). Recall@1: the top hit equals exact (numpy) search's.
 
-    flock /tmp/facerec-cpu.lock python bench/bench_milvus_search.py --sizes 100000
+    flock /tmp/facerec-cpu.lock python bench/bench_milvus_search.py --sizes 1000000 --indexes flat,hnsw
 
-Writes its section of results/scale.md (``--out``), keeping the rest of that file.
+Writes its section of results/scale.md (``--out``): this run's rows replace those of the same size,
+the other sizes' rows (an earlier run's) and the notes under the table are kept.
 """
 from __future__ import annotations
 
@@ -38,7 +39,10 @@ INDEXES = {  # key -> (label, index params, search params)
     "ivf_sq8": ("IVF_SQ8 nlist 1024, nprobe 32", {"index_type": "IVF_SQ8", "params": {"nlist": 1024}}, {"nprobe": 32}),
     "hnsw": ("HNSW M 16, efConstruction 200, ef 128",
              {"index_type": "HNSW", "params": {"M": 16, "efConstruction": 200}}, {"ef": 128}),
+    "hnsw_ef512": ("HNSW M 16, efConstruction 200, ef 512",
+                   {"index_type": "HNSW", "params": {"M": 16, "efConstruction": 200}}, {"ef": 512}),
 }
+"""Keys whose index equals the one before them in ``--indexes`` search the same index (no second build)."""
 
 
 def lfw_vectors(max_people: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,8 +59,8 @@ def lfw_vectors(max_people: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.concatenate([gallery, queries]).astype(np.float32), gallery.astype(np.float32), queries.astype(np.float32)
 
 
-def build(client, name: str, base: np.ndarray, index: dict) -> float:
-    """Create the collection with ``index``, insert ``base``, and return seconds until every row is indexed."""
+def insert(client, name: str, base: np.ndarray) -> None:
+    """A fresh collection holding ``base`` (row i under id i), flushed into sealed segments."""
     from pymilvus import DataType, MilvusClient
 
     if client.has_collection(name):
@@ -69,17 +73,68 @@ def build(client, name: str, base: np.ndarray, index: dict) -> float:
         chunk = base[start:start + 2000]
         client.insert(name, [{"id": start + i, "vector": v} for i, v in enumerate(chunk.tolist())])
     client.flush(name)
+
+
+def build(client, name: str, rows: int, index: dict) -> float:
+    """Replace the collection's index by ``index``; seconds from ``create_index`` until every row is indexed."""
+    client.release_collection(name)
+    for old in client.list_indexes(name):
+        client.drop_index(name, old)
     params = client.prepare_index_params()
     params.add_index(field_name="vector", metric_type="IP", **index)
     t0 = time.perf_counter()
     client.create_index(name, params)
     while True:
         info = client.describe_index(name, client.list_indexes(name)[0])
-        if int(info.get("indexed_rows", 0)) >= len(base) and int(info.get("pending_index_rows", 0)) == 0:
+        if int(info.get("indexed_rows", 0)) >= rows and int(info.get("pending_index_rows", 0)) == 0:
             break
         time.sleep(0.5)
+    seconds = time.perf_counter() - t0
     client.load_collection(name)
-    return time.perf_counter() - t0
+    return seconds
+
+
+def merge_rows(old_section: str, new_rows: list[str], sizes: list[int]) -> list[str]:
+    """The table rows of an earlier run for sizes not measured now, then this run's, by size."""
+    kept = [line for line in old_section.splitlines() if line.startswith("| ") and line[2:3].isdigit()
+            and int(line.split("|")[1].strip().replace(",", "")) not in sizes]
+    return sorted(kept + new_rows, key=lambda line: int(line.split("|")[1].strip().replace(",", "")))
+
+
+def merge_runs(old_section: str, run: str, sizes: list[int]) -> list[str]:
+    """The ``- N faces: ...`` run lines of earlier runs for other sizes, then this run's."""
+    labels = {f"- {n:,} faces:" for n in sizes}
+    kept = [line for line in old_section.splitlines() if line.startswith("- ") and " faces: " in line
+            and not any(line.startswith(lab) for lab in labels)]
+    return kept + [f"- {n:,} faces: {run}" for n in sizes]
+
+
+def write(args, rows: list[str], sizes: list[int], gallery_size: int, dim: int, n_queries: int, began: str,
+          load: tuple) -> None:
+    """This run's rows (so far) into the section of ``args.out``."""
+    end_load = os.getloadavg()
+    run = (f"`flock /tmp/facerec-cpu.lock python bench/bench_milvus_search.py --sizes {args.sizes} --queries "
+           f"{n_queries} --indexes {args.indexes}` ({began}; load average {load[0]:.1f} at the start, "
+           f"{end_load[0]:.1f} at the end, on this {os.cpu_count()}-core machine)")
+    old = args.out.read_text() if args.out.exists() else ""
+    old_section = old[old.find(SECTION):] if SECTION in old else ""
+    old_section = old_section[:old_section.find("\n## ", len(SECTION))] if "\n## " in old_section[len(SECTION):] else old_section
+    notes = old_section.split("| faces | index |")[1].split("\n\n", 1)[1] if "| faces | index |" in old_section \
+        and "\n\n" in old_section.split("| faces | index |")[1] else ""
+    lines = [
+        SECTION, "",
+        f"{gallery_size:,} LFW faces (default pipeline, {dim}-D) plus Gaussian distractors fitted to them; "
+        "queries: the second image of an LFW person, one at a time over gRPC on loopback, 16 neighbours each, "
+        "`Session` consistency. The rows are inserted once per size; each index is then built on them (timed from "
+        "`create_index` until Milvus reports every row indexed) and loaded. Milvus standalone 2.3.5 (the `milvus` "
+        "package's server). Runs:", "",
+        *merge_runs(old_section, run, sizes), "",
+        "| faces | index | build s | recall@1 vs exact | p50 ms | p95 ms |", "|---|---|---|---|---|---|",
+        *merge_rows(old_section, rows, sizes), "",
+    ]
+    text = "\n".join(lines) + ("\n" + notes.strip("\n") + "\n" if notes.strip() else "")
+    print(text)
+    write_section(args.out, SECTION, text.rstrip("\n"))
 
 
 def main() -> int:
@@ -94,16 +149,24 @@ def main() -> int:
 
     lfw, gallery, queries = lfw_vectors(args.people)
     queries = queries[:args.queries]
+    sizes = [int(s) for s in args.sizes.split(",")]
     load = os.getloadavg()
+    began = time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())
     rows = []
     with MilvusServer() as milvus:
-        client = MilvusClient(f"http://127.0.0.1:{milvus.port}", timeout=3600)
-        for n in [int(s) for s in args.sizes.split(",")]:
+        client = MilvusClient(f"http://127.0.0.1:{milvus.port}", timeout=7200)
+        for n in sizes:
             base = with_distractors(lfw, gallery, n)
             truth = exact_top1(base, queries)
+            insert(client, "bench", base)
+            built = None
             for key in args.indexes.split(","):
                 label, index, search = INDEXES[key]
-                seconds = build(client, "bench", base, index)
+                if index != built:
+                    seconds, built = build(client, "bench", n, index), index
+                    took = f"{seconds:.1f}"
+                else:
+                    took = "(the index above)"
                 ms, top = [], []
                 for q in queries:
                     t = time.perf_counter()
@@ -112,23 +175,12 @@ def main() -> int:
                     ms.append((time.perf_counter() - t) * 1000)
                     top.append(int(hits[0][0]["id"]) if hits[0] else -1)
                 recall = float(np.mean(np.array(top) == truth))
-                rows.append(f"| {n:,} | {label} | {seconds:.1f} | {recall:.3f} | {np.percentile(ms, 50):.1f} | "
+                rows.append(f"| {n:,} | {label} | {took} | {recall:.3f} | {np.percentile(ms, 50):.1f} | "
                             f"{np.percentile(ms, 95):.1f} |")
                 print(rows[-1], flush=True)
+                write(args, rows, sizes, len(gallery), lfw.shape[1], len(queries), began, load)  # a stopped run keeps its rows
+            client.drop_collection("bench")
         client.close()
-    lines = [
-        SECTION, "",
-        f"`flock /tmp/facerec-cpu.lock python bench/bench_milvus_search.py --sizes {args.sizes}` "
-        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average {load[0]:.1f} at the start, from other "
-        f"jobs on this {os.cpu_count()}-core machine). {len(gallery):,} LFW faces (default pipeline, {lfw.shape[1]}-D) "
-        f"plus Gaussian distractors fitted to them; {len(queries)} queries (the second image of an LFW person), "
-        "one at a time over gRPC on loopback, 16 neighbours each, `Session` consistency. Build: from `create_index` "
-        "on the flushed rows until Milvus reports all indexed. Milvus standalone 2.3.5 (the `milvus` package).", "",
-        "| faces | index | build s | recall@1 vs exact | p50 ms | p95 ms |", "|---|---|---|---|---|---|", *rows, "",
-    ]
-    text = "\n".join(lines)
-    print(text)
-    write_section(args.out, SECTION, text)
     return 0
 
 

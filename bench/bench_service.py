@@ -43,7 +43,7 @@ def _rss_mb(pid: int) -> tuple[float, float]:
 def build_gallery(db: Path, persons: int) -> tuple[list[tuple[str, Path]], dict]:
     from facerec.analyzer import FaceAnalyzer
     from facerec.gallery import Gallery
-    from facerec.gallery.store import FaceRecord
+    from facerec.gallery.backend import FaceRecord
 
     people = lfw_people(5)
     paths = [p for files in people.values() for p in files]

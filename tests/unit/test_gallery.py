@@ -1,6 +1,7 @@
 """The gallery on real faces: enroll, identify, verify, rename, merge, delete, export/import, index cache."""
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -203,10 +204,13 @@ def test_index_rebuilt_when_missing_stale_or_corrupt(tmp_path, analyzer, grace_b
     assert index_file.is_file()
     with Gallery(db, analyzer) as g:
         assert g.identify(grace_bgr)[0].name == "Grace Hopper" and g.index_status == "loaded"
-    # Stale: SQLite changed behind the saved index's back.
-    store = GalleryStore(db)
-    store.delete_person("Eileen Collins")
-    store.close()
+    # Stale: SQLite changed behind the saved index's back (a write that never loaded the index).
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("DELETE FROM faces WHERE person_id = (SELECT id FROM persons WHERE name = 'Eileen Collins')")
+        con.execute("DELETE FROM persons WHERE name = 'Eileen Collins'")
+        con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+    con.close()
     with Gallery(db, analyzer) as g:
         assert g.identify(astronaut_bgr)[0].name == UNKNOWN and g.index_status == "updated (stale)"
         assert g.index_ids().tolist() == g.store.face_ids().tolist()
@@ -304,14 +308,14 @@ def test_gallery_switches_to_pq_and_keeps_it_in_step(tmp_path, analyzer, grace_b
 
     with Gallery(db, analyzer) as g:
         g.add_records("Grace Hopper", records(grace, "g"))
-        assert g._index.kind == "flat"
+        assert g.store._cache.index.kind == "flat"
         g.add_records("Eileen Collins", records(astro, "e"))  # 18 faces > 1.2 x 12: rebuilt as PQ
-        assert g._index.kind == "pq"
+        assert g.store._cache.index.kind == "pq"
         assert g.identify(grace_bgr)[0].name == "Grace Hopper"
         assert g.index_ids().tolist() == g.store.face_ids().tolist()
     with Gallery(db, analyzer) as g:
         assert g.identify(astronaut_bgr)[0].name == "Eileen Collins" and g.index_status == "loaded"
-        assert g._index.kind == "pq"
+        assert g.store._cache.index.kind == "pq"
         g.delete("Eileen Collins")
         assert g.identify(astronaut_bgr)[0].name == UNKNOWN
         assert g.index_ids().tolist() == g.store.face_ids().tolist()

@@ -113,7 +113,7 @@ def test_concurrent_dataset_runs_never_duplicate(tmp_path: Path, analyzer, grace
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from facerec.gallery.store import InvalidNameError, validate_name  # noqa: E402
+from facerec.gallery.backend import InvalidNameError, validate_name  # noqa: E402
 
 _NAMES = st.one_of(st.text(max_size=220), st.text(st.characters(codec="utf-8"), max_size=30),
                    st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=3),
@@ -131,7 +131,7 @@ def test_any_name_is_stored_as_given_or_refused(tmp_path: Path, name: str) -> No
     assert clean == " ".join(name.split()) and 0 < len(clean) <= 200
     clean.encode("utf-8")
     store = _STORES.get("s") or _STORES.setdefault("s", GalleryStore(tmp_path / "names.db"))
-    pid, _ = store.create_person(name, exist_ok=True)
+    pid = store.create_person(name, exist_ok=True)
     assert store.person(clean).id == pid and store.person(pid).name == clean
     assert store.person(name).id == pid  # looked up by the raw form too
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from facerec.detection.selection import Pick
 from facerec.gallery.gallery import Gallery, image_digest
-from facerec.gallery.store import FaceRecord
+from facerec.gallery.backend import FaceRecord
 from facerec.io.text import safe_text
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class DatasetEnrollment:
 def pending_images(gallery: Gallery, items: Sequence[tuple[Path, str]]) -> list[tuple[Path, tuple[str, str]]]:
     """The ``(path, (person, image digest))`` of every item not enrolled yet, in order. Only the
     persons of ``items`` are looked up in the gallery (per folder, not every row of it)."""
-    done = gallery.store.enrolled_images_of([person for _, person in items])
+    done = gallery.store.enrolled_images([person for _, person in items])
     todo = []
     for path, person in items:
         digest = image_digest(path)[0]
@@ -118,14 +118,16 @@ AUTO = "auto"
 def actors_write(gallery: Gallery) -> bool:
     """Whether ``--engine ray`` writes from the Ray actors: only into a Milvus server, which every node
     reaches (an SQLite or Milvus Lite file opens in one process of one machine: the driver writes)."""
-    return bool(gallery.milvus and not getattr(gallery.store, "lite", True))
+    from facerec.gallery.milvus_store import MilvusStore
+
+    return isinstance(gallery.store, MilvusStore) and not gallery.store.lite
 
 
 def _resolve(gallery: Gallery, res: EmbeddedImage) -> tuple[Optional[int], str]:
     """Which face of a multi-face photo is the person (None: none is), and how that was decided."""
     import numpy as np
 
-    from facerec.gallery.store import PersonNotFoundError
+    from facerec.gallery.backend import PersonNotFoundError
 
     person, _ = res.key  # type: ignore[misc]
     try:

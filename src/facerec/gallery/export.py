@@ -12,7 +12,7 @@ from typing import Any, Optional
 import numpy as np
 
 from facerec.errors import FacerecError
-from facerec.gallery.store import FaceRecord, InvalidNameError, validate_name
+from facerec.gallery.backend import FaceRecord, InvalidNameError, validate_name
 from facerec.io.npz import read_npz
 from facerec.io.text import safe_text
 

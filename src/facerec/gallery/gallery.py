@@ -1,11 +1,9 @@
 """The gallery facade: enroll, identify, verify, rename, merge, delete, list, export, import.
 
-Two backends, chosen by the location: a path is an SQLite file (:mod:`facerec.gallery.store`)
-that holds the truth, with a FAISS index (:mod:`facerec.gallery.index`) beside it that finds
-candidates; ``milvus://...`` (or ``http(s)://``) is a Milvus gallery
-(:mod:`facerec.gallery.milvus_store`) that stores and searches everything itself. Every hit is
-checked against the store, so a deleted person disappears from results at once, in this process
-and in any other.
+The facade holds one :class:`~facerec.gallery.backend.GalleryBackend`, chosen from the location
+by :func:`~facerec.gallery.backend.open_backend` (an SQLite file searched through a FAISS cache, or
+a Milvus gallery), and never asks which. Every hit is checked against the backend, so a deleted
+person disappears from results at once, in this process and in any other.
 
 >>> g = Gallery.open("people.db")
 >>> g.enroll("Grace Hopper", ["grace1.jpg", "grace2.jpg"])
@@ -27,11 +25,9 @@ import numpy as np
 from facerec.decisions import UNKNOWN, IdentifiedFace, Match, PersonVerification
 from facerec.detection.selection import DEFAULT_PICK, Pick, parse_pick
 from facerec.errors import FacerecError, IncompatibleEmbeddingsError, NoFaceError
+from facerec.gallery.backend import FaceRecord, GalleryBackend, Person, PersonNotFoundError, open_backend, read_meta
 from facerec.gallery.export import EXPORT_FORMAT, read_export
-from facerec.gallery.index import TRAIN_SIZE, FaceIndex
-from facerec.gallery.milvus_store import MilvusStore, is_milvus
 from facerec.openset import DEFAULT_FPIR, OpenSetThreshold, open_set_threshold, validate_fpir
-from facerec.gallery.store import FaceRecord, GalleryStore, Person, PersonNotFoundError
 from facerec.io.atomic import atomic_open
 from facerec.io.hashing import sha256_file
 from facerec.io.images import ImageSource, load_image
@@ -92,14 +88,9 @@ class Gallery:
 
     def __init__(self, path: str | os.PathLike, analyzer=None, *, embedder_name: Optional[str] = None,
                  threshold: Optional[float] = None, fpir: Optional[float] = None) -> None:
-        self.milvus = is_milvus(path)
-        self.path: Path | str = str(path) if self.milvus else Path(path)
-        self.store: GalleryStore | MilvusStore = MilvusStore(str(path)) if self.milvus else GalleryStore(self.path)
+        self.store: GalleryBackend = open_backend(path)
+        self.path = self.store.path
         self.analyzer = analyzer
-        self.index_path = Path(os.devnull) if self.milvus else self.path.with_name(self.path.name + ".index")
-        self.index_status = "searched in Milvus" if self.milvus else "not loaded"
-        self._index: Optional[FaceIndex] = None
-        self._dirty = False
         self._lock = threading.RLock()
         meta = self.store.meta()
         if analyzer is not None:
@@ -111,7 +102,7 @@ class Gallery:
             if "embedder_id" not in meta:
                 self.store.set_meta(_embedder_meta(emb.id, emb.dim, emb.threshold, embedder_name))
                 meta = self.store.meta()
-            elif "embedder_name" not in meta and embedder_name and not getattr(self.store, "read_only", False):  # an imported fine-tuned gallery, now given --model
+            elif "embedder_name" not in meta and embedder_name and not self.store.read_only:  # an imported fine-tuned gallery, now given --model
                 self.store.set_meta({"embedder_name": embedder_name})
         self.embedder_id: Optional[str] = meta.get("embedder_id")
         self.dim: Optional[int] = int(meta["dim"]) if "dim" in meta else None
@@ -182,93 +173,23 @@ class Gallery:
             raise FacerecError("this operation needs the gallery's models loaded")
         return self.analyzer
 
-    # -- index cache ---------------------------------------------------------------------------
-    def _ensure_index(self) -> Optional[FaceIndex | MilvusStore]:
-        """The index, loaded or rebuilt, brought up to the store's current generation (Milvus: the store itself)."""
-        with self._lock:
-            if self.embedder_id is None or self.dim is None:
-                return None
-            if self.milvus:
-                return self.store
-            gen = self.store.generation
-            if self._index is None:
-                index, why = FaceIndex.load(self.index_path, self.embedder_id, self.dim, self.store.gallery_id)
-                if index is None:
-                    self._rebuild(gen)
-                    self.index_status = f"rebuilt ({why})"
-                else:
-                    self._index = index
-                    self.index_status = "loaded"
-                    if index.generation != gen:  # sound but stale: apply the difference with SQLite
-                        self._sync(gen)
-                        self.index_status = "updated (stale)"
-            elif self._index.generation != gen:
-                self._sync(gen)
-            return self._index
-
-    def _rebuild(self, gen: int) -> None:
-        """A fresh index of every face in SQLite (PQ codebooks trained on a random sample), read in batches."""
-        ids = self.store.face_ids()
-        index = FaceIndex(self.dim or 0, expected_size=len(ids))
-        if index.needs_training:
-            sample = np.random.default_rng(0).choice(ids, min(len(ids), TRAIN_SIZE), replace=False)
-            index.train(self.store.vectors(np.sort(sample))[1], gallery_size=len(ids))
-        for batch_ids, vecs in self.store.iter_vectors():
-            index.add(batch_ids, vecs)
-        index.generation = gen
-        self._index = index
-        self._dirty = True
-        if len(ids):
-            self.flush()
-
-    def _sync(self, gen: int) -> None:
-        """Apply the difference between the index and SQLite (others' writes, or our own)."""
-        assert self._index is not None
-        truth = self.store.face_ids()
-        gone = np.setdiff1d(self._index.ids, truth)
-        new = np.setdiff1d(truth, self._index.ids)
-        self._index.remove(gone)
-        if new.size:
-            ids, vecs = self.store.vectors(new)
-            self._index.add(ids, vecs)
-        self._stepped(gen)
-
-    def _stepped(self, gen: int) -> None:
-        """The index now reflects generation ``gen``; rebuild it when its size outgrew its kind."""
-        assert self._index is not None
-        self._index.generation = gen
-        self._dirty = True
-        if self._index.needs_rebuild:
-            self._rebuild(gen)
+    # -- search index -------------------------------------------------------------------------
+    @property
+    def index_status(self) -> str:
+        """How the backend's search index was last brought up to date, in words."""
+        return self.store.index_status
 
     def rebuild_index(self) -> str:
-        """Rebuild the index from SQLite now and save it."""
-        with self._lock:
-            if self.milvus:
-                return self.index_status  # Milvus keeps its own index
-            self._index = None
-            self._rebuild(self.store.generation)
-            self.index_status = "rebuilt (asked)"
-            self.flush()
-            return self.index_status
+        """Rebuild the search index now (an SQLite gallery's FAISS cache; Milvus keeps its own)."""
+        return self.store.rebuild_index()
 
     def flush(self) -> None:
-        """Save the index beside the database if it changed since it was last saved."""
-        with self._lock:
-            if self._index is not None and self._dirty and self.embedder_id and not getattr(self.store, "read_only", False):
-                if self.index_path.is_dir():  # not ours to delete unless empty; else keep it in memory only
-                    try:
-                        self.index_path.rmdir()
-                    except OSError:
-                        self.index_status = f"in memory only ({self.index_path} is a folder)"
-                        return
-                self._index.save(self.index_path, self.embedder_id, self.store.gallery_id)
-                self._dirty = False
+        """Save the search index if it changed."""
+        self.store.flush()
 
     def index_ids(self) -> np.ndarray:
         """Face ids the search index holds (for checks)."""
-        index = self._ensure_index()
-        return np.zeros(0, np.int64) if index is None else index.ids.copy()
+        return self.store.search_ids()
 
     # -- enrolment -----------------------------------------------------------------------------
     def face_record(self, image: ImageSource, pick: Optional[Pick] = None,
@@ -287,14 +208,9 @@ class Gallery:
         """
         if model is not None and self.embedder_id is not None and model != self.embedder_id:
             raise IncompatibleEmbeddingsError(f"vectors of {model!r} cannot go into a gallery of {self.embedder_id!r}")
-        with self._lock:
-            self._ensure_index()
-            pid, ids, gen, kept = self.store.add_faces_checked(name, records, create=create, dim=self.dim,
-                                                               new_person=new_person, skip_enrolled=skip_enrolled)
-            if self._index is not None and self._index.generation == gen - 1:
-                self._index.add(np.array(ids, np.int64), np.stack([records[k].vector for k in kept]) if kept else None)
-                self._stepped(gen)
-            return pid, ids
+        added = self.store.add_faces(name, records, create=create, dim=self.dim, new_person=new_person,
+                                     skip_enrolled=skip_enrolled)
+        return added.person_id, added.face_ids
 
     def enroll(self, name: str | int, images: Iterable[ImageSource], pick: Optional[Pick] = None,
                create: bool = True, min_quality: Optional[float] = None) -> EnrollResult:
@@ -328,20 +244,19 @@ class Gallery:
             vectors = vectors[None]
         if self.dim is not None and vectors.size and vectors.shape[1] != self.dim:
             raise IncompatibleEmbeddingsError(f"query of dimension {vectors.shape[1]} for a gallery of {self.dim}")
-        with self._lock:
-            index = self._ensure_index()
-            if index is None or len(index) == 0 or not len(vectors):
-                return [[] for _ in range(len(vectors))]
-            want = min(len(index), max(16, 8 * k))
-            widest = len(index) if index.exact else min(len(index), 64 * want)
-            while True:  # widen the search until every query sees k persons (or the whole index)
-                sims, ids = index.search(vectors, want, vectors=self.store.vectors)
-                owners = self.store.face_owners(ids.reshape(-1).tolist())
-                enough = all(len({owners[i] for i in row if i in owners}) >= k for row in ids.tolist())
-                if enough or want >= widest:
-                    break
-                want = min(widest, want * 4)
-            names = self.store.names(list(owners.values()))
+        size = self.store.searchable() if self.dim is not None and len(vectors) else 0
+        if size == 0:
+            return [[] for _ in range(len(vectors))]
+        want = min(size, max(16, 8 * k))
+        widest = size if self.store.exact else min(size, 64 * want)
+        while True:  # widen the search until every query sees k persons (or the whole index)
+            sims, ids = self.store.search(vectors, want)
+            owners = self.store.face_owners(ids.reshape(-1).tolist())
+            enough = all(len({owners[i] for i in row if i in owners}) >= k for row in ids.tolist())
+            if enough or want >= widest:
+                break
+            want = min(widest, want * 4)
+        names = self.store.names(list(owners.values()))
         out = []
         for row_sims, row_ids in zip(sims, ids):
             best: dict[int, float] = {}
@@ -406,8 +321,7 @@ class Gallery:
         return self.store.person(key)
 
     def create_person(self, name: str) -> Person:
-        pid, _ = self.store.create_person(name)
-        return self.store.person(pid)
+        return self.store.person(self.store.create_person(name))
 
     def rename(self, key: int | str, new_name: str) -> Person:
         pid = self.store.person(key).id
@@ -421,14 +335,8 @@ class Gallery:
         return self.store.person(tid)
 
     def delete(self, key: int | str) -> int:
-        """Delete a person and all their vectors, from SQLite and from the index; returns faces removed."""
-        with self._lock:
-            self._ensure_index()
-            ids, gen = self.store.delete_person(key)
-            if self._index is not None and self._index.generation == gen - 1:
-                self._index.remove(np.array(ids, np.int64))
-                self._stepped(gen)
-            return len(ids)
+        """Delete a person and every vector of theirs, from storage and from search; returns faces removed."""
+        return len(self.store.delete_person(key))
 
     def stats(self) -> dict:
         persons, faces = self.store.count()
@@ -536,7 +444,7 @@ class GalleryPipeline:
 
     def record(self, gallery: "Gallery") -> None:
         """Store the detector in a gallery that has none recorded yet."""
-        if not self.detector_recorded and not getattr(gallery.store, "read_only", False):
+        if not self.detector_recorded and not gallery.store.read_only:
             gallery.store.set_meta({"detector": self.detector})
 
 
@@ -555,17 +463,6 @@ def gallery_pipeline(path: str | os.PathLike, model: Optional[str] = None, detec
                            detector=detector or meta.get("detector") or DEFAULT_DETECTOR,
                            flip=flip if flip is not None else meta.get("flip") == "1",
                            detector_recorded="detector" in meta)
-
-
-def read_meta(path: str | os.PathLike) -> dict[str, str]:
-    """The gallery's meta table (empty for a new file)."""
-    if not is_milvus(path) and not Path(path).exists():
-        return {}
-    store = MilvusStore(str(path)) if is_milvus(path) else GalleryStore(path)
-    try:
-        return store.meta()
-    finally:
-        store.close()
 
 
 __all__ = ["Gallery", "IdentifiedFace", "Match", "EnrollResult", "PersonNotFoundError", "UNKNOWN", "image_digest",

@@ -6,8 +6,8 @@
 ``<name>_meta``, ``<name>_persons`` and ``<name>_faces`` (vectors searched by inner product in
 Milvus itself). Nothing lives outside Milvus, so there is no second store that can drift.
 
-:class:`MilvusStore` offers the methods :class:`~facerec.gallery.store.GalleryStore` offers,
-plus :meth:`MilvusStore.search`.
+:class:`MilvusStore` implements :class:`~facerec.gallery.backend.GalleryBackend`, the contract
+the SQLite store implements too; Milvus keeps its own index, so there is no cache to keep in step.
 
 **Many writers.** Milvus has no multi-row transactions and no counters, so no id is allocated:
 every key is derived from content, and every write is an upsert. A person's id is a hash of the
@@ -50,13 +50,12 @@ from urllib.parse import urlparse
 import numpy as np
 
 from facerec.errors import FacerecError
-from facerec.gallery.store import (FaceRecord, Person, PersonExistsError, PersonNotFoundError, validate_name)
+from facerec.gallery.backend import (Counts, FaceRecord, FacesAdded, GalleryBackend, Person, PersonExistsError,
+                                     PersonNotFoundError, validate_name, writer_target)
 
 SCHEMES = ("milvus://", "http://", "https://")
 DEFAULT_NAME = "facerec"
 _PAGE = 1000
-_NAMES_PER_QUERY = 256
-"""Persons asked about in one ``name in [...]`` filter (a filter is one string; Milvus caps its length)."""
 _LOCKS: dict[tuple[str, str], threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
 STRONG = "Strong"
@@ -136,11 +135,12 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-class MilvusStore:
+class MilvusStore(GalleryBackend):
     """Persons and face vectors in Milvus collections; thread-safe, and safe with writers in other processes."""
 
     exact = True
     """Searches use a FLAT (exact inner product) index on Milvus Lite, AUTOINDEX on a server."""
+    index_status = "searched in Milvus"  # type: ignore[assignment]
 
     def __init__(self, location: str) -> None:
         self.path = location
@@ -253,10 +253,6 @@ class MilvusStore:
     def gallery_id(self) -> str:
         return self.meta().get("gallery_id", "")
 
-    @property
-    def generation(self) -> int:
-        return 0  # no search cache outside Milvus to keep in step
-
     # -- persons -------------------------------------------------------------------------------
     def _person_row(self, key: int | str, level: str = SESSION) -> tuple[int, str, float]:
         """(id, name, created) of a person by id or name; a miss at ``Session`` level is asked again ``Strong``
@@ -307,13 +303,12 @@ class MilvusStore:
         rows = self._client.get(self.c_persons, ids=ids, output_fields=["id", "name"], consistency_level=SESSION)
         return {int(r["id"]): str(r["name"]) for r in rows}
 
-    def count(self) -> tuple[int, int]:
-        """(persons, faces)."""
+    def count(self) -> Counts:
         with self._lock:
             persons = self._client.query(self.c_persons, filter="", output_fields=["count(*)"],
                                          consistency_level=STRONG)[0]["count(*)"]
             faces = self._count_faces(STRONG)
-        return int(persons), int(faces)
+        return Counts(int(persons), int(faces))
 
     def _insert_person(self, name: str) -> int:
         """The id of ``name``'s row, written unless present: the first id of its key sequence held by no other name."""
@@ -329,38 +324,36 @@ class MilvusStore:
             return pid
         raise FacerecError(f"no free person id for {name!r} after {_MAX_ATTEMPTS} attempts")
 
-    def create_person(self, name: str, exist_ok: bool = False) -> tuple[int, int]:
+    def create_person(self, name: str, exist_ok: bool = False) -> int:
         name = validate_name(name)
         with self._lock:
             try:
                 pid, _, _ = self._person_row(name)
                 if not exist_ok:
                     raise PersonExistsError(f"a person named {name!r} already exists")
-                return pid, 0
+                return pid
             except PersonNotFoundError:
-                return self._insert_person(name), 0
+                return self._insert_person(name)
 
-    def rename(self, key: int | str, new_name: str) -> int:
+    def rename(self, key: int | str, new_name: str) -> None:
         new_name = validate_name(new_name)
         with self._lock:
             pid, old, created = self._person_row(key)
             if new_name == old:
-                return 0
+                return
             try:
                 self._person_row(new_name)
                 raise PersonExistsError(f"a person named {new_name!r} already exists (merge them instead)")
             except PersonNotFoundError:
                 pass
             self._client.upsert(self.c_persons, [{"id": pid, "name": new_name, "created": created, "vector": [1.0, 0.0]}])
-            return 0
 
     def _face_rows(self, flt: str, with_vector: bool = True, level: str = STRONG) -> list[dict]:
         fields = ["id", "person_id", "image_sha256", "image_path", "bbox", "det_score", "created"]
         rows = self._all(self.c_faces, flt, fields + (["vector"] if with_vector else []), level)
         return sorted(rows, key=lambda r: r["id"])
 
-    def merge(self, source: int | str, target: int | str) -> tuple[int, int]:
-        """Move every face of ``source`` to ``target`` and delete ``source``: (faces moved, 0)."""
+    def merge(self, source: int | str, target: int | str) -> int:
         with self._lock:
             sid, sname, _ = self._person_row(source)
             tid, _, _ = self._person_row(target)
@@ -376,15 +369,14 @@ class MilvusStore:
                 self._client.upsert(self.c_faces, rows)
                 self._client.delete(self.c_faces, ids=old_ids)
             self._delete_person_rows(sid)
-            return len(rows), 0
+            return len(rows)
 
-    def delete_person(self, key: int | str) -> tuple[list[int], int]:
-        """Delete every face of a person, then the person: (deleted face ids, 0)."""
+    def delete_person(self, key: int | str) -> list[int]:
         with self._lock:
             pid, _, _ = self._person_row(key)
             ids = [int(r["id"]) for r in self._all(self.c_faces, f"person_id == {pid}", ["id"], SESSION)]
             self._delete_person_rows(pid)  # deletes by filter: faces not yet visible to this read go too
-            return ids, 0
+            return ids
 
     def _delete_person_rows(self, pid: int) -> None:
         """Faces, then the person, then any face another writer added meanwhile: no vector is left behind."""
@@ -408,31 +400,15 @@ class MilvusStore:
         return out
 
     # -- faces ---------------------------------------------------------------------------------
-    def add_faces(self, person: int | str, faces: Sequence[FaceRecord], create: bool = True,
-                  dim: Optional[int] = None) -> tuple[int, list[int], int]:
-        pid, ids, gen, _ = self.add_faces_checked(person, faces, create=create, dim=dim)
-        return pid, ids, gen
-
-    def add_faces_checked(self, person: int | str, faces: Sequence[FaceRecord], create: bool = True,
-                          dim: Optional[int] = None, new_person: bool = False,
-                          skip_enrolled: bool = False) -> tuple[int, list[int], int, list[int]]:
-        """Add faces to a person (created when missing and ``create``) in one insert.
-
-        Returns (person id, new face ids, 0, indices of ``faces`` that were stored).
-        """
+    def add_faces(self, person: int | str, faces: Sequence[FaceRecord], *, create: bool = True,
+                  dim: Optional[int] = None, new_person: bool = False, skip_enrolled: bool = False) -> FacesAdded:
+        """In one upsert under content-derived keys (see the module docstring)."""
         vecs = [np.ascontiguousarray(f.vector, dtype=np.float32).reshape(-1) for f in faces]
         for vec in vecs:
             if dim is not None and vec.shape[0] != dim:
                 raise FacerecError(f"vector of dimension {vec.shape[0]} does not fit this gallery ({dim})")
         with self._lock:
-            try:
-                pid, name, _ = self._person_row(person)
-                if new_person:
-                    raise PersonExistsError(f"a person named {name!r} already exists")
-            except PersonNotFoundError:
-                if not create or isinstance(person, int):
-                    raise
-                pid = None
+            pid = writer_target(self._person_row, person, create=create, new_person=new_person)
             if dim is not None:
                 self._ensure_faces(dim)
             seen = set()
@@ -457,30 +433,30 @@ class MilvusStore:
                      "det_score": float(faces[k].det_score), "created": now} for i, k in zip(ids, kept)]
             if rows:
                 self._client.upsert(self.c_faces, rows)  # a retry, or a concurrent writer of the same face: one row
-            return pid, ids, 0, kept
+            return FacesAdded(pid, ids, kept)
 
-    def has_image(self, person: str, image_sha256: str) -> bool:
-        try:
-            pid, _, _ = self._person_row(person)
-        except PersonNotFoundError:
-            return False
-        return bool(self._has_faces and self._client.query(
-            self.c_faces, filter=f"person_id == {pid} and image_sha256 == {_quote(image_sha256)}",
-            output_fields=["id"], limit=1, consistency_level=SESSION))
-
-    def enrolled_images(self) -> set[tuple[str, str]]:
-        """Every (person name, image sha256) pair in the gallery."""
+    def enrolled_images(self, persons: Optional[Sequence[str]] = None) -> set[tuple[str, str]]:
+        """Read at ``Strong`` level (a resumed run must see every writer's rows); with ``persons``, only
+        theirs (one query per thousand names, not a scan of the gallery)."""
         with self._lock:
-            names = {int(r["id"]): str(r["name"]) for r in self._all(self.c_persons, "id >= 0", ["id", "name"])}
-            rows = self._all(self.c_faces, "id >= 0", ["person_id", "image_sha256"])
+            if persons is None:
+                names = {int(r["id"]): str(r["name"]) for r in self._all(self.c_persons, "id >= 0", ["id", "name"])}
+                rows = self._all(self.c_faces, "id >= 0", ["person_id", "image_sha256"])
+            else:
+                wanted = sorted({validate_name(n) for n in persons})
+                names = {}
+                for start in range(0, len(wanted), _PAGE):
+                    flt = f"name in [{', '.join(_quote(n) for n in wanted[start:start + _PAGE])}]"
+                    names.update({int(r["id"]): str(r["name"]) for r in self._all(self.c_persons, flt, ["id", "name"])})
+                pids = sorted(names)
+                rows = []
+                for start in range(0, len(pids), _PAGE):
+                    rows += self._all(self.c_faces, f"person_id in {pids[start:start + _PAGE]}",
+                                      ["person_id", "image_sha256"])
         return {(names[int(r["person_id"])], str(r["image_sha256"])) for r in rows if int(r["person_id"]) in names}
 
     def face_ids(self) -> np.ndarray:
         return np.array(sorted(int(r["id"]) for r in self._all(self.c_faces, "id >= 0", ["id"])), dtype=np.int64)
-
-    @property
-    def ids(self) -> np.ndarray:
-        return self.face_ids()
 
     def vectors(self, ids: Optional[Sequence[int]] = None) -> tuple[np.ndarray, np.ndarray]:
         """(face ids, vectors) of the given faces, or of all of them; rows ordered by id."""
@@ -540,10 +516,19 @@ class MilvusStore:
         if orphans:
             raise FacerecError(f"{self.path}: {len(orphans)} face(s) without a person (first ids {orphans[:5]})")
 
-    # -- search (the gallery's index for this backend) -------------------------------------------
-    def __len__(self) -> int:
-        """Faces searchable now (read at ``Session`` level: the search path's size, not a printed count)."""
+    # -- search (Milvus's own index) -------------------------------------------------------------
+    def searchable(self) -> int:
+        """Read at ``Session`` level: the search path's size, not a printed count."""
         return self._count_faces(SESSION)
+
+    def search_ids(self) -> np.ndarray:
+        return self.face_ids()
+
+    def rebuild_index(self) -> str:
+        return self.index_status  # Milvus keeps its own index
+
+    def flush(self) -> None:
+        """Nothing to persist: Milvus holds every write."""
 
     def _count_faces(self, level: str) -> int:
         if not self._has_faces:
@@ -551,8 +536,7 @@ class MilvusStore:
         return int(self._client.query(self.c_faces, filter="", output_fields=["count(*)"],
                                       consistency_level=level)[0]["count(*)"])
 
-    def search(self, queries: np.ndarray, k: int, vectors=None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` (inner products, face ids) per query row, searched by Milvus; missing slots have id -1."""
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         n = len(queries)
         k = max(0, min(int(k), 16384))
@@ -568,21 +552,6 @@ class MilvusStore:
         return sims, ids
 
     # -- dataset enrolment from many writers (issue 21 item 3) -----------------------------------
-    def enrolled_images_of(self, names: Sequence[str]) -> set[tuple[str, str]]:
-        """The (person name, image sha256) pairs of the persons named, read ``Strong``: their ids by name,
-        then their faces by ``person_id in [...]``, never the whole gallery (a resumed run asks per folder)."""
-        wanted = sorted(set(names))
-        out: set[tuple[str, str]] = set()
-        with self._lock:
-            for start in range(0, len(wanted), _NAMES_PER_QUERY):
-                chunk = wanted[start:start + _NAMES_PER_QUERY]
-                flt = f"name in [{', '.join(_quote(n) for n in chunk)}]"
-                owners = {int(r["id"]): str(r["name"]) for r in self._all(self.c_persons, flt, ["id", "name"])}
-                if owners:
-                    rows = self._all(self.c_faces, f"person_id in {sorted(owners)}", ["person_id", "image_sha256"])
-                    out.update((owners[int(r["person_id"])], str(r["image_sha256"])) for r in rows)
-        return out
-
     def add_faces_batch(self, faces: Sequence[tuple[str, FaceRecord]], dim: Optional[int] = None) -> list[bool]:
         """Store faces of several persons (``(name, face)``) in one upsert, each image at most once per
         person, as ``add_faces_checked(..., skip_enrolled=True)`` does for one: persons created when

@@ -14,14 +14,16 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
 from facerec.errors import FacerecError
-from facerec.io.text import is_valid_text, safe_text
+from facerec.gallery.backend import (Counts, FaceRecord, FacesAdded, GalleryBackend, InvalidNameError, Person,
+                                     PersonExistsError, PersonNotFoundError, validate_name, writer_target)
+from facerec.gallery.search_cache import SearchCache
+from facerec.io.text import safe_text
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x46524543
@@ -52,63 +54,9 @@ CREATE INDEX IF NOT EXISTS faces_image ON faces(image_sha256);
 """
 
 
-class PersonNotFoundError(FacerecError):
-    """No person with that name or id."""
-
-
-class PersonExistsError(FacerecError):
-    """A person with that name already exists."""
-
-
-class InvalidNameError(FacerecError):
-    """A person's name is empty or too long."""
-
-
-@dataclass
-class Person:
-    """A row of ``persons`` with its number of faces."""
-
-    id: int
-    name: str
-    faces: int
-    created: float
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "faces": self.faces, "created": round(self.created, 3)}
-
-
-@dataclass
-class FaceRecord:
-    """One enrolled face: its vector and where it came from."""
-
-    vector: np.ndarray
-    image_sha256: str
-    image_path: Optional[str]
-    bbox: Sequence[float]
-    det_score: float
-    id: int = 0
-    person_id: int = 0
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "person_id": self.person_id, "image_sha256": self.image_sha256,
-                "image_path": self.image_path, "bbox": [round(float(v), 2) for v in self.bbox],
-                "det_score": round(float(self.det_score), 4)}
-
-
-def validate_name(name: str) -> str:
-    """A person's name: stripped, non-empty, one line, at most 200 characters."""
-    clean = " ".join(str(name).split())
-    if not is_valid_text(clean):
-        raise InvalidNameError("a person's name must be valid text (it holds a lone surrogate or bytes that are not UTF-8)")
-    if not clean:
-        raise InvalidNameError("a person's name must not be empty")
-    if len(clean) > 200:
-        raise InvalidNameError("a person's name must be at most 200 characters")
-    return clean
-
-
-class GalleryStore:
-    """Persons and face vectors in SQLite; thread-safe (one connection behind a lock)."""
+class GalleryStore(GalleryBackend):
+    """Persons and face vectors in SQLite, searched through a FAISS cache beside the file
+    (:class:`~facerec.gallery.search_cache.SearchCache`); thread-safe (one connection behind a lock)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -123,6 +71,7 @@ class GalleryStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._db = None
+        self._cache = SearchCache(self)
         try:
             if self.read_only:  # WAL needs its -shm beside the file: read the file as it is instead
                 uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
@@ -188,6 +137,7 @@ class GalleryStore:
     # -- plumbing ------------------------------------------------------------------------------
     def close(self) -> None:
         with self._lock:
+            self._cache.flush()
             self._db.close()
 
     @contextmanager
@@ -277,38 +227,36 @@ class GalleryStore:
                                     ids).fetchall()
         return {int(r[0]): str(r[1]) for r in rows}
 
-    def count(self) -> tuple[int, int]:
-        """(persons, faces)."""
+    def count(self) -> Counts:
         with self._lock:
             p = self._db.execute("SELECT COUNT(*) FROM persons").fetchone()[0]
             f = self._db.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
-        return int(p), int(f)
+        return Counts(int(p), int(f))
 
-    def create_person(self, name: str, exist_ok: bool = False) -> tuple[int, int]:
-        """Add a person; returns (person id, generation)."""
+    def create_person(self, name: str, exist_ok: bool = False) -> int:
         name = validate_name(name)
         with self.transaction() as db:
             row = db.execute("SELECT id FROM persons WHERE name=?", (name,)).fetchone()
             if row is not None:
                 if not exist_ok:
                     raise PersonExistsError(f"a person named {name!r} already exists")
-                return int(row[0]), int(self._get_meta("generation") or 0)
+                return int(row[0])
             cur = db.execute("INSERT INTO persons(name, created) VALUES(?, ?)", (name, time.time()))
-            return int(cur.lastrowid), self._bump()
+            self._bump()
+            return int(cur.lastrowid)
 
-    def rename(self, key: int | str, new_name: str) -> int:
+    def rename(self, key: int | str, new_name: str) -> None:
         new_name = validate_name(new_name)
         with self.transaction() as db:
             pid, old = self._person_row(key)
             if new_name == old:
-                return int(self._get_meta("generation") or 0)
+                return
             if db.execute("SELECT 1 FROM persons WHERE name=?", (new_name,)).fetchone():
                 raise PersonExistsError(f"a person named {new_name!r} already exists (merge them instead)")
             db.execute("UPDATE persons SET name=? WHERE id=?", (new_name, pid))
-            return self._bump()
+            self._bump()
 
-    def merge(self, source: int | str, target: int | str) -> tuple[int, int]:
-        """Move every face of ``source`` to ``target`` and delete ``source``: (faces moved, generation)."""
+    def merge(self, source: int | str, target: int | str) -> int:
         with self.transaction() as db:
             sid, sname = self._person_row(source)
             tid, _ = self._person_row(target)
@@ -316,45 +264,39 @@ class GalleryStore:
                 raise FacerecError(f"cannot merge {sname!r} into itself")
             moved = db.execute("UPDATE faces SET person_id=? WHERE person_id=?", (tid, sid)).rowcount
             db.execute("DELETE FROM persons WHERE id=?", (sid,))
-            return int(moved), self._bump()
+            self._bump()
+            return int(moved)
 
-    def delete_person(self, key: int | str) -> tuple[list[int], int]:
-        """Delete a person and every face of theirs: (deleted face ids, generation)."""
-        with self.transaction() as db:
-            pid, _ = self._person_row(key)
-            ids = [int(r[0]) for r in db.execute("SELECT id FROM faces WHERE person_id=?", (pid,))]
-            db.execute("DELETE FROM faces WHERE person_id=?", (pid,))
-            db.execute("DELETE FROM persons WHERE id=?", (pid,))
-            return ids, self._bump()
+    def delete_person(self, key: int | str) -> list[int]:
+        with self._lock:
+            self._cache.current()  # loaded at the generation before, so the delete goes straight into it
+            with self.transaction() as db:
+                pid, _ = self._person_row(key)
+                ids = [int(r[0]) for r in db.execute("SELECT id FROM faces WHERE person_id=?", (pid,))]
+                db.execute("DELETE FROM faces WHERE person_id=?", (pid,))
+                db.execute("DELETE FROM persons WHERE id=?", (pid,))
+                gen = self._bump()
+            self._cache.removed(ids, gen)
+            return ids
 
     # -- faces ---------------------------------------------------------------------------------
-    def add_faces(self, person: int | str, faces: Sequence[FaceRecord], create: bool = True,
-                  dim: Optional[int] = None) -> tuple[int, list[int], int]:
-        """Add faces to a person (created when missing and ``create``), all in one transaction.
+    def add_faces(self, person: int | str, faces: Sequence[FaceRecord], *, create: bool = True,
+                  dim: Optional[int] = None, new_person: bool = False, skip_enrolled: bool = False) -> FacesAdded:
+        """All in one write transaction, so ``new_person`` and ``skip_enrolled`` are decided where
+        concurrent writers cannot race on them; then into the search cache."""
+        with self._lock:
+            self._cache.current()  # loaded at the generation before, so the new faces go straight into it
+            pid, ids, gen, kept = self._insert_faces(person, faces, create, dim, new_person, skip_enrolled)
+            self._cache.added(ids, np.stack([faces[k].vector for k in kept]) if kept else None, gen)
+            return FacesAdded(pid, ids, kept)
 
-        Returns (person id, new face ids, generation).
-        """
-        pid, ids, gen, _ = self.add_faces_checked(person, faces, create=create, dim=dim)
-        return pid, ids, gen
-
-    def add_faces_checked(self, person: int | str, faces: Sequence[FaceRecord], create: bool = True,
-                          dim: Optional[int] = None, new_person: bool = False,
-                          skip_enrolled: bool = False) -> tuple[int, list[int], int, list[int]]:
-        """:meth:`add_faces` with the decisions that concurrent writers must not race on made inside
-        the write transaction: ``new_person`` refuses a name that exists (:class:`PersonExistsError`),
-        ``skip_enrolled`` leaves out faces whose image is already enrolled for that person.
-
-        Returns (person id, new face ids, generation, indices of ``faces`` that were stored).
-        """
+    def _insert_faces(self, person: int | str, faces: Sequence[FaceRecord], create: bool, dim: Optional[int],
+                      new_person: bool, skip_enrolled: bool) -> tuple[int, list[int], int, list[int]]:
+        """(person id, new face ids, generation, indices of ``faces`` stored), in one transaction."""
         with self.transaction() as db:
-            try:
-                pid, name = self._person_row(person)
-                if new_person:
-                    raise PersonExistsError(f"a person named {name!r} already exists")
-            except PersonNotFoundError:
-                if not create or isinstance(person, int):
-                    raise
-                cur = db.execute("INSERT INTO persons(name, created) VALUES(?, ?)", (validate_name(person), time.time()))
+            pid = writer_target(self._person_row, person, create=create, new_person=new_person)
+            if pid is None:
+                cur = db.execute("INSERT INTO persons(name, created) VALUES(?, ?)", (validate_name(str(person)), time.time()))
                 pid = int(cur.lastrowid)
             ids, kept = [], []
             now = time.time()
@@ -374,11 +316,19 @@ class GalleryStore:
             gen = self._bump() if ids or not skip_enrolled else int(self._get_meta("generation") or 0)
             return pid, ids, gen, kept
 
-    def enrolled_images(self) -> set[tuple[str, str]]:
-        """Every (person name, image sha256) pair in the gallery."""
-        with self._lock:
-            rows = self._db.execute("SELECT p.name, f.image_sha256 FROM faces f JOIN persons p ON p.id = f.person_id")
-            return {(str(a), str(b)) for a, b in rows}
+    def enrolled_images(self, persons: Optional[Sequence[str]] = None) -> set[tuple[str, str]]:
+        sql = "SELECT p.name, f.image_sha256 FROM faces f JOIN persons p ON p.id = f.person_id"
+        if persons is None:
+            with self._lock:
+                return {(str(a), str(b)) for a, b in self._db.execute(sql)}
+        names = sorted({str(n) for n in persons})
+        out: set[tuple[str, str]] = set()
+        for start in range(0, len(names), 900):
+            chunk = names[start:start + 900]
+            with self._lock:
+                rows = self._db.execute(f"{sql} WHERE p.name IN ({','.join('?' * len(chunk))})", chunk)
+                out |= {(str(a), str(b)) for a, b in rows}
+        return out
 
     def face_ids(self) -> np.ndarray:
         with self._lock:
@@ -456,17 +406,41 @@ class GalleryStore:
         if res != "ok":
             raise FacerecError(f"{self.path}: integrity check failed: {res}")
 
-    def enrolled_images_of(self, names: Sequence[str]) -> set[tuple[str, str]]:
-        """The (person name, image sha256) pairs of the persons named only (a resumed run asks per folder)."""
-        wanted = sorted(set(names))
-        out: set[tuple[str, str]] = set()
-        with self._lock:
-            for start in range(0, len(wanted), 500):  # SQLite's default limit is 999 parameters
-                chunk = wanted[start:start + 500]
-                rows = self._db.execute("SELECT p.name, f.image_sha256 FROM faces f JOIN persons p ON p.id = "
-                                        f"f.person_id WHERE p.name IN ({', '.join('?' * len(chunk))})", chunk)
-                out.update((str(a), str(b)) for a, b in rows)
-        return out
+    # -- search (through the FAISS cache) ------------------------------------------------------
+    @property
+    def exact(self) -> bool:  # type: ignore[override]
+        index = self._cache.current()
+        return index is None or index.exact
+
+    def searchable(self) -> int:
+        index = self._cache.current()
+        return 0 if index is None else len(index)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        index = self._cache.current()
+        queries = np.asarray(queries, np.float32)
+        if index is None:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        return index.search(queries, k, vectors=self.vectors)  # the PQ scan's shortlist re-ranked exactly
+
+    def search_ids(self) -> np.ndarray:
+        index = self._cache.current()
+        return np.zeros(0, np.int64) if index is None else index.ids.copy()
+
+    @property
+    def index_status(self) -> str:
+        return self._cache.status
+
+    @property
+    def index_path(self) -> Path:
+        """Where the search index is saved (beside the database)."""
+        return self._cache.path
+
+    def rebuild_index(self) -> str:
+        return self._cache.rebuild()
+
+    def flush(self) -> None:
+        self._cache.flush()
 
 
 def _database_errors(method):

@@ -12,7 +12,7 @@ from starlette.requests import ClientDisconnect
 from facerec.errors import (FacerecError, ImageError, IncompatibleEmbeddingsError, ModelError, MultipleFacesError,
                             NoFaceError)
 from facerec.io.text import safe_text
-from facerec.gallery.store import InvalidNameError, PersonExistsError, PersonNotFoundError
+from facerec.gallery.backend import InvalidNameError, PersonExistsError, PersonNotFoundError
 
 log = logging.getLogger("facerec.service")
 
