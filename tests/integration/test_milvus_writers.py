@@ -11,13 +11,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from support.milvus_server import gallery_contents as _contents, kill_once_stored
 from support.transforms import same_person_variants
 
 pytest.importorskip("pymilvus")
@@ -53,22 +53,6 @@ def _enroll(db: str, root: Path, *extra: str, **kw) -> subprocess.Popen:
     return _facerec("gallery", "--db", db, "enroll-dataset", str(root), "-j", "1", *extra, **kw)
 
 
-def _contents(db: str) -> tuple[dict[str, int], Counter]:
-    """(faces per person name, multiset of (name, image sha256)), with the gallery checked for orphan faces."""
-    from facerec.gallery.milvus_store import MilvusStore
-
-    store = MilvusStore(db)
-    try:
-        store.check()  # every face belongs to a person that exists
-        persons = store.persons()
-        faces = Counter((name, rec.image_sha256) for name, rec in store.all_faces())
-        assert store.count() == (len(persons), sum(faces.values()))
-    finally:
-        store.close()
-    assert len({p.name for p in persons}) == len(persons), "a name stored twice"
-    return {p.name: p.faces for p in persons}, faces
-
-
 @pytest.fixture(scope="module")
 def one_run(milvus_server, dataset):
     """What a single run stores: the reference the racing runs must reproduce."""
@@ -97,28 +81,9 @@ def test_four_writers_at_once_store_each_person_once_with_one_runs_faces(milvus_
 
 
 def test_writer_killed_midway_then_rerun_stores_what_one_run_stores(milvus_server, dataset, one_run):
-    from facerec.gallery.milvus_store import MilvusStore
-
     db = milvus_server.unique_url("killed")
     proc = _enroll(db, dataset, start_new_session=True)
-    store = None
-    try:
-        deadline = time.monotonic() + 600
-        while True:  # kill it once some faces, not all, are in
-            assert proc.poll() is None, proc.communicate()[1][-2000:]
-            assert time.monotonic() < deadline, "no face stored in time"
-            try:
-                store = store or MilvusStore(db)
-                if store.count()[1] >= 3:
-                    break
-            except Exception:  # noqa: BLE001 - the gallery's collections are not created yet
-                store = None
-            time.sleep(0.2)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the writer and its workers, nothing else
-        proc.communicate()
-        if store is not None:
-            store.close()
+    kill_once_stored(proc, db, 3)  # once some faces, not all, are in
     partial, _ = _contents(db)
     assert 3 <= sum(partial.values()) < sum(one_run[0].values()), partial
     again = _enroll(db, dataset)

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -153,3 +154,45 @@ def milvus_server() -> Iterator[MilvusServer]:
     pytest.importorskip("pymilvus")
     with MilvusServer() as server:
         yield server
+
+
+def gallery_contents(db: str) -> tuple[dict[str, int], Counter]:
+    """(faces per person name, multiset of (name, image sha256)) of a Milvus gallery, checked for orphan
+    faces, a name stored twice, and counts that disagree with the rows."""
+    from facerec.gallery.milvus_store import MilvusStore
+
+    store = MilvusStore(db)
+    try:
+        store.check()  # every face belongs to a person that exists
+        persons = store.persons()
+        faces = Counter((name, rec.image_sha256) for name, rec in store.all_faces())
+        assert store.count() == (len(persons), sum(faces.values()))
+    finally:
+        store.close()
+    assert len({p.name for p in persons}) == len(persons), "a name stored twice"
+    return {p.name: p.faces for p in persons}, faces
+
+
+def kill_once_stored(proc, db: str, at_least: int, timeout_s: float = 600.0) -> None:
+    """SIGKILL the process group of ``proc`` (started with ``start_new_session=True``) once the Milvus gallery
+    ``db`` holds ``at_least`` faces; its output is read and dropped."""
+    from facerec.gallery.milvus_store import MilvusStore
+
+    store = None
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "no face stored in time"
+            try:
+                store = store or MilvusStore(db)
+                if store.count()[1] >= at_least:
+                    break
+            except Exception:  # noqa: BLE001 - the gallery's collections are not created yet
+                store = None
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the command and its workers, nothing else
+        proc.communicate()
+        if store is not None:
+            store.close()

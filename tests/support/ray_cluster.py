@@ -89,3 +89,18 @@ def stop_all() -> None:
     """Stop every cluster still running (the end of a pytest session, whatever happened)."""
     for cluster in list(_RUNNING):
         cluster.stop()
+
+
+def checkout_env() -> dict:
+    """The environment of a test cluster's nodes and of the CLI runs on it: this checkout's facerec first, no
+    token authentication (loopback only), no address inherited from the caller, unbuffered output."""
+    import os
+
+    import facerec
+
+    src = str(Path(facerec.__file__).resolve().parents[1])
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    env["RAY_AUTH_MODE"] = "disabled"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env

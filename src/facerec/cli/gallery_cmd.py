@@ -140,7 +140,11 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
                    min_quality: float = min_quality_option(DEFAULT_ENROLL_MIN_QUALITY),
                    engine: str = EngineOpt, address: Optional[str] = AddressOpt, json_out: bool = JsonOpt,
                    workers_alias: Optional[int] = WorkersAlias) -> None:
-    """Enroll a folder-per-person dataset: parallel, resumable (images already enrolled are skipped)."""
+    """Enroll a folder-per-person dataset: parallel, resumable (images already enrolled are skipped).
+
+    With --engine ray and a Milvus server (--db milvus://HOST:PORT/NAME) the Ray actors store the faces
+    themselves, in batches; with an SQLite or Milvus Lite file (one machine's file) they only embed and
+    this process stores."""
     from facerec.detection.selection import parse_pick
     from facerec.gallery.dataset import AUTO, enroll_dataset as enroll_items
     from facerec.io.files import dataset_items
@@ -172,8 +176,11 @@ def enroll_dataset(root: Path = typer.Argument(..., help="Folder with one sub-fo
         print_json({"added": res.added, "skipped": res.skipped, "persons": persons, "faces": faces,
                     "identify": rule.to_dict(),
                     "multi_face": [{"image": p, "resolved": how} for p, how in res.multi_face],
-                    "failures": [{"image": p, "error": e} for p, e in res.failures]})
+                    "failures": [{"image": p, "error": e} for p, e in res.failures],
+                    "written_by_ray_nodes": res.written_by})
     console.print(f"enrolled {res.added} face(s); gallery now has {persons} person(s), {faces} face(s)")
+    if res.written_by:
+        say(f"ray: {sum(res.written_by.values())} face(s) stored by the actors on {len(res.written_by)} node(s)")
     console.print(f"identify threshold now {_describe(rule)}", highlight=False, markup=False, soft_wrap=True)
     if rule.warning:
         say(f"warning: {rule.warning}")

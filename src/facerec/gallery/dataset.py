@@ -37,11 +37,24 @@ class DatasetEnrollment:
     failures: list[tuple[str, str]] = field(default_factory=list)
     multi_face: list[tuple[str, str]] = field(default_factory=list)
     """``(image, how it was resolved)`` for every photo with several faces."""
+    written_by: dict[str, int] = field(default_factory=dict)
+    """Faces stored by Ray actors, per Ray node id (``--engine ray`` into a Milvus server); empty when
+    this process stored them."""
+
+    def merge(self, other: "DatasetEnrollment") -> None:
+        """Add the counts and lists of ``other`` (one image's outcome, say) to these."""
+        self.added += other.added
+        self.skipped += other.skipped
+        self.failures += other.failures
+        self.multi_face += other.multi_face
+        for node, n in other.written_by.items():
+            self.written_by[node] = self.written_by.get(node, 0) + n
 
 
 def pending_images(gallery: Gallery, items: Sequence[tuple[Path, str]]) -> list[tuple[Path, tuple[str, str]]]:
-    """The ``(path, (person, image digest))`` of every item not enrolled yet, in order."""
-    done = gallery.store.enrolled_images()
+    """The ``(path, (person, image digest))`` of every item not enrolled yet, in order. Only the
+    persons of ``items`` are looked up in the gallery (per folder, not every row of it)."""
+    done = gallery.store.enrolled_images([person for _, person in items])
     todo = []
     for path, person in items:
         digest = image_digest(path)[0]
@@ -73,19 +86,25 @@ def enroll_dataset(gallery: Gallery, items: Sequence[tuple[Path, str]], *, worke
         on_start(len(todo), result.skipped)
     meta = gallery.store.meta()
     deferred: list[EmbeddedImage] = []
-    for res in embed_images(todo, model=meta["embedder_name"], detector=meta.get("detector", DEFAULT_DETECTOR),
-                            flip=meta.get("flip") == "1", jobs=min(workers, max(1, len(todo))),
-                            analyzer=gallery.analyzer, offline=offline, pick="center" if auto else pick,
-                            min_quality=min_quality, engine=engine, keep_others=True):
-        if res.error is None and res.others:
-            if auto:
-                deferred.append(res)  # once the person's single-face photos are in
+    if engine is not None and actors_write(gallery):
+        from facerec.gallery.ray_enroll import enroll_on_actors
+
+        deferred = enroll_on_actors(gallery, todo, result, engine=engine, workers=workers, pick=pick,
+                                    min_quality=min_quality, offline=offline, on_step=on_step)
+    else:
+        for res in embed_images(todo, model=meta["embedder_name"], detector=meta.get("detector", DEFAULT_DETECTOR),
+                                flip=meta.get("flip") == "1", jobs=min(workers, max(1, len(todo))),
+                                analyzer=gallery.analyzer, offline=offline, pick="center" if auto else pick,
+                                min_quality=min_quality, engine=engine, keep_others=True):
+            if res.error is None and res.others:
+                if auto:
+                    deferred.append(res)  # once the person's single-face photos are in
+                else:
+                    _store(gallery, result, res, res.picked, f"took #{res.picked} ({pick})")
             else:
-                _store(gallery, result, res, res.picked, f"took #{res.picked} ({pick})")
-        else:
-            _store(gallery, result, res)
-        if on_step is not None:
-            on_step()
+                _store(gallery, result, res)
+            if on_step is not None:
+                on_step()
     for res in deferred:
         k, how = _resolve(gallery, res)
         _store(gallery, result, res, k, how)
@@ -94,6 +113,14 @@ def enroll_dataset(gallery: Gallery, items: Sequence[tuple[Path, str]], *, worke
 
 AUTO = "auto"
 """Resolve photos with several faces by likeness to the person's other photos (see the module docstring)."""
+
+
+def actors_write(gallery: Gallery) -> bool:
+    """Whether ``--engine ray`` writes from the Ray actors: only into a Milvus server, which every node
+    reaches (an SQLite or Milvus Lite file opens in one process of one machine: the driver writes)."""
+    from facerec.gallery.milvus_store import MilvusStore
+
+    return isinstance(gallery.store, MilvusStore) and not gallery.store.lite
 
 
 def _resolve(gallery: Gallery, res: EmbeddedImage) -> tuple[Optional[int], str]:
@@ -122,27 +149,36 @@ def _resolve(gallery: Gallery, res: EmbeddedImage) -> tuple[Optional[int], str]:
 def _store(gallery: Gallery, result: DatasetEnrollment, res: EmbeddedImage, k: Optional[int] = None,
            how: str = "") -> None:
     """Add the face of ``res`` (candidate ``k`` of a multi-face photo) or record why not."""
-    person, digest = res.key  # type: ignore[misc]
+    record = face_to_store(result, res, k, how)
+    if record is None:
+        return
+    _, ids = gallery.add_records(res.key[0], [record], skip_enrolled=True)  # type: ignore[index]
+    result.added += len(ids)
+    result.skipped += 1 - len(ids)  # enrolled meanwhile by a concurrent run
+    if ids and result.added % FLUSH_EVERY == 0:
+        gallery.flush()
+
+
+def face_to_store(result: DatasetEnrollment, res: EmbeddedImage, k: Optional[int] = None,
+                  how: str = "") -> Optional[FaceRecord]:
+    """The record of the face of ``res`` to store (candidate ``k`` of a multi-face photo), or None with
+    the reason added to ``result.failures``; a multi-face photo is listed in ``result.multi_face``."""
+    _, digest = res.key  # type: ignore[misc]
     path = safe_text(res.path)
     if res.others:
         boxes = ", ".join(f"#{i} ({','.join(str(round(v)) for v in c.bbox)})" for i, c in enumerate(res.others))
         result.multi_face.append((path, f"{len(res.others)} faces at {boxes}; {how}"))
         if k is None:
             result.failures.append((path, f"{len(res.others)} faces, none like the person's other photos"))
-            return
+            return None
         chosen = res.others[k]
         if not chosen.usable:
             result.failures.append((path, f"face #{k} is below the quality gate"))
-            return
+            return None
         vector, bbox, score = chosen.vector, chosen.bbox, chosen.score
     elif res.error is not None:
         result.failures.append((path, res.error))
-        return
+        return None
     else:
         vector, bbox, score = res.vector, res.bbox, res.score
-    _, ids = gallery.add_records(person, [FaceRecord(vector=vector, image_sha256=digest, image_path=path, bbox=bbox,
-                                                     det_score=score)], skip_enrolled=True)
-    result.added += len(ids)
-    result.skipped += 1 - len(ids)  # enrolled meanwhile by a concurrent run
-    if ids and result.added % FLUSH_EVERY == 0:
-        gallery.flush()
+    return FaceRecord(vector=vector, image_sha256=digest, image_path=path, bbox=bbox, det_score=score)

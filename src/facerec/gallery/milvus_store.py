@@ -551,6 +551,46 @@ class MilvusStore(GalleryBackend):
                 sims[r, j], ids[r, j] = float(hit["distance"]), int(hit["id"])
         return sims, ids
 
+    # -- dataset enrolment from many writers (issue 21 item 3) -----------------------------------
+    def add_faces_batch(self, faces: Sequence[tuple[str, FaceRecord]], dim: Optional[int] = None) -> list[bool]:
+        """Store faces of several persons (``(name, face)``) in one upsert, each image at most once per
+        person, as ``add_faces_checked(..., skip_enrolled=True)`` does for one: persons created when
+        missing, face ids ``face_key(person, image, 0)``. Per face: whether it was new (False: its image
+        was enrolled for that person already, by an earlier or a concurrent run)."""
+        vecs = [np.ascontiguousarray(f.vector, dtype=np.float32).reshape(-1) for _, f in faces]
+        if dim is not None and any(v.shape[0] != dim for v in vecs):
+            raise FacerecError(f"vector of dimension {next(v.shape[0] for v in vecs if v.shape[0] != dim)} "
+                               f"does not fit this gallery ({dim})")
+        if not faces:
+            return []
+        with self._lock:
+            if dim is not None:
+                self._ensure_faces(dim)
+            pids: dict[str, int] = {}
+            for name, _ in faces:
+                if name not in pids:
+                    try:
+                        pids[name] = self._person_row(name)[0]
+                    except PersonNotFoundError:
+                        pids[name] = self._insert_person(validate_name(name))
+            shas = json.dumps(sorted({f.image_sha256 for _, f in faces}))
+            flt = f"person_id in {sorted(set(pids.values()))} and image_sha256 in {shas}"
+            have = {(int(r["person_id"]), str(r["image_sha256"]))
+                    for r in self._all(self.c_faces, flt, ["person_id", "image_sha256"], SESSION)}
+            new, rows, now = [], [], time.time()
+            for (name, f), vec in zip(faces, vecs):
+                pid = pids[name]
+                new.append((pid, f.image_sha256) not in have)
+                if new[-1]:
+                    have.add((pid, f.image_sha256))
+                    rows.append({"id": face_key(pid, f.image_sha256, 0), "person_id": pid, "vector": vec.tolist(),
+                                 "image_sha256": f.image_sha256, "image_path": f.image_path or "",
+                                 "bbox": json.dumps([round(float(v), 2) for v in f.bbox]),
+                                 "det_score": float(f.det_score), "created": now})
+            if rows:
+                self._client.upsert(self.c_faces, rows)  # one request for the batch; a retry writes the same rows
+            return new
+
 
 def _face_record(r: dict) -> FaceRecord:
     return FaceRecord(id=int(r["id"]), person_id=int(r["person_id"]), vector=np.array(r["vector"], np.float32),

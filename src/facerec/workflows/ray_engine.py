@@ -114,7 +114,7 @@ class TaskActor:
     """One Ray actor of the pool: builds the state once (as a local worker process does), then
     runs the task on every row, with the row's file bytes in place of the files."""
 
-    def __init__(self, task, factory, factory_kwargs: dict, cwd: str) -> None:
+    def __init__(self, task, factory, factory_kwargs: dict, cwd: str, batched: bool = False) -> None:
         import ray
 
         from facerec.workflows import parallel
@@ -123,6 +123,7 @@ class TaskActor:
         parallel._init_worker(factory, factory_kwargs, task)  # the local workers' start-up, verbatim
         self.error: Optional[str] = parallel._INIT_ERROR
         self.node = ray.get_runtime_context().get_node_id()
+        self.task, self.batched = task, batched
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np
@@ -132,7 +133,11 @@ class TaskActor:
 
         n = len(batch["i"])
         results: list = [Boxed(None)] * n
-        if self.error is None:
+        if self.error is None and self.batched:  # one call for the block: the task writes its results in one go
+            files = {path: data for box in batch["item"] for path, data in (box.files or {}).items()}
+            with prefetched_files(files):
+                results = [Boxed(r) for r in self.task(parallel._STATE, [box.value for box in batch["item"]])]
+        elif self.error is None:
             for k, box in enumerate(batch["item"]):
                 with prefetched_files(box.files or {}):
                     results[k] = Boxed(parallel._run_chunk([box.value])[0])
@@ -201,15 +206,18 @@ class RayEngine:
         return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
     def map(self, task, items: Sequence[Any], *, factory, factory_kwargs: Optional[dict] = None,
-            jobs: Optional[int] = None) -> Iterator[Any]:
+            jobs: Optional[int] = None, batched: bool = False) -> Iterator[Any]:
         """Yield ``task(state, item)`` for every item, in completion order, from a pool of ``jobs``
-        actors (default, and at most: one per CPU of the cluster)."""
+        actors (default, and at most: one per CPU of the cluster). ``batched``: the task takes the
+        items of one block (at most ``MAX_BLOCK_ROWS``) as a list and returns their results as a list,
+        e.g. to write them in one request from the actor."""
         if not items:
             return
         with self.session():
-            yield from self._map(task, items, factory, dict(factory_kwargs or {}), jobs)
+            yield from self._map(task, items, factory, dict(factory_kwargs or {}), jobs, batched)
 
-    def _map(self, task, items: Sequence[Any], factory, kwargs: dict, jobs: Optional[int]) -> Iterator[Any]:
+    def _map(self, task, items: Sequence[Any], factory, kwargs: dict, jobs: Optional[int],
+             batched: bool = False) -> Iterator[Any]:
         import ray.data
 
         ctx = ray.data.DataContext.get_current()
@@ -224,7 +232,7 @@ class RayEngine:
         rows = [{"i": i, "item": Boxed(item)} for i, item in enumerate(items)]
         ds = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / block))
         ds = ds.map_batches(_read_files, fn_kwargs={"cwd": cwd}, batch_size=None, num_cpus=1)
-        ds = ds.map_batches(TaskActor, fn_constructor_args=(task, factory, kwargs, cwd), batch_size=None,
+        ds = ds.map_batches(TaskActor, fn_constructor_args=(task, factory, kwargs, cwd, batched), batch_size=None,
                             num_cpus=1, compute=ray.data.ActorPoolStrategy(size=size))
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
             if len(batch["i"]) and batch["error"][0]:
