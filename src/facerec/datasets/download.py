@@ -80,6 +80,20 @@ def _person_root(tmp: Path) -> Path:
     return tmp
 
 
+def _plain_members(tar: tarfile.TarFile, into: Path) -> list[tarfile.TarInfo]:
+    """The archive's files and folders, each landing inside ``into`` (an older Python has no
+    ``filter="data"``): anything else (links, devices, absolute or escaping paths) is a TarError."""
+    base = into.resolve()
+    members = []
+    for member in tar.getmembers():
+        dest = (base / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or os.path.isabs(member.name) or \
+                (dest != base and base not in dest.parents):
+            raise tarfile.TarError(f"{member.name!r} is not a plain file inside the archive's folder")
+        members.append(member)
+    return members
+
+
 def extract_archive(archive: Path, target: Path) -> Path:
     """Extract a .tgz safely (no absolute paths, links or escapes) so ``target/Name/*.jpg`` exist."""
     marker = target / ".facerec-complete"
@@ -90,7 +104,10 @@ def extract_archive(archive: Path, target: Path) -> Path:
     tmp.mkdir(parents=True)
     try:
         with tarfile.open(archive, "r:*") as tar:
-            tar.extractall(tmp, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+: the standard library's own check
+                tar.extractall(tmp, filter="data")
+            else:
+                tar.extractall(tmp, members=_plain_members(tar, tmp))
     except (tarfile.TarError, EOFError, OSError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise FacerecError(f"{archive.name}: cannot extract ({exc})") from None
