@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Optional
 
 from facerec.workflows.ray_local import (  # noqa: F401  (re-exported for the tests)
-    alive, cmdline, descendants, free_port, kill_all, node_port_flags, processes_under, start_node, wait_listening)
+    START_TRIES, PortPicker, alive, cmdline, descendants, free_port, kill_all, node_port_flags, port_clash, processes_under,
+    start_node, wait_listening)
 
 NODE_FLAGS = ["--num-cpus=1", "--object-store-memory=80000000", "--node-ip-address=127.0.0.1"]
 _RUNNING: list["LoopbackCluster"] = []
@@ -28,28 +29,40 @@ class LoopbackCluster:
     """
 
     def __init__(self, nodes: int = 2, env: Optional[dict] = None) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="frray-", dir="/tmp"))
         self.nodes = nodes
         self.env = env
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
+        self.root = Path(tempfile.mkdtemp(prefix="frray-", dir="/tmp"))
+        self.port = 0
+        self.address = ""
         self.procs: list = []
 
     def __enter__(self) -> "LoopbackCluster":
         _RUNNING.append(self)
-        try:
-            head = ["--head", f"--port={self.port}", *node_port_flags(head=True), *NODE_FLAGS]
-            self.procs.append(start_node(head, self.root / "node0", env=self.env, log=self.root / "node0.log"))
-            wait_listening(self.port, self.procs[0], log=self.root / "node0.log")
-            for k in range(1, self.nodes):
-                args = [f"--address={self.address}", *node_port_flags(head=False), *NODE_FLAGS]
-                self.procs.append(start_node(args, self.root / f"node{k}", env=self.env,
-                                             log=self.root / f"node{k}.log"))
-            self._wait_nodes()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        for attempt in range(1, START_TRIES + 1):
+            try:
+                self._start()
+                return self
+            except BaseException as exc:
+                clash = isinstance(exc, RuntimeError) and any(port_clash(log) for log in self.root.glob("node*.log"))
+                self.stop()
+                if not clash or attempt == START_TRIES:
+                    raise
+                self.root = Path(tempfile.mkdtemp(prefix="frray-", dir="/tmp"))
+                _RUNNING.append(self)
+        raise AssertionError("unreachable")
+
+    def _start(self) -> None:
+        """The head, then the other nodes, every listener of the cluster on its own free port."""
+        ports = PortPicker()
+        self.port = ports.port()
+        self.address = f"127.0.0.1:{self.port}"
+        head = ["--head", f"--port={self.port}", *node_port_flags(head=True, ports=ports), *NODE_FLAGS]
+        self.procs = [start_node(head, self.root / "node0", env=self.env, log=self.root / "node0.log")]
+        wait_listening(self.port, self.procs[0], log=self.root / "node0.log")
+        for k in range(1, self.nodes):
+            args = [f"--address={self.address}", *node_port_flags(head=False, ports=ports), *NODE_FLAGS]
+            self.procs.append(start_node(args, self.root / f"node{k}", env=self.env, log=self.root / f"node{k}.log"))
+        self._wait_nodes()
 
     def _wait_nodes(self, timeout_s: float = 180.0) -> None:
         """Until every node has registered with the head (``ray start --block`` never returns)."""

@@ -14,7 +14,7 @@ An SQLite or Milvus Lite gallery is a file that opens in one process of one mach
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
@@ -94,13 +94,10 @@ def enroll_on_actors(gallery: Gallery, todo: Sequence[tuple[Path, tuple[str, str
                      on_step: Optional[Callable[[], None]]) -> list["EmbeddedImage"]:
     """Embed and store ``todo`` (``(path, (person, digest))``) on ``engine``'s actors, merging each image's
     outcome into ``result``; returns the multi-face photos left to the caller (``--pick auto``)."""
-    from facerec.detection.factory import DEFAULT_DETECTOR
     from facerec.detection.selection import parse_pick
 
-    meta, fa = gallery.store.meta(), gallery.analyzer
-    spec = PipelineSpec(model=meta["embedder_name"], detector=meta.get("detector", DEFAULT_DETECTOR),
-                        flip=meta.get("flip") == "1", offline=offline,
-                        backend=fa.backend, device=fa.device, min_score=fa.min_score, min_face=fa.min_face)
+    # the gallery's own analyzer's spec: the model it recorded, the detector and cut-offs the command chose
+    spec = replace(gallery.analyzer.spec, offline=offline)
     kwargs = {"spec": spec, "location": str(gallery.path), "dim": gallery.dim,
               "pick": pick if pick == AUTO else parse_pick(pick), "min_quality": min_quality}
     items = [(str(path), person, digest) for path, (person, digest) in todo]

@@ -43,26 +43,65 @@ def _port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def free_port_range(size: int = WORKER_PORTS, tries: int = 200) -> tuple[int, int]:
-    """``(first, last)`` of ``size`` consecutive free ports, for a node's workers."""
-    for _ in range(tries):
-        first = random.randrange(20000, 60000 - size)
-        if all(_port_free(p) for p in range(first, first + size)):
-            return first, first + size - 1
-    raise OSError(f"no {size} consecutive free ports found")
+WORKER_SPAN = (20000, 32000)
+"""Where worker port ranges go: below Linux's ephemeral range (32768-60999), from which the kernel hands out
+both our own listeners' ports (``free_port``) and every outgoing connection's, so neither lands in it."""
 
 
-def node_port_flags(*, head: bool) -> list[str]:
-    """``ray start`` flags that put every listener of one node on a free port."""
-    first, last = free_port_range()
-    flags = [f"--node-manager-port={free_port()}", f"--object-manager-port={free_port()}",
-             f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
-             f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={free_port()}",
+class PortPicker:
+    """Distinct free ports for one Ray (every node of a cluster shares one picker).
+
+    The kernel's free picks are checked against those already handed out: it may hand the same port out
+    twice once the probing socket is closed, and ``ray start`` exits when two of its listeners share one.
+    """
+
+    def __init__(self) -> None:
+        self.taken: set[int] = set()
+
+    def port(self, tries: int = 200) -> int:
+        """A free port not yet handed out by this picker."""
+        for _ in range(tries):
+            port = free_port()
+            if port not in self.taken:
+                self.taken.add(port)
+                return port
+        raise OSError("no free port found")
+
+    def span(self, size: int = WORKER_PORTS, tries: int = 200) -> tuple[int, int]:
+        """``(first, last)`` of ``size`` consecutive free ports in :data:`WORKER_SPAN`, none handed out before."""
+        low, high = WORKER_SPAN
+        for _ in range(tries):
+            first = random.randrange(low, high - size)
+            block = range(first, first + size)
+            if self.taken.isdisjoint(block) and all(_port_free(p) for p in block):
+                self.taken.update(block)
+                return first, first + size - 1
+        raise OSError(f"no {size} consecutive free ports found")
+
+
+def node_port_flags(*, head: bool, ports: Optional[PortPicker] = None) -> list[str]:
+    """``ray start`` flags that put every listener of one node on a free port, none shared with another
+    listener drawn from the same ``ports``."""
+    ports = ports or PortPicker()
+    first, last = ports.span()
+    flags = [f"--node-manager-port={ports.port()}", f"--object-manager-port={ports.port()}",
+             f"--dashboard-agent-listen-port={ports.port()}", f"--dashboard-agent-grpc-port={ports.port()}",
+             f"--runtime-env-agent-port={ports.port()}", f"--metrics-export-port={ports.port()}",
              f"--min-worker-port={first}", f"--max-worker-port={last}"]
     if head:
-        flags += [f"--ray-client-server-port={free_port()}", f"--dashboard-port={free_port()}",
+        flags += [f"--ray-client-server-port={ports.port()}", f"--dashboard-port={ports.port()}",
                   "--include-dashboard=false"]
     return flags
+
+
+START_TRIES = 3
+"""Starts of a node before giving up: a port found free can be taken by another process before Ray binds it."""
+
+
+def port_clash(log: Optional[Path]) -> bool:
+    """Whether a failed ``ray start`` says a port it was given was in use (worth a retry on fresh ports)."""
+    text = log.read_text(errors="replace")[-4000:].lower() if log and log.exists() else ""
+    return "port" in text and any(w in text for w in ("already in use", "used by", "address in use", "bind"))
 
 
 def _die_with_parent() -> None:
@@ -174,24 +213,33 @@ class LocalRay:
         self.env = env
         self.root: Optional[Path] = None
         self.proc: Optional[subprocess.Popen] = None
+        self._log: Optional[Path] = None
         self.address = ""
 
     def start(self) -> str:
+        for attempt in range(1, START_TRIES + 1):
+            try:
+                return self._start_once()
+            except BaseException as exc:
+                clash = isinstance(exc, RuntimeError) and port_clash(self._log)
+                self.stop()
+                if not clash or attempt == START_TRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> str:
         # Short and our own: Ray's socket paths under it must stay under 108 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="facerec-ray-", dir="/tmp" if os.path.isdir("/tmp") else None))
-        port = free_port()
-        args = ["--head", f"--port={port}", "--node-ip-address=127.0.0.1", *node_port_flags(head=True)]
+        ports = PortPicker()
+        port = ports.port()
+        args = ["--head", f"--port={port}", "--node-ip-address=127.0.0.1", *node_port_flags(head=True, ports=ports)]
         if self.num_cpus is not None:
             args.append(f"--num-cpus={self.num_cpus}")
         if self.object_store_bytes:
             args.append(f"--object-store-memory={self.object_store_bytes}")
-        log = self.root / "ray-start.log"
-        try:
-            self.proc = start_node(args, self.root / "t", env=self.env, log=log)
-            wait_listening(port, self.proc, log=log)
-        except BaseException:
-            self.stop()
-            raise
+        self._log = log = self.root / "ray-start.log"
+        self.proc = start_node(args, self.root / "t", env=self.env, log=log)
+        wait_listening(port, self.proc, log=log)
         self.address = f"127.0.0.1:{port}"
         return self.address
 
@@ -207,6 +255,7 @@ class LocalRay:
             kill_all(processes_under(self.root) | ({self.proc.pid} if self.proc else set()))
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
+        self.proc = None
 
     def __enter__(self) -> str:
         return self.start()
