@@ -37,11 +37,23 @@ class YuNetDetector(Detector):
         if faces is None:
             return out
         for row in faces:
-            if not np.isfinite(row[:15]).all() or row[2] <= 0 or row[3] <= 0:
-                continue  # OpenCV 4.14's YuNet can return inf/nan boxes on slivers of a few pixels
+            if not _plausible(row, size):
+                continue
             x, y, bw, bh = row[:4] / scale
             lms = row[4:14].reshape(5, 2) / scale
             out.append(Detection(bbox=np.array([x, y, x + bw, y + bh], dtype=np.float32),
                                  score=float(row[14]), landmarks=lms.astype(np.float32)))
         out.sort(key=lambda d: -d.score)
         return out
+
+
+def _plausible(row: np.ndarray, size: tuple[int, int]) -> bool:
+    """Whether a YuNet row is a box at all: finite, at least a pixel each way, centred inside the image.
+
+    OpenCV 4.14's YuNet, given a blank image, returns rows at random (a fresh run, a different answer):
+    inf/nan or huge coordinates with score 1.0, and now and then a finite box of a face's proportions
+    centred off the image (on 300x5 black pixels: 62x82 px at x = -19, score 0.95)."""
+    if not np.isfinite(row[:15]).all():
+        return False
+    x, y, bw, bh = (float(v) for v in row[:4])
+    return bw >= 1 and bh >= 1 and 0 <= x + bw / 2 < size[0] and 0 <= y + bh / 2 < size[1]
