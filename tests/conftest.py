@@ -70,6 +70,7 @@ _MODULE_MARKS = {
     "test_ray_engine": ("ray", "slow"),
     "test_service_ray": ("ray", "service", "milvus", "slow"),
     "test_milvus_writers": ("milvus", "slow"),
+    "test_milvus_outage": ("milvus", "service", "slow"),
     "test_ray_milvus_enroll": ("ray", "milvus", "slow"),
     "test_cli_cluster_profiles": ("slow",),
     "test_webpage": ("browser", "slow"),

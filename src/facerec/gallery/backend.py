@@ -32,6 +32,10 @@ class InvalidNameError(FacerecError):
     """A person's name is empty or too long."""
 
 
+class GalleryUnavailableError(FacerecError):
+    """The gallery's storage failed an operation: its server is down or unreachable, or it refused."""
+
+
 @dataclass
 class Person:
     """A person with their number of faces."""

@@ -42,6 +42,7 @@ import os
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from collections import Counter
 from typing import Iterator, Optional, Sequence
@@ -50,8 +51,8 @@ from urllib.parse import urlparse
 import numpy as np
 
 from facerec.errors import FacerecError
-from facerec.gallery.backend import (Counts, FaceRecord, FacesAdded, GalleryBackend, Person, PersonExistsError,
-                                     PersonNotFoundError, validate_name, writer_target)
+from facerec.gallery.backend import (Counts, FaceRecord, FacesAdded, GalleryBackend, GalleryUnavailableError, Person,
+                                     PersonExistsError, PersonNotFoundError, validate_name, writer_target)
 
 SCHEMES = ("milvus://", "http://", "https://")
 DEFAULT_NAME = "facerec"
@@ -110,10 +111,12 @@ def parse_location(location: str) -> tuple[str, str]:
     return f"{scheme}://{url.hostname}:{url.port or 19530}", name
 
 
-def _client(uri: str):
+def _client(uri: str) -> "_Guarded":
     try:
         from pymilvus import MilvusClient
-        logging.getLogger("pymilvus").setLevel(logging.ERROR)  # the query iterator warns on every page with Lite
+        # pymilvus logs every failed call at ERROR with a traceback; each becomes one GalleryUnavailableError
+        # line instead (_Guarded), and the query iterator warns on every page with Lite
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
         # Milvus Lite logs a whole traceback when its file is locked by another process; the error raised
         # below says so in one line
         logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
@@ -122,11 +125,43 @@ def _client(uri: str):
     if "://" not in uri:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return MilvusClient(uri)
+        return _Guarded(MilvusClient(uri), uri)
     except Exception as exc:  # noqa: BLE001 - connection refused, bad file, ...
         hint = "" if "://" in uri else "; a Milvus Lite file opens in one process at a time: is another command or " \
             "the service using it? (a Milvus server takes many)"
         raise FacerecError(f"{uri}: cannot open the Milvus gallery ({type(exc).__name__}: {exc}{hint})") from None
+
+
+@contextmanager
+def _milvus_errors(uri: str, operation: str) -> Iterator[None]:
+    """pymilvus's errors (a server gone, a refused request) as one-line :class:`GalleryUnavailableError`."""
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        yield
+    except MilvusException as exc:
+        reason = " ".join(str(getattr(exc, "message", "") or exc).split())[:300]
+        raise GalleryUnavailableError(f"{uri}: Milvus failed in {operation}: {reason}") from None
+
+
+class _Guarded:
+    """A ``MilvusClient`` (or one of its iterators) whose every call raises :class:`GalleryUnavailableError`
+    where pymilvus raises its own errors: the CLI prints one line, the service answers 503."""
+
+    def __init__(self, inner, uri: str) -> None:
+        self._inner, self._uri = inner, uri
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            with _milvus_errors(self._uri, name):
+                result = attr(*args, **kwargs)
+            return _Guarded(result, self._uri) if name.endswith("_iterator") else result
+
+        return call
 
 
 def _quote(text: str) -> str:

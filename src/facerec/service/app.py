@@ -54,6 +54,7 @@ Errors are JSON `{"error": {"code": ..., "message": ..., "request_id": ...}}` (t
 | 422 | `multiple_faces` | several faces in an image to enroll and no `pick` saying which (the message names their boxes) |
 | 422 | `missing_image`, `missing_field`, `invalid_name`, `invalid_request` | a required part is missing or invalid |
 | 429 | `too_many_jobs` | too many `/v1/video` jobs queued or running, overall or for this API key |
+| 503 | `gallery_unavailable` | the gallery's Milvus server is down or unreachable, or refused the operation: try again later |
 """
 
 

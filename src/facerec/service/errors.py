@@ -12,7 +12,7 @@ from starlette.requests import ClientDisconnect
 from facerec.errors import (FacerecError, ImageError, IncompatibleEmbeddingsError, ModelError, MultipleFacesError,
                             NoFaceError)
 from facerec.io.text import safe_text
-from facerec.gallery.backend import InvalidNameError, PersonExistsError, PersonNotFoundError
+from facerec.gallery.backend import GalleryUnavailableError, InvalidNameError, PersonExistsError, PersonNotFoundError
 
 log = logging.getLogger("facerec.service")
 
@@ -44,6 +44,7 @@ _STATUS: tuple[tuple[type, int, str], ...] = (
     (PersonExistsError, 409, "person_exists"),
     (IncompatibleEmbeddingsError, 409, "incompatible_embeddings"),
     (ModelError, 503, "model_unavailable"),
+    (GalleryUnavailableError, 503, "gallery_unavailable"),
 )
 """facerec error class -> (HTTP status, error code); the first match wins."""
 

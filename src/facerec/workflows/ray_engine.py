@@ -133,16 +133,20 @@ class TaskActor:
 
         n = len(batch["i"])
         results: list = [Boxed(None)] * n
-        if self.error is None and self.batched:  # one call for the block: the task writes its results in one go
+        error = self.error
+        if error is None and self.batched:  # one call for the block: the task writes its results in one go
             files = {path: data for box in batch["item"] for path, data in (box.files or {}).items()}
-            with prefetched_files(files):
-                results = [Boxed(r) for r in self.task(parallel._STATE, [box.value for box in batch["item"]])]
-        elif self.error is None:
+            try:
+                with prefetched_files(files):
+                    results = [Boxed(r) for r in self.task(parallel._STATE, [box.value for box in batch["item"]])]
+            except FacerecError as exc:  # e.g. the gallery's server gone: the driver ends the run with this line
+                error = str(exc)
+        elif error is None:
             for k, box in enumerate(batch["item"]):
                 with prefetched_files(box.files or {}):
                     results[k] = Boxed(parallel._run_chunk([box.value])[0])
         return {"i": batch["i"], "result": _objects(results, np), "node": np.array([self.node] * n),
-                "error": np.array([self.error or ""] * n)}
+                "error": np.array([error or ""] * n)}
 
 
 # -- the driver -------------------------------------------------------------------------------------
