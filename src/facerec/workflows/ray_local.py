@@ -106,7 +106,10 @@ def port_clash(log: Optional[Path]) -> bool:
 
 DYING_WITH_PARENT = (
     "import ctypes, os, signal, sys\n"
-    "ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG, kept across exec\n"
+    "try:\n"
+    "    ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG, kept across exec\n"
+    "except (OSError, AttributeError):\n"
+    "    pass  # not glibc: the caller's stop() still ends it\n"
     "if os.getppid() != int(sys.argv[1]):\n"
     "    sys.exit('its parent died before it could start')\n"
     "os.execvp(sys.argv[2], sys.argv[2:])\n")
