@@ -10,6 +10,13 @@ from facerec.detection.base import Detector
 from facerec.types import Detection
 
 
+MIN_SIDE = 64
+"""Images with a side under this are padded to it. OpenCV 4.14's YuNet reads memory it never wrote when a
+side is 32 px or less: on such blank images it returned rows about half the time (inf/nan, huge, or a
+face-sized box of score 0.95-1.0), with a fresh detector as with a reused one; at 40 px and more, or padded
+to 64, none in 100 tries of each size."""
+
+
 class YuNetDetector(Detector):
     """YuNet 2023mar. Images larger than ``max_side`` are downscaled for detection only."""
 
@@ -29,9 +36,13 @@ class YuNetDetector(Detector):
         work = image if scale == 1.0 else cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
                                                      interpolation=cv2.INTER_AREA)
         size = (work.shape[1], work.shape[0])
-        if size != self._size:
-            self._net.setInputSize(size)
-            self._size = size
+        if min(size) < MIN_SIDE:  # zeros below and to the right: the boxes keep their coordinates
+            work = cv2.copyMakeBorder(work, 0, max(0, MIN_SIDE - size[1]), 0, max(0, MIN_SIDE - size[0]),
+                                      cv2.BORDER_CONSTANT, value=0)
+        net_size = (work.shape[1], work.shape[0])
+        if net_size != self._size:
+            self._net.setInputSize(net_size)
+            self._size = net_size
         _, faces = self._net.detect(work)
         out: list[Detection] = []
         if faces is None:
@@ -50,9 +61,8 @@ class YuNetDetector(Detector):
 def _plausible(row: np.ndarray, size: tuple[int, int]) -> bool:
     """Whether a YuNet row is a box at all: finite, at least a pixel each way, centred inside the image.
 
-    OpenCV 4.14's YuNet, given a blank image, returns rows at random (a fresh run, a different answer):
-    inf/nan or huge coordinates with score 1.0, and now and then a finite box of a face's proportions
-    centred off the image (on 300x5 black pixels: 62x82 px at x = -19, score 0.95)."""
+    A guard behind :data:`MIN_SIDE`'s padding: the garbage rows OpenCV 4.14's YuNet gave on slivers were
+    inf/nan or huge coordinates, or finite boxes centred off the image or in the padding."""
     if not np.isfinite(row[:15]).all():
         return False
     x, y, bw, bh = (float(v) for v in row[:4])
