@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from support.cli_checks import assert_usage_error
 
 MEMORY_CAP = 3 * 2**30
 
@@ -31,15 +32,6 @@ def facerec(*argv, timeout: float = 90, cwd: Path | None = None) -> tuple[int, s
     except subprocess.TimeoutExpired as exc:
         return -9, "", f"timed out after {timeout}s: {exc.stderr}"
     return p.returncode, p.stdout, p.stderr
-
-
-def assert_usage_error(code: int, err: str, *words: str) -> None:
-    """Exit 2 and one ``error:`` line (naming each of ``words``), never a traceback."""
-    assert code == 2 and "Traceback" not in err, (code, err[-2000:])
-    errors = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, err
-    for w in words:
-        assert w in errors[0], (w, err)
 
 
 @pytest.fixture(scope="module")

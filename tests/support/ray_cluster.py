@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from facerec.workflows.ray_local import (  # noqa: F401  (re-exported for the tests)
-    START_TRIES, PortPicker, alive, cmdline, descendants, free_port, kill_all, node_port_flags, port_clash, processes_under,
+    PortPicker, alive, cmdline, descendants, free_port, kill_all, node_port_flags, processes_under, retry_on_port_clash,
     start_node, wait_listening)
 
 NODE_FLAGS = ["--num-cpus=1", "--object-store-memory=80000000", "--node-ip-address=127.0.0.1"]
@@ -37,22 +37,14 @@ class LoopbackCluster:
         self.procs: list = []
 
     def __enter__(self) -> "LoopbackCluster":
-        _RUNNING.append(self)
-        for attempt in range(1, START_TRIES + 1):
-            try:
-                self._start()
-                return self
-            except BaseException as exc:
-                clash = isinstance(exc, RuntimeError) and any(port_clash(log) for log in self.root.glob("node*.log"))
-                self.stop()
-                if not clash or attempt == START_TRIES:
-                    raise
-                self.root = Path(tempfile.mkdtemp(prefix="frray-", dir="/tmp"))
-                _RUNNING.append(self)
-        raise AssertionError("unreachable")
+        return retry_on_port_clash(self._start, self.stop, lambda: self.root.glob("node*.log"))
 
-    def _start(self) -> None:
+    def _start(self) -> "LoopbackCluster":
         """The head, then the other nodes, every listener of the cluster on its own free port."""
+        if not self.root.exists():  # removed by the stop after a start that met a taken port
+            self.root = Path(tempfile.mkdtemp(prefix="frray-", dir="/tmp"))
+        if self not in _RUNNING:
+            _RUNNING.append(self)
         ports = PortPicker()
         self.port = ports.port()
         self.address = f"127.0.0.1:{self.port}"
@@ -63,6 +55,7 @@ class LoopbackCluster:
             args = [f"--address={self.address}", *node_port_flags(head=False, ports=ports), *NODE_FLAGS]
             self.procs.append(start_node(args, self.root / f"node{k}", env=self.env, log=self.root / f"node{k}.log"))
         self._wait_nodes()
+        return self
 
     def _wait_nodes(self, timeout_s: float = 180.0) -> None:
         """Until every node has registered with the head (``ray start --block`` never returns)."""

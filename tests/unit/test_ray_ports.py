@@ -53,3 +53,34 @@ def test_a_port_clash_in_the_log_is_recognised(tmp_path: Path):
     log.write_text("ray.exceptions.RaySystemError: out of memory\n")
     assert not port_clash(log)
     assert not port_clash(tmp_path / "missing.log")
+
+
+def test_a_start_is_retried_only_while_its_log_says_a_port_was_taken(tmp_path: Path):
+    from facerec.workflows.ray_local import START_TRIES, retry_on_port_clash
+
+    log, calls = tmp_path / "node0.log", {"start": 0, "stop": 0}
+
+    def start(clashes: int, message: str):
+        def run() -> str:
+            calls["start"] += 1
+            if calls["start"] <= clashes:
+                log.write_text(message)
+                raise RuntimeError("ray start exited with status 1")
+            return "up"
+        return run
+
+    def stop() -> None:
+        calls["stop"] += 1
+
+    assert retry_on_port_clash(start(START_TRIES - 1, "a port number 50613 that is used by other components"),
+                               stop, lambda: [log]) == "up"
+    assert calls == {"start": START_TRIES, "stop": START_TRIES - 1}
+    for clashes, message in ((START_TRIES, "address already in use: port 6379"), (1, "out of memory")):
+        calls.update(start=0, stop=0)
+        try:
+            retry_on_port_clash(start(clashes, message), stop, lambda: [log])
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("a start that kept failing was reported as up")
+        assert calls == {"start": min(clashes, START_TRIES), "stop": min(clashes, START_TRIES)}, (message, calls)

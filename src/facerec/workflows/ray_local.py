@@ -21,7 +21,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional, TypeVar
+
+T = TypeVar("T")
 
 WORKER_PORTS = 64
 """Ports in the worker range of a node: one per worker process it may start."""
@@ -102,6 +104,20 @@ def port_clash(log: Optional[Path]) -> bool:
     """Whether a failed ``ray start`` says a port it was given was in use (worth a retry on fresh ports)."""
     text = log.read_text(errors="replace")[-4000:].lower() if log and log.exists() else ""
     return "port" in text and any(w in text for w in ("already in use", "used by", "address in use", "bind"))
+
+
+def retry_on_port_clash(start: Callable[[], T], stop: Callable[[], None], logs: Callable[[], Iterable[Path]]) -> T:
+    """``start()``; after a failure ``stop()``, and ``start()`` again (up to :data:`START_TRIES` in all) while
+    the failed start's ``logs()`` say a port it was given was taken meanwhile."""
+    for attempt in range(1, START_TRIES + 1):
+        try:
+            return start()
+        except BaseException as exc:
+            clash = isinstance(exc, RuntimeError) and any(port_clash(log) for log in logs())
+            stop()
+            if not clash or attempt == START_TRIES:
+                raise
+    raise AssertionError("unreachable")
 
 
 DYING_WITH_PARENT = (
@@ -227,19 +243,10 @@ class LocalRay:
         self.env = env
         self.root: Optional[Path] = None
         self.proc: Optional[subprocess.Popen] = None
-        self._log: Optional[Path] = None
         self.address = ""
 
     def start(self) -> str:
-        for attempt in range(1, START_TRIES + 1):
-            try:
-                return self._start_once()
-            except BaseException as exc:
-                clash = isinstance(exc, RuntimeError) and port_clash(self._log)
-                self.stop()
-                if not clash or attempt == START_TRIES:
-                    raise
-        raise AssertionError("unreachable")
+        return retry_on_port_clash(self._start_once, self.stop, lambda: self.root.glob("*.log") if self.root else [])
 
     def _start_once(self) -> str:
         # Short and our own: Ray's socket paths under it must stay under 108 bytes.
@@ -251,7 +258,7 @@ class LocalRay:
             args.append(f"--num-cpus={self.num_cpus}")
         if self.object_store_bytes:
             args.append(f"--object-store-memory={self.object_store_bytes}")
-        self._log = log = self.root / "ray-start.log"
+        log = self.root / "ray-start.log"
         self.proc = start_node(args, self.root / "t", env=self.env, log=log)
         wait_listening(port, self.proc, log=log)
         self.address = f"127.0.0.1:{port}"
